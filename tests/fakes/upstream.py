@@ -1,0 +1,242 @@
+"""A fake Anthropic / OpenAI upstream that speaks the real wire format.
+
+A raw asyncio HTTP/1.1 server in its own thread, so tests control every byte: SSE is
+sent with chunked encoding split at odd boundaries with pauses in between (separate TCP
+reads), responses carry the providers' rate-limit and request-id headers, and errors
+use the providers' real error bodies. The requested model picks the behaviour:
+
+    *-error-429 / *-error-400 / *-error-500   that error, in the backend's dialect
+    *-slow                                    wait ``slow_seconds`` before answering
+    anything else                             a normal answer echoing the model
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+SPLITS = (7, 13, 1, 29, 3, 64, 2, 17)  # odd chunk sizes, cycled
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def split_odd(data: bytes) -> list[bytes]:
+    out, i, k = [], 0, 0
+    while i < len(data):
+        n = SPLITS[k % len(SPLITS)]
+        out.append(data[i : i + n])
+        i, k = i + n, k + 1
+    return out
+
+
+def sse(event: str | None, data: Any) -> bytes:
+    payload = data if isinstance(data, str) else json.dumps(data)
+    return (f"event: {event}\n" if event else "").encode() + f"data: {payload}\n\n".encode()
+
+
+def anthropic_stream(model: str, text_parts: list[str]) -> bytes:
+    events = [sse("message_start", {"type": "message_start", "message": {
+        "id": "msg_fake1", "type": "message", "role": "assistant", "model": model, "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 11, "output_tokens": 1}}})]
+    events.append(sse("content_block_start", {"type": "content_block_start", "index": 0,
+                                              "content_block": {"type": "text", "text": ""}}))
+    events.append(sse("ping", {"type": "ping"}))
+    for part in text_parts:
+        events.append(sse("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                  "delta": {"type": "text_delta", "text": part}}))
+    events.append(sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    events.append(sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn",
+                  "stop_sequence": None}, "usage": {"output_tokens": len(text_parts)}}))
+    events.append(sse("message_stop", {"type": "message_stop"}))
+    return b"".join(events)
+
+
+def openai_stream(model: str, text_parts: list[str]) -> bytes:
+    base = {"id": "chatcmpl-fake1", "object": "chat.completion.chunk", "created": 1, "model": model}
+    chunks = [sse(None, {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                             "finish_reason": None}]})]
+    for part in text_parts:
+        chunks.append(sse(None, {**base, "choices": [{"index": 0, "delta": {"content": part}, "finish_reason": None}]}))
+    chunks.append(sse(None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+    chunks.append(sse(None, {**base, "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": len(text_parts),
+                                                                "total_tokens": 9 + len(text_parts)}}))
+    chunks.append(b"data: [DONE]\n\n")
+    return b"".join(chunks)
+
+
+ANTHROPIC_ERRORS = {429: "rate_limit_error", 400: "invalid_request_error", 500: "api_error"}
+OPENAI_ERRORS = {429: ("requests", "rate_limit_exceeded"), 400: ("invalid_request_error", None),
+                 500: ("server_error", None)}
+
+
+@dataclass
+class FakeUpstream:
+    """Start with ``with FakeUpstream() as up:``; ``up.url`` is its base URL."""
+
+    slow_seconds: float = 5.0
+    stream_parts: int = 20
+    chunk_pause: float = 0.002
+    requests: list[Recorded] = field(default_factory=list)
+    models: tuple[str, ...] = ("local-model-a", "local-model-b")
+    port: int = 0
+
+    def __enter__(self) -> FakeUpstream:
+        self._loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def main() -> None:
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+            self.port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+            async with self._server:
+                await self._server.serve_forever()
+
+        self._thread = threading.Thread(target=lambda: self._run(main), daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def _run(self, main: Any) -> None:
+        try:
+            self._loop.run_until_complete(main())
+        except asyncio.CancelledError:
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        def stop() -> None:
+            self._server.close()
+            for task in asyncio.all_tasks(self._loop):
+                task.cancel()
+
+        self._loop.call_soon_threadsafe(stop)
+        self._thread.join(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def last(self) -> Recorded:
+        return self.requests[-1]
+
+    # -- HTTP/1.1 plumbing -------------------------------------------------------------
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                body = b""
+                if "content-length" in headers:
+                    body = await reader.readexactly(int(headers["content-length"]))
+                elif headers.get("transfer-encoding", "").lower() == "chunked":
+                    while True:
+                        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+                        chunk = await reader.readexactly(size + 2)
+                        if size == 0:
+                            break
+                        body += chunk[:-2]
+                rec = Recorded(method, target, headers, body)
+                self.requests.append(rec)
+                await self._respond(rec, writer)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _send(self, writer: asyncio.StreamWriter, status: int, headers: dict[str, str], body: bytes) -> None:
+        reason = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error"}.get(status, "X")
+        head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write(head.encode() + f"content-length: {len(body)}\r\n\r\n".encode() + body)
+        await writer.drain()
+
+    async def _send_sse(self, writer: asyncio.StreamWriter, headers: dict[str, str], data: bytes) -> None:
+        head = "HTTP/1.1 200 OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write((head + "content-type: text/event-stream\r\ncache-control: no-cache\r\n"
+                      "transfer-encoding: chunked\r\n\r\n").encode())
+        await writer.drain()
+        for piece in split_odd(data):
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+            await asyncio.sleep(self.chunk_pause)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    # -- behaviour -------------------------------------------------------------------------
+    async def _respond(self, rec: Recorded, writer: asyncio.StreamWriter) -> None:
+        path = rec.path.split("?")[0]
+        if rec.method == "GET" and path.endswith("/models"):
+            data = {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]}
+            return await self._send(writer, 200, {"content-type": "application/json"}, json.dumps(data).encode())
+        body = json.loads(rec.body or b"{}")
+        model = str(body.get("model", ""))
+        anthropic = path.endswith("/messages") or path.endswith("/count_tokens")
+        if model.endswith("-slow"):
+            await asyncio.sleep(self.slow_seconds)
+        if "-error-" in model:
+            return await self._error(writer, int(model.rsplit("-", 1)[1]), anthropic)
+        if path.endswith("/messages/count_tokens"):
+            return await self._send(writer, 200, {"content-type": "application/json"}, b'{"input_tokens": 42}')
+        if path.endswith("/embeddings"):
+            data = {"object": "list", "model": model, "data": [{"object": "embedding", "index": 0,
+                    "embedding": [0.25, -0.5, 0.125]}], "usage": {"prompt_tokens": 3, "total_tokens": 3}}
+            return await self._send(writer, 200, self._ok_headers(False), json.dumps(data).encode())
+        parts = [f"w{i} " for i in range(self.stream_parts)]
+        if anthropic:
+            if body.get("stream"):
+                return await self._send_sse(writer, self._ok_headers(True), anthropic_stream(model, parts))
+            msg = {"id": "msg_fake1", "type": "message", "role": "assistant", "model": model,
+                   "content": [{"type": "text", "text": f"hello from {model}"}], "stop_reason": "end_turn",
+                   "stop_sequence": None, "usage": {"input_tokens": 11, "output_tokens": 4}}
+            return await self._send(writer, 200, self._ok_headers(True), json.dumps(msg).encode())
+        if body.get("stream"):
+            return await self._send_sse(writer, self._ok_headers(False), openai_stream(model, parts))
+        resp = {"id": "chatcmpl-fake1", "object": "chat.completion", "created": 1, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": f"hello from {model}"},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13}}
+        return await self._send(writer, 200, self._ok_headers(False), json.dumps(resp).encode())
+
+    def _ok_headers(self, anthropic: bool) -> dict[str, str]:
+        if anthropic:
+            reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+            return {"content-type": "application/json", "request-id": "req_fake123",
+                    "anthropic-ratelimit-requests-limit": "1000", "anthropic-ratelimit-requests-remaining": "999",
+                    "anthropic-ratelimit-requests-reset": reset,
+                    "anthropic-ratelimit-tokens-limit": "80000", "anthropic-ratelimit-tokens-remaining": "79000",
+                    "anthropic-ratelimit-tokens-reset": reset}
+        return {"content-type": "application/json", "x-request-id": "req_fake456",
+                "x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "499",
+                "x-ratelimit-reset-requests": "120ms", "x-ratelimit-limit-tokens": "30000",
+                "x-ratelimit-remaining-tokens": "29000", "x-ratelimit-reset-tokens": "6m0s"}
+
+    async def _error(self, writer: asyncio.StreamWriter, status: int, anthropic: bool) -> None:
+        headers = {"content-type": "application/json"}
+        if status == 429:
+            headers["retry-after"] = "7"
+        if anthropic:
+            body = {"type": "error", "error": {"type": ANTHROPIC_ERRORS[status], "message": f"fake {status}"},
+                    "request_id": "req_fakeerr"}
+            headers["request-id"] = "req_fakeerr"
+        else:
+            kind, code = OPENAI_ERRORS[status]
+            body = {"error": {"message": f"fake {status}", "type": kind, "param": None, "code": code}}
+            headers["x-request-id"] = "req_fakeerr"
+        await self._send(writer, status, headers, json.dumps(body).encode())

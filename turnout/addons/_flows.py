@@ -1,0 +1,80 @@
+"""Helpers every addon uses: answering a flow with an error, and failing closed.
+
+mitmproxy fails OPEN: an exception in a ``request`` hook still sends the request
+upstream and skips later addons. ``fail_closed`` wraps each hook so an internal error
+becomes a 500 in the client's dialect and the request is never forwarded.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from mitmproxy import http
+
+from turnout.core.endpoints import client_dialect
+from turnout.core.errors import TurnoutError, error_body
+from turnout.core.models import Dialect
+
+logger = logging.getLogger("turnout")
+
+__all__ = ["META", "answer", "answer_error", "dialect_of", "fail_closed", "fail_closed_async"]
+
+META = "turnout."  # prefix of every flow.metadata key turnout sets (plain values only)
+
+JSON = {"content-type": "application/json"}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def dialect_of(flow: http.HTTPFlow) -> Dialect:
+    recorded = flow.metadata.get(META + "dialect")
+    if recorded in ("anthropic", "openai"):
+        return recorded  # type: ignore[return-value]
+    return client_dialect(flow.request.path, "anthropic-version" in flow.request.headers)
+
+
+def answer(flow: http.HTTPFlow, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    flow.response = http.Response.make(status, body, {**JSON, **(headers or {})})
+
+
+def answer_error(flow: http.HTTPFlow, error: TurnoutError) -> None:
+    flow.metadata[META + "error"] = type(error).__name__
+    answer(flow, error.status, error_body(dialect_of(flow), error.status, error.message))
+
+
+def _internal_error(flow: http.HTTPFlow, hook: str, e: Exception) -> None:
+    logger.error("turnout: %s hook failed (%s: %s); answered 500, request not forwarded", hook, type(e).__name__, e)
+    flow.metadata[META + "error"] = "InternalError"
+    body = error_body(dialect_of(flow), 500, f"turnout failed inside its {hook} hook ({type(e).__name__}); see the proxy log.")
+    answer(flow, 500, body)
+
+
+def fail_closed(hook: F) -> F:
+    """Wrap a sync hook: a turnout error answers in the client's dialect, anything else 500."""
+
+    @functools.wraps(hook)
+    def wrapper(self: Any, flow: http.HTTPFlow) -> None:
+        try:
+            hook(self, flow)
+        except TurnoutError as e:
+            answer_error(flow, e)
+        except Exception as e:  # the outermost boundary: log and convert, never forward
+            _internal_error(flow, hook.__name__, e)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fail_closed_async(hook: Callable[[Any, http.HTTPFlow], Awaitable[None]]) -> Callable[[Any, http.HTTPFlow], Awaitable[None]]:
+    @functools.wraps(hook)
+    async def wrapper(self: Any, flow: http.HTTPFlow) -> None:
+        try:
+            await hook(self, flow)
+        except TurnoutError as e:
+            answer_error(flow, e)
+        except Exception as e:
+            _internal_error(flow, hook.__name__, e)
+
+    return wrapper

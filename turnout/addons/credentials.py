@@ -1,0 +1,42 @@
+"""Puts the backend's own credential and required headers on the outgoing request.
+
+Anthropic gets ``x-api-key`` and ``anthropic-version``; OpenAI-style backends get
+``Authorization: Bearer``. ``anthropic-beta`` goes only to Anthropic backends. A flow
+that reaches this point without a routing decision is refused, never forwarded.
+"""
+
+from __future__ import annotations
+
+from mitmproxy import http
+
+from turnout.addons._flows import META, fail_closed
+from turnout.core.runtime import Runtime
+
+ANTHROPIC_VERSION = "2023-06-01"
+ANTHROPIC_ONLY = ("anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access")
+
+
+class Credentials:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @fail_closed
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error:
+            return
+        name = flow.metadata.get(META + "backend")
+        if name is None:
+            raise RuntimeError("request reached the credentials stage without a routing decision")
+        backend = self.runtime.config.backends[name]
+        headers = flow.request.headers
+        if backend.kind == "anthropic":
+            headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
+            if backend.key:
+                headers["x-api-key"] = backend.key
+        else:
+            for h in ANTHROPIC_ONLY:
+                headers.pop(h, None)
+            if backend.key:
+                headers["authorization"] = f"Bearer {backend.key}"
+        for k, v in backend.headers:
+            headers[k] = v

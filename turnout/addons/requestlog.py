@@ -1,0 +1,31 @@
+"""One line per request when ``--verbose``: model → backend, status, latency. Never a secret."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from mitmproxy import http
+
+from turnout.addons._flows import META
+
+logger = logging.getLogger("turnout.requests")
+
+
+def describe(flow: http.HTTPFlow) -> str:
+    status = flow.response.status_code if flow.response else "ERR"
+    end = (flow.response.timestamp_end if flow.response else None) or time.time()
+    ms = (end - flow.request.timestamp_start) * 1000
+    route = flow.comment or flow.metadata.get(META + "local") or flow.request.path.split("?")[0]
+    extra = f" [{flow.metadata[META + 'error']}]" if META + "error" in flow.metadata else ""
+    return f"{flow.request.method} {route} → {status} in {ms:.0f} ms{extra}"
+
+
+class RequestLog:
+    def response(self, flow: http.HTTPFlow) -> None:
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(describe(flow))
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(describe(flow))

@@ -1,0 +1,127 @@
+"""Backend failures (unreachable, timed out) answered as JSON in the client's dialect.
+
+Two mitmproxy facts shape this file. When the upstream connection fails, mitmproxy
+sends its own HTML 502 page, and a response set in the ``error`` hook is ignored. And
+mitmproxy has no per-request upstream timeout. So:
+
+* the ``error`` hook prepares the client's reply (502, or 504 after our timeout) and
+  leaves it on the request; a small wrapper around mitmproxy's HTTP/1 server layer sends
+  that reply in place of the HTML page (and falls back to mitmproxy's own behaviour for
+  flows turnout did not prepare);
+* a watchdog per forwarded request closes the upstream connection when no response
+  headers arrive within the backend's ``timeout``, which turns into that same path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Generator
+from typing import Any
+
+from mitmproxy import ctx, http
+from mitmproxy.connection import ConnectionState
+from mitmproxy.net.http import http1
+from mitmproxy.proxy import commands
+from mitmproxy.proxy.layers.http import _http1
+from mitmproxy.proxy.layers.http._events import ResponseProtocolError
+
+from turnout.addons._flows import META, dialect_of
+from turnout.core.errors import BackendTimeout, BackendUnreachable, TurnoutError, error_body
+from turnout.core.runtime import Runtime
+
+logger = logging.getLogger("turnout")
+
+_REPLY = "_turnout_reply"  # attribute on the live Request object; never serialized
+
+
+def _send_prepared_reply(original: Any) -> Any:
+    def send(self: _http1.Http1Server, event: Any) -> Generator[Any, Any, None]:
+        reply = getattr(self.request, _REPLY, None) if isinstance(event, ResponseProtocolError) else None
+        if reply is None or self.response is not None:
+            return (yield from original(self, event))
+        if self.conn.state & ConnectionState.CAN_WRITE:
+            yield commands.SendData(self.conn, reply)
+        yield commands.CloseConnection(self.conn)
+
+    send.__turnout_original__ = original  # type: ignore[attr-defined]
+    return send
+
+
+def install_reply_patch() -> None:
+    """Idempotent: wrap ``Http1Server.send`` once per process."""
+    if not hasattr(_http1.Http1Server.send, "__turnout_original__"):
+        _http1.Http1Server.send = _send_prepared_reply(_http1.Http1Server.send)  # type: ignore[method-assign]
+
+
+def uninstall_reply_patch() -> None:
+    original = getattr(_http1.Http1Server.send, "__turnout_original__", None)
+    if original is not None:
+        _http1.Http1Server.send = original  # type: ignore[method-assign]
+
+
+def assemble_reply(flow: http.HTTPFlow, error: TurnoutError) -> bytes:
+    body = error_body(dialect_of(flow), error.status, error.message)
+    response = http.Response.make(
+        error.status, body, {"content-type": "application/json", "connection": "close"}
+    )
+    if backend := flow.metadata.get(META + "backend"):
+        response.headers["x-turnout-backend"] = backend
+    return http1.assemble_response(response)
+
+
+class UpstreamErrors:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._watchdogs: dict[str, asyncio.TimerHandle] = {}
+
+    def running(self) -> None:
+        install_reply_patch()
+
+    def done(self) -> None:
+        for handle in self._watchdogs.values():
+            handle.cancel()
+        self._watchdogs.clear()
+        uninstall_reply_patch()
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        install_reply_patch()  # also when loaded as a script into a running mitmdump
+        name = flow.metadata.get(META + "backend")
+        if flow.response or flow.error or name is None:
+            return
+        timeout = self.runtime.config.backends[name].timeout
+        loop = asyncio.get_running_loop()
+        self._watchdogs[flow.id] = loop.call_later(timeout, self._expire, flow)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if handle := self._watchdogs.pop(flow.id, None):
+            handle.cancel()
+
+    def _expire(self, flow: http.HTTPFlow) -> None:
+        self._watchdogs.pop(flow.id, None)
+        flow.metadata[META + "timed_out"] = True
+        proxyserver = ctx.master.addons.get("proxyserver")
+        handler = proxyserver.connections.get(flow.client_conn.id) if proxyserver else None
+        io = handler.transports.get(flow.server_conn) if handler else None
+        if io is not None and io.writer is not None:
+            io.writer.close()  # mitmproxy sees the server hang up and raises the error path
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        if handle := self._watchdogs.pop(flow.id, None):
+            handle.cancel()
+        name = flow.metadata.get(META + "backend")
+        if name is None or flow.response is not None:
+            return
+        backend = self.runtime.config.backends.get(name)
+        where = f"{name} ({backend.base_url})" if backend else name
+        error: TurnoutError
+        if flow.metadata.get(META + "timed_out"):
+            secs = backend.timeout if backend else 0
+            error = BackendTimeout(
+                f"Backend {where} sent no response within {secs:g} s; raise its timeout: in the config if it is slow."
+            )
+        else:
+            reason = flow.error.msg if flow.error else "connection failed"
+            error = BackendUnreachable(f"Cannot reach backend {where}: {reason}. Is it running, and is its base_url right?")
+        flow.metadata[META + "error"] = type(error).__name__
+        setattr(flow.request, _REPLY, assemble_reply(flow, error))

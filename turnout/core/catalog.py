@@ -1,0 +1,60 @@
+"""What turnout can route, shaped for each dialect: ``/v1/models`` and ``/status``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from turnout.core.credentials import mask
+from turnout.core.models import Config, Dialect
+from turnout.core.routing import Router
+
+__all__ = ["models_payload", "status_payload"]
+
+_EPOCH_RFC3339 = "1970-01-01T00:00:00Z"
+
+
+def models_payload(dialect: Dialect, model_ids: list[str]) -> dict[str, Any]:
+    """The model list in the caller's shape (Anthropic's paginated one, or OpenAI's)."""
+    if dialect == "anthropic":
+        data = [
+            {"type": "model", "id": m, "display_name": m, "created_at": _EPOCH_RFC3339}
+            for m in model_ids
+        ]
+        return {
+            "data": data,
+            "has_more": False,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+        }
+    return {
+        "object": "list",
+        "data": [{"id": m, "object": "model", "created": 0, "owned_by": "turnout"} for m in model_ids],
+    }
+
+
+def status_payload(config: Config, router: Router, *, started: float, requests: int) -> dict[str, Any]:
+    """Backends, models, masked keys, uptime and request count; never a secret."""
+    return {
+        "status": "ok",
+        "config": config.source,
+        "uptime_s": round(time.time() - started, 1),
+        "requests": requests,
+        "backends": [
+            {
+                "name": b.name,
+                "kind": b.kind,
+                "base_url": b.base_url,
+                "source": b.source,
+                "key": mask(b.key),
+                "key_set": bool(b.key),
+                "models": list(b.models),
+            }
+            for b in config.backends.values()
+        ],
+        "routes": [
+            {"match": r.describe(), "backend": r.backend, "model": r.model} for r in config.routes
+        ],
+        "aliases": config.aliases,
+        "models": router.routable_models(),
+    }

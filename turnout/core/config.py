@@ -1,0 +1,217 @@
+"""Load and validate turnout's config: a YAML file, the environment, stored keys.
+
+Precedence for backends: the config file, then the environment (well-known key
+variables), then local servers that answer on their usual ports. A name defined
+earlier wins. Every validation error names the file, the key path and what is wrong,
+e.g. ``config.yaml: backends.groq.kind: must be one of anthropic, openai, openai-compat``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from turnout.core.credentials import CredentialStore
+from turnout.core.errors import ConfigError
+from turnout.core.models import BACKEND_KINDS, Backend, Config, Limits, Route
+from turnout.core.providers import DEFAULT_ALIASES, KNOWN_PROVIDERS
+
+__all__ = ["backends_from_env", "load_config", "read_config_file", "write_config_file"]
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_DEFAULT_BASE = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
+
+
+class _Where:
+    """Builds error messages that name the file and the key path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, path: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {path}: {problem}")
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The raw mapping in ``path``; ``{}`` when the file does not exist."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping (backends:, routes:, …)")
+    return data
+
+
+def write_config_file(path: Path, data: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(dict(data), sort_keys=False))
+    tmp.replace(path)
+
+
+def _expand(value: str, env: Mapping[str, str], where: _Where, path: str) -> str:
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) not in env:
+            raise where.error(path, f"environment variable {m.group(1)} is not set")
+        return env[m.group(1)]
+
+    return _ENV_REF.sub(sub, value)
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: _Where, path: str, what: str) -> Any:
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise where.error(path, f"must be {what} (got {value!r})")
+    return value
+
+
+def _backend(name: str, raw: Any, ctx: _Where, env: Mapping[str, str], store: CredentialStore | None) -> Backend:
+    path = f"backends.{name}"
+    if not _NAME.match(name):
+        raise ctx.error(path, "backend names use letters, digits, '-', '_' or '.'")
+    raw = _expect(raw, dict, ctx, path, "a mapping with kind:, base_url:, key:")
+    unknown = set(raw) - {"kind", "base_url", "key", "headers", "models", "timeout"}
+    if unknown:
+        raise ctx.error(f"{path}.{sorted(unknown)[0]}", "unknown key (expected kind, base_url, key, headers, models, timeout)")
+    kind = raw.get("kind")
+    if kind not in BACKEND_KINDS:
+        raise ctx.error(f"{path}.kind", f"must be one of {', '.join(BACKEND_KINDS)} (got {kind!r})")
+    base_url = raw.get("base_url") or _DEFAULT_BASE.get(kind)
+    if not base_url:
+        raise ctx.error(f"{path}.base_url", "required for openai-compat backends (e.g. http://127.0.0.1:11434/v1)")
+    base_url = _expand(_expect(base_url, str, ctx, f"{path}.base_url", "a URL"), env, ctx, f"{path}.base_url")
+    if not re.match(r"^https?://[^/\s]+", base_url):
+        raise ctx.error(f"{path}.base_url", f"must start with http:// or https:// (got {base_url!r})")
+    key = raw.get("key")
+    if key is not None:
+        key = _expand(str(_expect(key, str, ctx, f"{path}.key", "a string")), env, ctx, f"{path}.key") or None
+    elif store is not None:
+        key = store.get(name)
+    headers = raw.get("headers") or {}
+    _expect(headers, dict, ctx, f"{path}.headers", "a mapping of header names to values")
+    models = raw.get("models") or []
+    _expect(models, list, ctx, f"{path}.models", "a list of model ids")
+    timeout = raw.get("timeout", 600)
+    _expect(timeout, (int, float), ctx, f"{path}.timeout", "a number of seconds")
+    if timeout <= 0:
+        raise ctx.error(f"{path}.timeout", "must be more than 0 seconds")
+    return Backend(
+        name=name,
+        kind=kind,
+        base_url=base_url.rstrip("/"),
+        key=key,
+        headers=tuple((str(k), _expand(str(v), env, ctx, f"{path}.headers.{k}")) for k, v in headers.items()),
+        models=tuple(str(m) for m in models),
+        timeout=float(timeout),
+        source="config",
+    )
+
+
+def _route(i: int, raw: Any, ctx: _Where, backends: Mapping[str, Backend]) -> Route:
+    path = f"routes[{i}]"
+    raw = _expect(raw, dict, ctx, path, "a mapping like {match: 'claude-*', backend: anthropic}")
+    if ("match" in raw) == ("regex" in raw):
+        raise ctx.error(path, "give exactly one of match: (a glob) or regex:")
+    backend = raw.get("backend")
+    if backend not in backends:
+        known = ", ".join(backends) or "none"
+        raise ctx.error(f"{path}.backend", f"unknown backend {backend!r} (known: {known})")
+    model = raw.get("model")
+    if model is not None:
+        _expect(model, str, ctx, f"{path}.model", "a model id")
+    if "match" in raw:
+        glob = _expect(raw["match"], str, ctx, f"{path}.match", "a glob such as 'claude-*'")
+        return Route(glob, backend, re.compile(fnmatch.translate(glob)), model, "glob")
+    pattern = _expect(raw["regex"], str, ctx, f"{path}.regex", "a regular expression")
+    try:
+        return Route(pattern, backend, re.compile(pattern), model, "regex")
+    except re.error as e:
+        raise ctx.error(f"{path}.regex", f"invalid regular expression: {e}") from e
+
+
+def _points_at(url: str, prefixes: tuple[str, ...]) -> bool:
+    return any(url == p or url.startswith(p + "/") for p in prefixes)
+
+
+def backends_from_env(env: Mapping[str, str], store: CredentialStore | None = None) -> list[Backend]:
+    """Backends for every well-known provider whose key is in ``env`` (or stored)."""
+    found = []
+    for p in KNOWN_PROVIDERS:
+        key = env.get(p.key_env) or (store.get(p.name) if store else None)
+        if not key:
+            continue
+        base_url = env.get(p.base_url_env) or p.base_url
+        found.append(Backend(p.name, p.kind, base_url.rstrip("/"), key, source=f"env {p.key_env}"))
+    return found
+
+
+def load_config(
+    path: Path | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    store: CredentialStore | None = None,
+    discover: Callable[[], list[Backend]] | None = None,
+    exclude_urls: tuple[str, ...] = (),
+) -> Config:
+    """Build the config in effect.
+
+    ``discover`` probes for local servers (skipped when the file says
+    ``autodetect: {local: false}``); ``exclude_urls`` drops autodetected backends that
+    point at turnout itself (a ``ANTHROPIC_BASE_URL`` set for Claude Code, say).
+    """
+    env = os.environ if env is None else env
+    raw = read_config_file(path) if path else {}
+    ctx = _Where(str(path) if path else "config")
+    unknown = set(raw) - {"backends", "routes", "aliases", "limits", "autodetect"}
+    if unknown:
+        raise ctx.error(sorted(unknown)[0], "unknown key (expected backends, routes, aliases, limits, autodetect)")
+
+    backends: dict[str, Backend] = {}
+    for name, spec in _expect(raw.get("backends") or {}, dict, ctx, "backends", "a mapping").items():
+        backends[str(name)] = _backend(str(name), spec, ctx, env, store)
+
+    auto = _expect(raw.get("autodetect") or {}, dict, ctx, "autodetect", "a mapping {environment: bool, local: bool}")
+    auto_backends: list[Backend] = []
+    if auto.get("environment", True):
+        auto_backends += backends_from_env(env, store)
+    if auto.get("local", True) and discover is not None:
+        auto_backends += discover()
+    for b in auto_backends:
+        if b.name not in backends and not _points_at(b.base_url, exclude_urls):
+            backends[b.name] = b
+
+    routes = tuple(
+        _route(i, r, ctx, backends)
+        for i, r in enumerate(_expect(raw.get("routes") or [], list, ctx, "routes", "a list of rules"))
+    )
+    aliases = dict(DEFAULT_ALIASES)
+    for k, v in _expect(raw.get("aliases") or {}, dict, ctx, "aliases", "a mapping of alias → model").items():
+        aliases[str(k)] = str(_expect(v, str, ctx, f"aliases.{k}", "a model id"))
+    limits_raw = _expect(raw.get("limits") or {}, dict, ctx, "limits", "a mapping")
+    max_mb = _expect(limits_raw.get("max_body_mb", 32), (int, float), ctx, "limits.max_body_mb", "a number of MB")
+    if max_mb <= 0:
+        raise ctx.error("limits.max_body_mb", "must be more than 0")
+    return Config(
+        backends=backends,
+        routes=routes,
+        aliases=aliases,
+        limits=Limits(max_body_bytes=int(max_mb * 1024 * 1024)),
+        source=str(path) if path and path.exists() else "environment",
+    )

@@ -1,0 +1,47 @@
+"""The HTTP endpoints turnout serves, and which dialect each one speaks.
+
+Clients configured with a bare base URL (``http://127.0.0.1:3456``) call
+``/chat/completions``; others call ``/v1/chat/completions``. Both are accepted and
+normalized to the ``/v1`` form. Query strings (Claude Code's ``?beta=true``) are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from turnout.core.models import Dialect
+
+__all__ = ["LOCAL_PATHS", "Endpoint", "classify", "client_dialect"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    dialect: Dialect
+    path: str  # normalized, /v1/...
+    routed: bool  # carries a model and goes to a backend
+
+
+_PROXIED = {
+    "/v1/messages": Endpoint("messages", "anthropic", "/v1/messages", True),
+    "/v1/messages/count_tokens": Endpoint("count_tokens", "anthropic", "/v1/messages/count_tokens", True),
+    "/v1/chat/completions": Endpoint("chat", "openai", "/v1/chat/completions", True),
+    "/v1/embeddings": Endpoint("embeddings", "openai", "/v1/embeddings", True),
+    "/v1/responses": Endpoint("responses", "openai", "/v1/responses", True),
+}
+LOCAL_PATHS = ("/health", "/status", "/v1/models")
+
+
+def classify(path: str) -> Endpoint | None:
+    """The routed endpoint at ``path`` (query ignored), or None."""
+    path = path.split("?", 1)[0].rstrip("/")
+    if not path.startswith("/v1/"):
+        path = "/v1" + path
+    return _PROXIED.get(path)
+
+
+def client_dialect(path: str, headers_have_anthropic_version: bool) -> Dialect:
+    """The dialect to answer in: the endpoint's, else Anthropic if the client says so."""
+    if endpoint := classify(path):
+        return endpoint.dialect
+    return "anthropic" if headers_have_anthropic_version else "openai"

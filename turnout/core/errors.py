@@ -1,0 +1,136 @@
+"""turnout's one exception tree, and the error bodies clients see.
+
+    TurnoutError
+    ├── ConfigError          the config file or environment is wrong (startup, reload)
+    ├── RequestError         the client sent something we cannot route (4xx)
+    │   ├── BadRequest         malformed JSON, missing model, wrong dialect … (400)
+    │   ├── Unauthorized       TURNOUT_API_KEY is set and the client did not send it (401)
+    │   ├── NoRouteError       no backend serves the model (404)
+    │   ├── NotFound           no such local endpoint (404)
+    │   └── BodyTooLarge       body over ``limits.max_body_bytes`` (413)
+    └── UpstreamError        the backend failed us (5xx)
+        ├── BackendUnreachable  connection refused / DNS / TLS (502)
+        └── BackendTimeout      no response within the backend's timeout (504)
+
+Every error carries the HTTP status it maps to, so the one boundary that turns errors
+into responses (``error_body``) never guesses. Messages say what to do next.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from turnout.core.models import Dialect
+
+__all__ = [
+    "BackendTimeout",
+    "BackendUnreachable",
+    "BadRequest",
+    "BodyTooLarge",
+    "ConfigError",
+    "NoRouteError",
+    "NotFound",
+    "RequestError",
+    "TurnoutError",
+    "Unauthorized",
+    "UpstreamError",
+    "error_body",
+    "error_for",
+]
+
+
+class TurnoutError(Exception):
+    status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(TurnoutError):
+    """A config problem; the message names the file, the key path and what is wrong."""
+
+
+class RequestError(TurnoutError):
+    status = 400
+
+
+class BadRequest(RequestError):
+    status = 400
+
+
+class Unauthorized(RequestError):
+    status = 401
+
+
+class NotFound(RequestError):
+    status = 404
+
+
+class NoRouteError(RequestError):
+    status = 404
+
+
+class BodyTooLarge(RequestError):
+    status = 413
+
+
+class UpstreamError(TurnoutError):
+    status = 502
+
+
+class BackendUnreachable(UpstreamError):
+    status = 502
+
+
+class BackendTimeout(UpstreamError):
+    status = 504
+
+
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
+_OPENAI_CODES = {
+    401: "invalid_api_key",
+    404: "model_not_found",
+    413: "request_too_large",
+    429: "rate_limit_exceeded",
+    502: "backend_unreachable",
+    504: "backend_timeout",
+}
+
+
+def error_body(dialect: Dialect, status: int, message: str) -> bytes:
+    """The JSON error body a client of ``dialect`` expects for ``status``.
+
+    Anthropic: ``{"type":"error","error":{"type","message"}}``; OpenAI:
+    ``{"error":{"message","type","param","code"}}``. Both official SDKs read these.
+    """
+    if dialect == "anthropic":
+        kind = _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        return orjson.dumps({"type": "error", "error": {"type": kind, "message": message}})
+    kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return orjson.dumps(
+        {"error": {"message": message, "type": kind, "param": None, "code": _OPENAI_CODES.get(status)}}
+    )
+
+
+def error_for(dialect: Dialect, error: TurnoutError) -> tuple[int, bytes]:
+    """Status and body for ``error``, ready to send."""
+    return error.status, error_body(dialect, error.status, error.message)

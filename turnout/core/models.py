@@ -1,0 +1,96 @@
+"""The plain data every other module passes around: backends, routes, config, decisions.
+
+These are frozen dataclasses so a loaded config can be shared between the event loop
+and the CLI without anyone mutating it behind another's back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "BACKEND_KINDS",
+    "DIALECT_OF_KIND",
+    "Backend",
+    "BackendKind",
+    "Config",
+    "Decision",
+    "Dialect",
+    "Limits",
+    "Route",
+]
+
+Dialect = Literal["anthropic", "openai"]
+BackendKind = Literal["anthropic", "openai", "openai-compat"]
+BACKEND_KINDS: tuple[BackendKind, ...] = ("anthropic", "openai", "openai-compat")
+DIALECT_OF_KIND: dict[str, Dialect] = {
+    "anthropic": "anthropic",
+    "openai": "openai",
+    "openai-compat": "openai",
+}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One place requests can go. ``key`` is a secret: never log it, never put it in repr."""
+
+    name: str
+    kind: BackendKind
+    base_url: str
+    key: str | None = field(default=None, repr=False)
+    headers: tuple[tuple[str, str], ...] = ()
+    models: tuple[str, ...] = ()
+    timeout: float = 600.0
+    source: str = "config"
+
+    @property
+    def dialect(self) -> Dialect:
+        return DIALECT_OF_KIND[self.kind]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One ordered rule: a model-name pattern sends requests to ``backend``."""
+
+    pattern: str
+    backend: str
+    regex: re.Pattern[str]
+    model: str | None = None
+    kind: Literal["glob", "regex"] = "glob"
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.pattern}"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    backends: dict[str, Backend]
+    routes: tuple[Route, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+    source: str = "environment"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where one request goes and why; ``rule`` is shown to the user verbatim."""
+
+    backend: Backend
+    model: str
+    requested: str
+    rule: str
+
+    @property
+    def rewritten(self) -> bool:
+        return self.model != self.requested
+
+    def describe(self) -> str:
+        served = f" as {self.model}" if self.rewritten else ""
+        return f"{self.requested} → {self.backend.name}{served} ({self.rule})"

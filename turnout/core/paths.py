@@ -1,0 +1,34 @@
+"""Where turnout keeps its files: the platform's config and data directories."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+__all__ = ["config_dir", "credentials_dir", "data_dir", "user_config_path"]
+
+APP = "turnout"
+
+
+def config_dir() -> Path:
+    """``$XDG_CONFIG_HOME/turnout`` (``~/.config/turnout``) on Linux."""
+    return Path(platformdirs.user_config_dir(APP, appauthor=False))
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP, appauthor=False))
+
+
+def credentials_dir() -> Path:
+    return config_dir() / "credentials"
+
+
+def user_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The config file in effect: ``explicit``, else ``$TURNOUT_CONFIG``, else the user's."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if env := os.environ.get("TURNOUT_CONFIG"):
+        return Path(env).expanduser()
+    return config_dir() / "config.yaml"

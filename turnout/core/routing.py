@@ -1,0 +1,96 @@
+"""Which backend serves a model: aliases, provider prefixes, rules, then defaults.
+
+Resolution order for a requested model name:
+1. an alias (``sonnet``) is replaced by its target, which may carry a prefix;
+2. a provider prefix naming a backend (``groq:llama-3.3-70b``) forces that backend and
+   is stripped; a colon that does not name a backend is part of the model (``llama3:8b``);
+3. the configured rules, in order (glob or regex; optional model rewrite);
+4. the defaults: ``claude-*`` → the anthropic backend; ``gpt-*``, ``o<digit>*``,
+   ``chatgpt-*``, ``text-embedding-*`` → the openai backend; otherwise the first
+   openai-compat backend that lists the model; otherwise ``NoRouteError``.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from turnout.core.errors import NoRouteError
+from turnout.core.models import Backend, Config, Decision
+
+__all__ = ["Router", "upstream_url"]
+
+_OPENAI_MODEL = re.compile(r"^(gpt-|o\d|chatgpt-|text-embedding-)")
+
+
+def upstream_url(backend: Backend, path: str) -> str:
+    """``backend.base_url`` joined with the client's ``/v1/...`` path.
+
+    A base URL with a path (``https://api.groq.com/openai/v1``) stands for ``/v1``, as in
+    the SDKs; a bare origin (``https://api.anthropic.com``) keeps the client's ``/v1``.
+    """
+    base = backend.base_url
+    if urlsplit(base).path.strip("/") and path.startswith("/v1"):
+        path = path[3:]
+    return base + path
+
+
+class Router:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._first_of_kind: dict[str, Backend] = {}
+        for b in config.backends.values():
+            self._first_of_kind.setdefault(b.kind, b)
+
+    def resolve(self, requested: str) -> Decision:
+        """The decision for ``requested``; raises ``NoRouteError`` naming routable models."""
+        if decision := self.decide(requested):
+            return decision
+        model = self.config.aliases.get(requested, requested)
+        raise NoRouteError(self._no_route_message(requested, model))
+
+    def decide(self, requested: str) -> Decision | None:
+        model, via = requested, ""
+        if requested in self.config.aliases:
+            model, via = self.config.aliases[requested], f"alias {requested}, "
+        prefix, sep, rest = model.partition(":")
+        if sep and prefix in self.config.backends:
+            backend = self.config.backends[prefix]
+            return Decision(backend, rest, requested, f"{via}prefix {prefix}:")
+        for route in self.config.routes:
+            if route.regex.fullmatch(model):
+                backend = self.config.backends[route.backend]
+                return Decision(backend, route.model or model, requested, f"{via}rule {route.describe()}")
+        return self._default(model, requested, via)
+
+    def _default(self, model: str, requested: str, via: str) -> Decision | None:
+        if model.startswith("claude-") and (b := self._first_of_kind.get("anthropic")):
+            return Decision(b, model, requested, f"{via}default claude-*")
+        if _OPENAI_MODEL.match(model) and (b := self._first_of_kind.get("openai")):
+            return Decision(b, model, requested, f"{via}default openai models")
+        listing = sorted(self.config.backends.values(), key=lambda b: b.kind != "openai-compat")
+        for b in listing:
+            if model in b.models:
+                return Decision(b, model, requested, f"{via}listed by {b.name}")
+        return None
+
+    def _no_route_message(self, requested: str, model: str) -> str:
+        hint = ""
+        if model.startswith("claude-") and "anthropic" not in self._first_of_kind:
+            hint = " No anthropic backend is configured: set ANTHROPIC_API_KEY or run `turnout backend add`."
+        elif _OPENAI_MODEL.match(model) and "openai" not in self._first_of_kind:
+            hint = " No openai backend is configured: set OPENAI_API_KEY or run `turnout backend add`."
+        known = self.routable_models()[:8]
+        some = f" Routable models include: {', '.join(known)}." if known else " No backend lists any model."
+        return f"No backend serves model {requested!r}.{hint}{some} Use a provider prefix such as 'backend:model' to force one."
+
+    def routable_models(self) -> list[str]:
+        """Model ids a client can ask for: listed models, aliases, prefixes-free."""
+        seen: dict[str, None] = {}
+        for b in self.config.backends.values():
+            for m in b.models:
+                seen.setdefault(m)
+        for alias in self.config.aliases:
+            if self.decide(alias):
+                seen.setdefault(alias)
+        return list(seen)

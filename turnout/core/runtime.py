@@ -1,0 +1,47 @@
+"""The state the addons share while a proxy runs: the config in effect and counters.
+
+One ``Runtime`` is made per proxy and handed to every addon in the chain; nothing is
+module-global. A reload swaps ``config`` and ``router`` together in one assignment.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from turnout.core.models import Config
+from turnout.core.routing import Router
+
+__all__ = ["Runtime"]
+
+
+@dataclass
+class _Loaded:
+    config: Config
+    router: Router
+
+
+@dataclass
+class Runtime:
+    started: float = field(default_factory=time.time)
+    requests: int = 0
+    _loaded: _Loaded | None = None
+
+    def install(self, config: Config) -> None:
+        self._loaded = _Loaded(config, Router(config))
+
+    @property
+    def ready(self) -> bool:
+        return self._loaded is not None
+
+    @property
+    def config(self) -> Config:
+        if self._loaded is None:
+            raise RuntimeError("turnout's config is not loaded yet (the turnout_config option was never applied)")
+        return self._loaded.config
+
+    @property
+    def router(self) -> Router:
+        if self._loaded is None:
+            raise RuntimeError("turnout's config is not loaded yet (the turnout_config option was never applied)")
+        return self._loaded.router
