@@ -1,0 +1,47 @@
+"""turnout: a local LLM router on mitmproxy. One URL for every model, in any dialect.
+
+from turnout import start_proxy, list_backends, get_status
+"""
+
+from turnout.api import get_status, list_backends, start_proxy
+from turnout.core.credentials import mask
+from turnout.core.errors import (
+    BackendTimeout,
+    BackendUnreachable,
+    BadRequest,
+    BodyTooLarge,
+    ConfigError,
+    NoRouteError,
+    NotFound,
+    RequestError,
+    TurnoutError,
+    Unauthorized,
+    UpstreamError,
+)
+from turnout.core.models import Backend, Config, Decision, Route
+from turnout.server import ProxyHandle
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backend",
+    "BackendTimeout",
+    "BackendUnreachable",
+    "BadRequest",
+    "BodyTooLarge",
+    "Config",
+    "ConfigError",
+    "Decision",
+    "NoRouteError",
+    "NotFound",
+    "ProxyHandle",
+    "RequestError",
+    "Route",
+    "TurnoutError",
+    "Unauthorized",
+    "UpstreamError",
+    "get_status",
+    "list_backends",
+    "mask",
+    "start_proxy",
+]

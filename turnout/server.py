@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +79,12 @@ def check_bind(host: str, api_key: str | None) -> None:
 def _lean_master(opts: options.Options) -> master.Master:
     m = master.Master(opts, with_termlog=True)
     m.addons.add(
-        core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(),
-        tlsconfig.TlsConfig(), dns_resolver.DnsResolver(), errorcheck.ErrorCheck(),
+        core.Core(),
+        proxyserver.Proxyserver(),
+        next_layer.NextLayer(),
+        tlsconfig.TlsConfig(),
+        dns_resolver.DnsResolver(),
+        errorcheck.ErrorCheck(),
     )
     return m
 
@@ -98,12 +103,25 @@ def build_master(settings: ServerSettings, runtime: Runtime) -> master.Master:
     return m
 
 
-async def run_proxy(settings: ServerSettings, runtime: Runtime | None = None, *, started: Any = None) -> None:
-    """Run until shut down. ``started(master)`` is called once the listener is up."""
-    check_bind(settings.host, settings.api_key if settings.api_key is not None else os.environ.get("TURNOUT_API_KEY"))
+async def run_proxy(
+    settings: ServerSettings,
+    runtime: Runtime | None = None,
+    *,
+    started: Any = None,
+    handle_signals: bool = False,
+) -> None:
+    """Run until shut down. ``started(master)`` is called once the listener is up;
+    with ``handle_signals`` SIGINT and SIGTERM shut down cleanly."""
+    check_bind(
+        settings.host, settings.api_key if settings.api_key is not None else os.environ.get("TURNOUT_API_KEY")
+    )
     m = build_master(settings, runtime or Runtime())
     if started is not None:
         m.addons.add(_Started(started, m))
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, m.shutdown)
     try:
         await m.run()
     finally:
@@ -175,7 +193,9 @@ class ProxyHandle:
         if self._error is not None:
             raise self._error
         if not self.port:
-            raise ConfigError(f"turnout could not listen on {self.settings.host}:{self.settings.port} (see the log)")
+            raise ConfigError(
+                f"turnout could not listen on {self.settings.host}:{self.settings.port} (see the log)"
+            )
         return self
 
     def stop(self, timeout: float = 10.0) -> None:

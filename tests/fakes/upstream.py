@@ -13,6 +13,7 @@ use the providers' real error bodies. The requested model picks the behaviour:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -48,38 +49,95 @@ def sse(event: str | None, data: Any) -> bytes:
 
 
 def anthropic_stream(model: str, text_parts: list[str]) -> bytes:
-    events = [sse("message_start", {"type": "message_start", "message": {
-        "id": "msg_fake1", "type": "message", "role": "assistant", "model": model, "content": [],
-        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 11, "output_tokens": 1}}})]
-    events.append(sse("content_block_start", {"type": "content_block_start", "index": 0,
-                                              "content_block": {"type": "text", "text": ""}}))
+    events = [
+        sse(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_fake1",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 11, "output_tokens": 1},
+                },
+            },
+        )
+    ]
+    events.append(
+        sse(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        )
+    )
     events.append(sse("ping", {"type": "ping"}))
     for part in text_parts:
-        events.append(sse("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                  "delta": {"type": "text_delta", "text": part}}))
+        events.append(
+            sse(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": part}},
+            )
+        )
     events.append(sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
-    events.append(sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn",
-                  "stop_sequence": None}, "usage": {"output_tokens": len(text_parts)}}))
+    events.append(
+        sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": len(text_parts)},
+            },
+        )
+    )
     events.append(sse("message_stop", {"type": "message_stop"}))
     return b"".join(events)
 
 
 def openai_stream(model: str, text_parts: list[str]) -> bytes:
     base = {"id": "chatcmpl-fake1", "object": "chat.completion.chunk", "created": 1, "model": model}
-    chunks = [sse(None, {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                             "finish_reason": None}]})]
+    chunks = [
+        sse(
+            None,
+            {
+                **base,
+                "choices": [
+                    {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                ],
+            },
+        )
+    ]
     for part in text_parts:
-        chunks.append(sse(None, {**base, "choices": [{"index": 0, "delta": {"content": part}, "finish_reason": None}]}))
+        chunks.append(
+            sse(None, {**base, "choices": [{"index": 0, "delta": {"content": part}, "finish_reason": None}]})
+        )
     chunks.append(sse(None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
-    chunks.append(sse(None, {**base, "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": len(text_parts),
-                                                                "total_tokens": 9 + len(text_parts)}}))
+    chunks.append(
+        sse(
+            None,
+            {
+                **base,
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": 9,
+                    "completion_tokens": len(text_parts),
+                    "total_tokens": 9 + len(text_parts),
+                },
+            },
+        )
+    )
     chunks.append(b"data: [DONE]\n\n")
     return b"".join(chunks)
 
 
 ANTHROPIC_ERRORS = {429: "rate_limit_error", 400: "invalid_request_error", 500: "api_error"}
-OPENAI_ERRORS = {429: ("requests", "rate_limit_exceeded"), 400: ("invalid_request_error", None),
-                 500: ("server_error", None)}
+OPENAI_ERRORS = {
+    429: ("requests", "rate_limit_exceeded"),
+    400: ("invalid_request_error", None),
+    500: ("server_error", None),
+}
 
 
 @dataclass
@@ -110,10 +168,8 @@ class FakeUpstream:
         return self
 
     def _run(self, main: Any) -> None:
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             self._loop.run_until_complete(main())
-        except asyncio.CancelledError:
-            pass
 
     def __exit__(self, *exc: object) -> None:
         def stop() -> None:
@@ -156,21 +212,34 @@ class FakeUpstream:
                 rec = Recorded(method, target, headers, body)
                 self.requests.append(rec)
                 await self._respond(rec, writer)
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
+        except (
+            asyncio.IncompleteReadError,
+            ConnectionError,
+            asyncio.LimitOverrunError,
+            asyncio.CancelledError,
+        ):
             pass
         finally:
             writer.close()
 
-    async def _send(self, writer: asyncio.StreamWriter, status: int, headers: dict[str, str], body: bytes) -> None:
-        reason = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error"}.get(status, "X")
+    async def _send(
+        self, writer: asyncio.StreamWriter, status: int, headers: dict[str, str], body: bytes
+    ) -> None:
+        reason = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error"}.get(
+            status, "X"
+        )
         head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         writer.write(head.encode() + f"content-length: {len(body)}\r\n\r\n".encode() + body)
         await writer.drain()
 
     async def _send_sse(self, writer: asyncio.StreamWriter, headers: dict[str, str], data: bytes) -> None:
         head = "HTTP/1.1 200 OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        writer.write((head + "content-type: text/event-stream\r\ncache-control: no-cache\r\n"
-                      "transfer-encoding: chunked\r\n\r\n").encode())
+        writer.write(
+            (
+                head + "content-type: text/event-stream\r\ncache-control: no-cache\r\n"
+                "transfer-encoding: chunked\r\n\r\n"
+            ).encode()
+        )
         await writer.drain()
         for piece in split_odd(data):
             writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
@@ -183,8 +252,13 @@ class FakeUpstream:
     async def _respond(self, rec: Recorded, writer: asyncio.StreamWriter) -> None:
         path = rec.path.split("?")[0]
         if rec.method == "GET" and path.endswith("/models"):
-            data = {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]}
-            return await self._send(writer, 200, {"content-type": "application/json"}, json.dumps(data).encode())
+            data = {
+                "object": "list",
+                "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models],
+            }
+            return await self._send(
+                writer, 200, {"content-type": "application/json"}, json.dumps(data).encode()
+            )
         body = json.loads(rec.body or b"{}")
         model = str(body.get("model", ""))
         anthropic = path.endswith("/messages") or path.endswith("/count_tokens")
@@ -193,47 +267,84 @@ class FakeUpstream:
         if "-error-" in model:
             return await self._error(writer, int(model.rsplit("-", 1)[1]), anthropic)
         if path.endswith("/messages/count_tokens"):
-            return await self._send(writer, 200, {"content-type": "application/json"}, b'{"input_tokens": 42}')
+            return await self._send(
+                writer, 200, {"content-type": "application/json"}, b'{"input_tokens": 42}'
+            )
         if path.endswith("/embeddings"):
-            data = {"object": "list", "model": model, "data": [{"object": "embedding", "index": 0,
-                    "embedding": [0.25, -0.5, 0.125]}], "usage": {"prompt_tokens": 3, "total_tokens": 3}}
+            data = {
+                "object": "list",
+                "model": model,
+                "data": [{"object": "embedding", "index": 0, "embedding": [0.25, -0.5, 0.125]}],
+                "usage": {"prompt_tokens": 3, "total_tokens": 3},
+            }
             return await self._send(writer, 200, self._ok_headers(False), json.dumps(data).encode())
         parts = [f"w{i} " for i in range(self.stream_parts)]
         if anthropic:
             if body.get("stream"):
                 return await self._send_sse(writer, self._ok_headers(True), anthropic_stream(model, parts))
-            msg = {"id": "msg_fake1", "type": "message", "role": "assistant", "model": model,
-                   "content": [{"type": "text", "text": f"hello from {model}"}], "stop_reason": "end_turn",
-                   "stop_sequence": None, "usage": {"input_tokens": 11, "output_tokens": 4}}
+            msg = {
+                "id": "msg_fake1",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "text", "text": f"hello from {model}"}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 11, "output_tokens": 4},
+            }
             return await self._send(writer, 200, self._ok_headers(True), json.dumps(msg).encode())
         if body.get("stream"):
             return await self._send_sse(writer, self._ok_headers(False), openai_stream(model, parts))
-        resp = {"id": "chatcmpl-fake1", "object": "chat.completion", "created": 1, "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": f"hello from {model}"},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13}}
+        resp = {
+            "id": "chatcmpl-fake1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": f"hello from {model}"},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
+        }
         return await self._send(writer, 200, self._ok_headers(False), json.dumps(resp).encode())
 
     def _ok_headers(self, anthropic: bool) -> dict[str, str]:
         if anthropic:
             reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
-            return {"content-type": "application/json", "request-id": "req_fake123",
-                    "anthropic-ratelimit-requests-limit": "1000", "anthropic-ratelimit-requests-remaining": "999",
-                    "anthropic-ratelimit-requests-reset": reset,
-                    "anthropic-ratelimit-tokens-limit": "80000", "anthropic-ratelimit-tokens-remaining": "79000",
-                    "anthropic-ratelimit-tokens-reset": reset}
-        return {"content-type": "application/json", "x-request-id": "req_fake456",
-                "x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "499",
-                "x-ratelimit-reset-requests": "120ms", "x-ratelimit-limit-tokens": "30000",
-                "x-ratelimit-remaining-tokens": "29000", "x-ratelimit-reset-tokens": "6m0s"}
+            return {
+                "content-type": "application/json",
+                "request-id": "req_fake123",
+                "anthropic-ratelimit-requests-limit": "1000",
+                "anthropic-ratelimit-requests-remaining": "999",
+                "anthropic-ratelimit-requests-reset": reset,
+                "anthropic-ratelimit-tokens-limit": "80000",
+                "anthropic-ratelimit-tokens-remaining": "79000",
+                "anthropic-ratelimit-tokens-reset": reset,
+            }
+        return {
+            "content-type": "application/json",
+            "x-request-id": "req_fake456",
+            "x-ratelimit-limit-requests": "500",
+            "x-ratelimit-remaining-requests": "499",
+            "x-ratelimit-reset-requests": "120ms",
+            "x-ratelimit-limit-tokens": "30000",
+            "x-ratelimit-remaining-tokens": "29000",
+            "x-ratelimit-reset-tokens": "6m0s",
+        }
 
     async def _error(self, writer: asyncio.StreamWriter, status: int, anthropic: bool) -> None:
         headers = {"content-type": "application/json"}
         if status == 429:
             headers["retry-after"] = "7"
         if anthropic:
-            body = {"type": "error", "error": {"type": ANTHROPIC_ERRORS[status], "message": f"fake {status}"},
-                    "request_id": "req_fakeerr"}
+            body = {
+                "type": "error",
+                "error": {"type": ANTHROPIC_ERRORS[status], "message": f"fake {status}"},
+                "request_id": "req_fakeerr",
+            }
             headers["request-id"] = "req_fakeerr"
         else:
             kind, code = OPENAI_ERRORS[status]

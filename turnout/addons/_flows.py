@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from mitmproxy import http
 
@@ -25,8 +25,6 @@ __all__ = ["META", "answer", "answer_error", "dialect_of", "fail_closed", "fail_
 META = "turnout."  # prefix of every flow.metadata key turnout sets (plain values only)
 
 JSON = {"content-type": "application/json"}
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def dialect_of(flow: http.HTTPFlow) -> Dialect:
@@ -46,13 +44,19 @@ def answer_error(flow: http.HTTPFlow, error: TurnoutError) -> None:
 
 
 def _internal_error(flow: http.HTTPFlow, hook: str, e: Exception) -> None:
-    logger.error("turnout: %s hook failed (%s: %s); answered 500, request not forwarded", hook, type(e).__name__, e)
+    logger.error(
+        "turnout: %s hook failed (%s: %s); answered 500, request not forwarded", hook, type(e).__name__, e
+    )
     flow.metadata[META + "error"] = "InternalError"
-    body = error_body(dialect_of(flow), 500, f"turnout failed inside its {hook} hook ({type(e).__name__}); see the proxy log.")
+    body = error_body(
+        dialect_of(flow),
+        500,
+        f"turnout failed inside its {hook} hook ({type(e).__name__}); see the proxy log.",
+    )
     answer(flow, 500, body)
 
 
-def fail_closed(hook: F) -> F:
+def fail_closed[F: Callable[..., Any]](hook: F) -> F:
     """Wrap a sync hook: a turnout error answers in the client's dialect, anything else 500."""
 
     @functools.wraps(hook)
@@ -67,7 +71,9 @@ def fail_closed(hook: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def fail_closed_async(hook: Callable[[Any, http.HTTPFlow], Awaitable[None]]) -> Callable[[Any, http.HTTPFlow], Awaitable[None]]:
+def fail_closed_async(
+    hook: Callable[[Any, http.HTTPFlow], Awaitable[None]],
+) -> Callable[[Any, http.HTTPFlow], Awaitable[None]]:
     @functools.wraps(hook)
     async def wrapper(self: Any, flow: http.HTTPFlow) -> None:
         try:

@@ -18,12 +18,12 @@ from turnout.core.runtime import Runtime
 def build_chain(runtime: Runtime | None = None) -> list[Any]:
     runtime = runtime or Runtime()
     return [
-        ConfigLoader(runtime),   # the config in effect, into the shared runtime
-        Gate(),                  # TURNOUT_API_KEY; client credentials stripped
-        Endpoints(runtime),      # /health, /status, /v1/models answered in place
-        Router(runtime),         # body parsed once; model → backend; URL rewritten
-        Credentials(runtime),    # the backend's key and required headers
-        Relay(),                 # SSE streamed; x-turnout-backend on every response
-        UpstreamErrors(runtime), # unreachable → 502, timeout → 504, as JSON
-        RequestLog(),            # --verbose: one line per request
+        ConfigLoader(runtime),  # the config in effect, into the shared runtime
+        Gate(),  # TURNOUT_API_KEY; client credentials stripped
+        Endpoints(runtime),  # /health, /status, /v1/models answered in place
+        Router(runtime),  # body parsed once; model → backend; URL rewritten
+        Credentials(runtime),  # the backend's key and required headers
+        Relay(),  # SSE streamed; x-turnout-backend on every response
+        UpstreamErrors(runtime),  # unreachable → 502, timeout → 504, as JSON
+        RequestLog(),  # --verbose: one line per request
     ]

@@ -8,11 +8,8 @@ from collections.abc import Sequence
 from mitmproxy import ctx, exceptions
 from mitmproxy.addonmanager import Loader
 
-from turnout.core.config import load_config
-from turnout.core.credentials import CredentialStore
-from turnout.core.discovery import probe_local_servers
+from turnout.core.config import load_user_config
 from turnout.core.errors import ConfigError
-from turnout.core.paths import credentials_dir, user_config_path
 from turnout.core.runtime import Runtime
 
 logger = logging.getLogger("turnout")
@@ -24,12 +21,16 @@ class ConfigLoader:
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
-            "turnout_config", str, "",
+            "turnout_config",
+            str,
+            "",
             "Path to turnout's YAML config. Empty: $TURNOUT_CONFIG, else ~/.config/turnout/config.yaml; "
             "with no file, backends come from the environment.",
         )
         loader.add_option(
-            "turnout_discover", bool, True,
+            "turnout_discover",
+            bool,
+            True,
             "Probe loopback for local OpenAI-compatible servers (Ollama :11434, LM Studio :1234, "
             "llama.cpp :8080, vLLM :8000) when the config does not turn autodetect.local off.",
         )
@@ -37,13 +38,10 @@ class ConfigLoader:
     def configure(self, updated: set[str]) -> None:
         if not {"turnout_config", "turnout_discover"} & updated and self.runtime.ready:
             return
-        path = user_config_path(ctx.options.turnout_config or None)
-        discover = probe_local_servers if ctx.options.turnout_discover else None
         try:
-            config = load_config(
-                path,
-                store=CredentialStore(credentials_dir()),
-                discover=discover,
+            config = load_user_config(
+                ctx.options.turnout_config or None,
+                discover=ctx.options.turnout_discover,
                 exclude_urls=tuple(self_urls(ctx.options.mode)),
             )
         except ConfigError as e:

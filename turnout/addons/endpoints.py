@@ -25,8 +25,10 @@ class Endpoints:
             payload: object = {"status": "ok"}
         elif path == "/status":
             payload = status_payload(
-                self.runtime.config, self.runtime.router,
-                started=self.runtime.started, requests=self.runtime.requests,
+                self.runtime.config,
+                self.runtime.router,
+                started=self.runtime.started,
+                requests=self.runtime.requests,
             )
         elif path in ("/v1/models", "/models"):
             dialect = "anthropic" if "anthropic-version" in flow.request.headers else "openai"

@@ -13,7 +13,7 @@ import os
 from mitmproxy import http
 from mitmproxy.addonmanager import Loader
 
-from turnout.addons._flows import fail_closed, answer_error
+from turnout.addons._flows import answer_error, fail_closed
 from turnout.core.errors import Unauthorized
 
 CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "openai-organization", "openai-project")
@@ -33,7 +33,9 @@ class Gate:
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
-            "turnout_api_key", str, os.environ.get("TURNOUT_API_KEY", ""),
+            "turnout_api_key",
+            str,
+            os.environ.get("TURNOUT_API_KEY", ""),
             "Key clients must send (x-api-key or Authorization: Bearer) on every route but /health. "
             "Defaults to $TURNOUT_API_KEY; empty: no local access control (loopback only).",
         )
@@ -51,10 +53,13 @@ class Gate:
         if self.api_key and flow.request.path.split("?", 1)[0] not in OPEN_PATHS:
             sent = (presented_key(flow.request.headers) or "").encode()
             if not hmac.compare_digest(sent, self.api_key):
-                answer_error(flow, Unauthorized(
-                    "This turnout requires its API key (TURNOUT_API_KEY): send it as x-api-key "
-                    "or Authorization: Bearer."
-                ))
+                answer_error(
+                    flow,
+                    Unauthorized(
+                        "This turnout requires its API key (TURNOUT_API_KEY): send it as x-api-key "
+                        "or Authorization: Bearer."
+                    ),
+                )
                 return
         for name in CLIENT_CREDENTIAL_HEADERS:
             flow.request.headers.pop(name, None)

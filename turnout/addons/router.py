@@ -41,7 +41,9 @@ class Router:
             return
         endpoint = classify(flow.request.path)
         if endpoint is None:
-            raise NotFound(f"turnout has no endpoint {flow.request.method} {flow.request.path.split('?')[0]}.")
+            raise NotFound(
+                f"turnout has no endpoint {flow.request.method} {flow.request.path.split('?')[0]}."
+            )
         flow.metadata[META + "dialect"] = endpoint.dialect
         if flow.request.method != "POST":
             raise BadRequest(f"{endpoint.path} takes POST (got {flow.request.method}).")
@@ -56,14 +58,16 @@ class Router:
         decision = self.runtime.router.resolve(requested_model(body))
         backend = decision.backend
         self.runtime.requests += 1
-        flow.metadata.update({
-            META + "endpoint": endpoint.name,
-            META + "backend": backend.name,
-            META + "requested": decision.requested,
-            META + "model": decision.model,
-            META + "rule": decision.rule,
-            META + "stream": body.get("stream") is True,
-        })
+        flow.metadata.update(
+            {
+                META + "endpoint": endpoint.name,
+                META + "backend": backend.name,
+                META + "requested": decision.requested,
+                META + "model": decision.model,
+                META + "rule": decision.rule,
+                META + "stream": body.get("stream") is True,
+            }
+        )
         flow.comment = decision.describe()
         if endpoint.name == "count_tokens" and backend.kind != "anthropic":
             tokens = estimate_input_tokens(body)

@@ -48,16 +48,31 @@ def _send_prepared_reply(original: Any) -> Any:
     return send
 
 
+def json_error_response(status_code: int, message: str = "") -> bytes:
+    """Replaces mitmproxy's HTML error page where turnout knows no flow (a malformed request
+    head, say): one body both SDKs read, ``{"type":"error","error":{"type","message"}}``."""
+    body = error_body("anthropic", status_code, message or f"HTTP {status_code}")
+    response = http.Response.make(
+        status_code, body, {"content-type": "application/json", "connection": "close"}
+    )
+    return http1.assemble_response(response)
+
+
+_ORIGINAL_ERROR_RESPONSE = _http1.make_error_response
+
+
 def install_reply_patch() -> None:
-    """Idempotent: wrap ``Http1Server.send`` once per process."""
+    """Idempotent: wrap ``Http1Server.send`` and replace the HTML page, once per process."""
     if not hasattr(_http1.Http1Server.send, "__turnout_original__"):
         _http1.Http1Server.send = _send_prepared_reply(_http1.Http1Server.send)  # type: ignore[method-assign]
+    _http1.make_error_response = json_error_response
 
 
 def uninstall_reply_patch() -> None:
     original = getattr(_http1.Http1Server.send, "__turnout_original__", None)
     if original is not None:
         _http1.Http1Server.send = original  # type: ignore[method-assign]
+    _http1.make_error_response = _ORIGINAL_ERROR_RESPONSE
 
 
 def assemble_reply(flow: http.HTTPFlow, error: TurnoutError) -> bytes:
@@ -118,10 +133,13 @@ class UpstreamErrors:
         if flow.metadata.get(META + "timed_out"):
             secs = backend.timeout if backend else 0
             error = BackendTimeout(
-                f"Backend {where} sent no response within {secs:g} s; raise its timeout: in the config if it is slow."
+                f"Backend {where} sent no response within {secs:g} s; "
+                "if it is just slow, raise its timeout: in the config."
             )
         else:
             reason = flow.error.msg if flow.error else "connection failed"
-            error = BackendUnreachable(f"Cannot reach backend {where}: {reason}. Is it running, and is its base_url right?")
+            error = BackendUnreachable(
+                f"Cannot reach backend {where}: {reason}. Is it running, and is its base_url right?"
+            )
         flow.metadata[META + "error"] = type(error).__name__
         setattr(flow.request, _REPLY, assemble_reply(flow, error))

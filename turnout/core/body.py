@@ -1,6 +1,6 @@
 """Request bodies: parsed once, and rewritten without re-serializing when possible.
 
-Claude Code sends 100 KB – 1 MB bodies. Parsing uses orjson; a model rewrite splices
+Claude Code sends 100 KB to 1 MB bodies. Parsing uses orjson; a model rewrite splices
 the new name into the original bytes so everything else passes through unchanged.
 """
 

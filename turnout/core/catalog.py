@@ -18,8 +18,7 @@ def models_payload(dialect: Dialect, model_ids: list[str]) -> dict[str, Any]:
     """The model list in the caller's shape (Anthropic's paginated one, or OpenAI's)."""
     if dialect == "anthropic":
         data = [
-            {"type": "model", "id": m, "display_name": m, "created_at": _EPOCH_RFC3339}
-            for m in model_ids
+            {"type": "model", "id": m, "display_name": m, "created_at": _EPOCH_RFC3339} for m in model_ids
         ]
         return {
             "data": data,
@@ -52,9 +51,7 @@ def status_payload(config: Config, router: Router, *, started: float, requests: 
             }
             for b in config.backends.values()
         ],
-        "routes": [
-            {"match": r.describe(), "backend": r.backend, "model": r.model} for r in config.routes
-        ],
+        "routes": [{"match": r.describe(), "backend": r.backend, "model": r.model} for r in config.routes],
         "aliases": config.aliases,
         "models": router.routable_models(),
     }

@@ -18,11 +18,19 @@ from typing import Any
 import yaml
 
 from turnout.core.credentials import CredentialStore
+from turnout.core.discovery import probe_local_servers
 from turnout.core.errors import ConfigError
 from turnout.core.models import BACKEND_KINDS, Backend, Config, Limits, Route
+from turnout.core.paths import credentials_dir, user_config_path
 from turnout.core.providers import DEFAULT_ALIASES, KNOWN_PROVIDERS
 
-__all__ = ["backends_from_env", "load_config", "read_config_file", "write_config_file"]
+__all__ = [
+    "backends_from_env",
+    "load_config",
+    "load_user_config",
+    "read_config_file",
+    "write_config_file",
+]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -77,25 +85,32 @@ def _expand(value: str, env: Mapping[str, str], where: _Where, path: str) -> str
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], where: _Where, path: str, what: str) -> Any:
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise where.error(path, f"must be {what} (got {value!r})")
     return value
 
 
-def _backend(name: str, raw: Any, ctx: _Where, env: Mapping[str, str], store: CredentialStore | None) -> Backend:
+def _backend(
+    name: str, raw: Any, ctx: _Where, env: Mapping[str, str], store: CredentialStore | None
+) -> Backend:
     path = f"backends.{name}"
     if not _NAME.match(name):
         raise ctx.error(path, "backend names use letters, digits, '-', '_' or '.'")
     raw = _expect(raw, dict, ctx, path, "a mapping with kind:, base_url:, key:")
     unknown = set(raw) - {"kind", "base_url", "key", "headers", "models", "timeout"}
     if unknown:
-        raise ctx.error(f"{path}.{sorted(unknown)[0]}", "unknown key (expected kind, base_url, key, headers, models, timeout)")
+        raise ctx.error(
+            f"{path}.{sorted(unknown)[0]}",
+            "unknown key (expected kind, base_url, key, headers, models, timeout)",
+        )
     kind = raw.get("kind")
     if kind not in BACKEND_KINDS:
         raise ctx.error(f"{path}.kind", f"must be one of {', '.join(BACKEND_KINDS)} (got {kind!r})")
     base_url = raw.get("base_url") or _DEFAULT_BASE.get(kind)
     if not base_url:
-        raise ctx.error(f"{path}.base_url", "required for openai-compat backends (e.g. http://127.0.0.1:11434/v1)")
+        raise ctx.error(
+            f"{path}.base_url", "required for openai-compat backends (e.g. http://127.0.0.1:11434/v1)"
+        )
     base_url = _expand(_expect(base_url, str, ctx, f"{path}.base_url", "a URL"), env, ctx, f"{path}.base_url")
     if not re.match(r"^https?://[^/\s]+", base_url):
         raise ctx.error(f"{path}.base_url", f"must start with http:// or https:// (got {base_url!r})")
@@ -181,13 +196,17 @@ def load_config(
     ctx = _Where(str(path) if path else "config")
     unknown = set(raw) - {"backends", "routes", "aliases", "limits", "autodetect"}
     if unknown:
-        raise ctx.error(sorted(unknown)[0], "unknown key (expected backends, routes, aliases, limits, autodetect)")
+        raise ctx.error(
+            sorted(unknown)[0], "unknown key (expected backends, routes, aliases, limits, autodetect)"
+        )
 
     backends: dict[str, Backend] = {}
     for name, spec in _expect(raw.get("backends") or {}, dict, ctx, "backends", "a mapping").items():
         backends[str(name)] = _backend(str(name), spec, ctx, env, store)
 
-    auto = _expect(raw.get("autodetect") or {}, dict, ctx, "autodetect", "a mapping {environment: bool, local: bool}")
+    auto = _expect(
+        raw.get("autodetect") or {}, dict, ctx, "autodetect", "a mapping {environment: bool, local: bool}"
+    )
     auto_backends: list[Backend] = []
     if auto.get("environment", True):
         auto_backends += backends_from_env(env, store)
@@ -205,7 +224,9 @@ def load_config(
     for k, v in _expect(raw.get("aliases") or {}, dict, ctx, "aliases", "a mapping of alias → model").items():
         aliases[str(k)] = str(_expect(v, str, ctx, f"aliases.{k}", "a model id"))
     limits_raw = _expect(raw.get("limits") or {}, dict, ctx, "limits", "a mapping")
-    max_mb = _expect(limits_raw.get("max_body_mb", 32), (int, float), ctx, "limits.max_body_mb", "a number of MB")
+    max_mb = _expect(
+        limits_raw.get("max_body_mb", 32), (int, float), ctx, "limits.max_body_mb", "a number of MB"
+    )
     if max_mb <= 0:
         raise ctx.error("limits.max_body_mb", "must be more than 0")
     return Config(
@@ -214,4 +235,20 @@ def load_config(
         aliases=aliases,
         limits=Limits(max_body_bytes=int(max_mb * 1024 * 1024)),
         source=str(path) if path and path.exists() else "environment",
+    )
+
+
+def load_user_config(
+    explicit: str | os.PathLike[str] | None = None,
+    *,
+    discover: bool = True,
+    exclude_urls: tuple[str, ...] = (),
+) -> Config:
+    """The config the proxy, the CLI and the library all use: the user's file (or
+    ``explicit``, or ``$TURNOUT_CONFIG``), stored keys, the environment, local servers."""
+    return load_config(
+        user_config_path(explicit),
+        store=CredentialStore(credentials_dir()),
+        discover=probe_local_servers if discover else None,
+        exclude_urls=exclude_urls,
     )

@@ -32,9 +32,7 @@ class CredentialStore:
 
     def _path(self, name: str) -> Path:
         if not _NAME.match(name):
-            raise ConfigError(
-                f"invalid backend name {name!r}: use letters, digits, '-', '_' or '.'"
-            )
+            raise ConfigError(f"invalid backend name {name!r}: use letters, digits, '-', '_' or '.'")
         return self.directory / name
 
     def get(self, name: str) -> str | None:

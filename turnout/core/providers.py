@@ -58,7 +58,7 @@ LOCAL_SERVERS: tuple[LocalServer, ...] = (
 # The current Claude model ids behind the short names Claude Code and people use.
 # Users override or extend these under `aliases:` in the config.
 DEFAULT_ALIASES: dict[str, str] = {
-    "opus": "claude-opus-4-5",
-    "sonnet": "claude-sonnet-4-5",
-    "haiku": "claude-haiku-4-5",
+    "opus": "claude-opus-5-5",
+    "sonnet": "claude-sonnet-5-5",
+    "haiku": "claude-haiku-5-5",
 }

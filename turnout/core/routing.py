@@ -82,7 +82,10 @@ class Router:
             hint = " No openai backend is configured: set OPENAI_API_KEY or run `turnout backend add`."
         known = self.routable_models()[:8]
         some = f" Routable models include: {', '.join(known)}." if known else " No backend lists any model."
-        return f"No backend serves model {requested!r}.{hint}{some} Use a provider prefix such as 'backend:model' to force one."
+        return (
+            f"No backend serves model {requested!r}.{hint}{some} "
+            "Use a provider prefix such as 'backend:model' to force one."
+        )
 
     def routable_models(self) -> list[str]:
         """Model ids a client can ask for: listed models, aliases, prefixes-free."""

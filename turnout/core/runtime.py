@@ -37,11 +37,15 @@ class Runtime:
     @property
     def config(self) -> Config:
         if self._loaded is None:
-            raise RuntimeError("turnout's config is not loaded yet (the turnout_config option was never applied)")
+            raise RuntimeError(
+                "turnout's config is not loaded yet (the turnout_config option was never applied)"
+            )
         return self._loaded.config
 
     @property
     def router(self) -> Router:
         if self._loaded is None:
-            raise RuntimeError("turnout's config is not loaded yet (the turnout_config option was never applied)")
+            raise RuntimeError(
+                "turnout's config is not loaded yet (the turnout_config option was never applied)"
+            )
         return self._loaded.router

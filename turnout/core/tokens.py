@@ -38,7 +38,7 @@ def _chars(value: Any) -> tuple[int, int]:
         kind = value.get("type")
         if kind in ("image", "image_url", "input_image"):
             return 0, 1
-        if kind == "text" or "text" in value and isinstance(value["text"], str):
+        if kind == "text" or ("text" in value and isinstance(value["text"], str)):
             return len(value.get("text") or ""), 0
         if kind == "tool_use":
             return len(value.get("name", "")) + len(orjson.dumps(value.get("input", {}))), 0

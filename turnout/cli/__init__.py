@@ -1,0 +1,1 @@
+"""The ``turnout`` command line: thin commands over the core and the server."""

@@ -1,0 +1,121 @@
+"""``turnout models``, ``turnout status`` and ``turnout doctor``: what routes where, and why."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Annotated
+
+import httpx
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from turnout.cli._console import fail, out
+from turnout.core.config import load_user_config
+from turnout.core.credentials import mask
+from turnout.core.errors import ConfigError
+from turnout.core.models import Backend
+from turnout.core.routing import Router, upstream_url
+
+ConfigOpt = Annotated[
+    str | None, typer.Option("--config", "-c", envvar="TURNOUT_CONFIG", help="YAML config file.")
+]
+UrlOpt = Annotated[str, typer.Option("--url", envvar="TURNOUT_URL", help="Where turnout runs.")]
+
+
+def models(config: ConfigOpt = None) -> None:
+    """Show every routable model and the backend it goes to."""
+    try:
+        cfg = load_user_config(config)
+    except ConfigError as e:
+        fail(e.message)
+    router = Router(cfg)
+    table = Table(title="Routable models")
+    table.add_column("model", no_wrap=True, style="bold")
+    table.add_column("backend", no_wrap=True)
+    table.add_column("served as")
+    table.add_column("why")
+    for model in router.routable_models():
+        d = router.resolve(model)
+        table.add_row(escape(model), escape(d.backend.name), escape(d.model), escape(d.rule))
+    out.print(table)
+    for r in cfg.routes:
+        out.print(
+            f"rule {escape(r.describe())} → {escape(r.backend)}"
+            + (f" as {escape(r.model)}" if r.model else ""),
+            highlight=False,
+        )
+    out.print(
+        "Also: claude-* → the anthropic backend; gpt-*, o1…, chatgpt-*, text-embedding-* → openai; "
+        "'backend:model' forces a backend."
+    )
+
+
+def status(url: UrlOpt = "http://127.0.0.1:3456") -> None:
+    """Ask the running proxy how it is doing."""
+    from turnout.api import get_status
+
+    try:
+        s = get_status(url)
+    except httpx.HTTPStatusError as e:
+        fail(f"{url} answered {e.response.status_code}: is TURNOUT_API_KEY set the same as the proxy's?")
+    except httpx.HTTPError as e:
+        fail(f"turnout is not running at {url} ({type(e).__name__}); start it with `turnout proxy`")
+    out.print(
+        f"turnout at [bold]{escape(url)}[/]: up {s['uptime_s']:.0f} s, {s['requests']} requests, "
+        f"config {escape(s['config'])}",
+        highlight=False,
+    )
+    table = Table()
+    for col in ("backend", "kind", "key", "models", "source"):
+        table.add_column(col, justify="right" if col == "models" else "left")
+    for b in s["backends"]:
+        table.add_row(escape(b["name"]), b["kind"], b["key"], str(len(b["models"])), escape(b["source"]))
+    out.print(table)
+
+
+def probe(backend: Backend, timeout: float = 5.0) -> tuple[str, str]:
+    """(verdict, detail) for one backend: can we reach it, and does it take our key?"""
+    if backend.kind == "anthropic":
+        headers = {"anthropic-version": "2023-06-01", **({"x-api-key": backend.key} if backend.key else {})}
+    else:
+        headers = {"authorization": f"Bearer {backend.key}"} if backend.key else {}
+    start = time.perf_counter()
+    try:
+        r = httpx.get(upstream_url(backend, "/v1/models"), headers=headers, timeout=timeout)
+    except httpx.HTTPError as e:
+        return "unreachable", f"{type(e).__name__}: {e}"[:120]
+    ms = (time.perf_counter() - start) * 1000
+    if r.status_code in (401, 403):
+        return "bad key", f"HTTP {r.status_code} in {ms:.0f} ms"
+    if r.status_code >= 400:
+        return "error", f"HTTP {r.status_code} in {ms:.0f} ms"
+    return "ok", f"{ms:.0f} ms"
+
+
+def doctor(config: ConfigOpt = None) -> None:
+    """Validate the config, then probe every backend and print a table."""
+    try:
+        cfg = load_user_config(config)
+    except ConfigError as e:
+        fail(f"config invalid: {e.message}")
+    out.print(
+        f"config: [green]valid[/] ({escape(cfg.source)}); "
+        f"TURNOUT_API_KEY {'set' if os.environ.get('TURNOUT_API_KEY') else 'not set'}",
+        highlight=False,
+    )
+    table = Table(title="Backends")
+    for col in ("backend", "kind", "key", "verdict", "detail"):
+        table.add_column(col, no_wrap=col in ("backend", "key"))
+    worst = 0
+    for b in cfg.backends.values():
+        verdict, detail = probe(b)
+        worst = max(worst, verdict != "ok")
+        color = "green" if verdict == "ok" else "red"
+        table.add_row(escape(b.name), b.kind, mask(b.key), f"[{color}]{verdict}[/]", escape(detail))
+    out.print(table)
+    if not cfg.backends:
+        fail("no backends configured: set ANTHROPIC_API_KEY / OPENAI_API_KEY or run `turnout backend add`")
+    if worst:
+        raise typer.Exit(1)

@@ -1,0 +1,107 @@
+"""``turnout``: run the router, manage backends, see what routes where."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from turnout.cli import backend, inspect
+from turnout.cli._console import err, fail, out
+
+app = typer.Typer(
+    help="turnout: one local URL for every LLM backend, in any dialect.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(backend.app, name="backend")
+app.command("models")(inspect.models)
+app.command("status")(inspect.status)
+app.command("doctor")(inspect.doctor)
+
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="TURNOUT_CONFIG",
+        help="YAML config file (default: ~/.config/turnout/config.yaml).",
+    ),
+]
+
+
+@app.command()
+def proxy(
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 3456,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; non-loopback needs TURNOUT_API_KEY.")
+    ] = "127.0.0.1",
+    config: ConfigOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="One line per request: model → backend, status, latency.")
+    ] = False,
+    web: Annotated[
+        bool, typer.Option("--web", help="Also serve mitmweb's UI to watch every rewritten request.")
+    ] = False,
+    web_port: Annotated[int, typer.Option(help="Port of the mitmweb UI (with --web).")] = 8081,
+    discover: Annotated[
+        bool,
+        typer.Option(
+            "--discover/--no-discover", help="Probe loopback for Ollama, LM Studio, llama.cpp, vLLM."
+        ),
+    ] = True,
+) -> None:
+    """Run the router (Ctrl-C stops it). Point clients at http://HOST:PORT."""
+    from mitmproxy.exceptions import OptionsError
+
+    from turnout.core.errors import TurnoutError
+    from turnout.server import ServerSettings, check_bind, run_proxy
+
+    try:
+        check_bind(host, os.environ.get("TURNOUT_API_KEY"))
+    except TurnoutError as e:
+        fail(e.message)
+    _setup_logging(verbose)
+    settings = ServerSettings(
+        host=host, port=port, config=config, discover=discover, web=web, web_port=web_port
+    )
+
+    def started(master: object) -> None:
+        ps = master.addons.get("proxyserver")  # type: ignore[attr-defined]
+        addrs = ps.listen_addrs() if ps else []
+        where = f"http://{host}:{addrs[0][1] if addrs else port}"
+        backends = runtime.config.backends.values()
+        found = (
+            ", ".join(f"{escape(b.name)} [dim]({escape(b.source)})[/]" for b in backends)
+            or "[yellow]none[/] — set ANTHROPIC_API_KEY / OPENAI_API_KEY or run `turnout backend add`"
+        )
+        extra = f"; mitmweb UI on http://127.0.0.1:{web_port}" if web else ""
+        out.print(f"turnout listening on [bold]{where}[/]{extra} — backends: {found}", highlight=False)
+
+    from turnout.core.runtime import Runtime
+
+    runtime = Runtime()
+    try:
+        asyncio.run(run_proxy(settings, runtime, started=started, handle_signals=True))
+    except OptionsError as e:
+        fail(str(e))
+    err.print("turnout stopped.")
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    requests = logging.getLogger("turnout.requests")
+    requests.addHandler(handler)
+    requests.setLevel(logging.INFO if verbose else logging.WARNING)
+    requests.propagate = False
+
+
+def main() -> None:
+    app()
