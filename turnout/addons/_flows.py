@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from mitmproxy import http
@@ -20,7 +20,7 @@ from turnout.core.models import Dialect
 
 logger = logging.getLogger("turnout")
 
-__all__ = ["META", "answer", "answer_error", "dialect_of", "fail_closed", "fail_closed_async"]
+__all__ = ["META", "answer", "answer_error", "dialect_of", "fail_closed"]
 
 META = "turnout."  # prefix of every flow.metadata key turnout sets (plain values only)
 
@@ -43,15 +43,15 @@ def answer_error(flow: http.HTTPFlow, error: TurnoutError) -> None:
     answer(flow, error.status, error_body(dialect_of(flow), error.status, error.message))
 
 
-def _internal_error(flow: http.HTTPFlow, hook: str, e: Exception) -> None:
+def _internal_error(flow: http.HTTPFlow, where: str, e: Exception) -> None:
     logger.error(
-        "turnout: %s hook failed (%s: %s); answered 500, request not forwarded", hook, type(e).__name__, e
+        "turnout: %s failed (%s: %s); answered 500, request not forwarded", where, type(e).__name__, e
     )
     flow.metadata[META + "error"] = "InternalError"
     body = error_body(
         dialect_of(flow),
         500,
-        f"turnout failed inside its {hook} hook ({type(e).__name__}); see the proxy log.",
+        f"turnout failed inside {where} ({type(e).__name__}); see the proxy log.",
     )
     answer(flow, 500, body)
 
@@ -66,21 +66,7 @@ def fail_closed[F: Callable[..., Any]](hook: F) -> F:
         except TurnoutError as e:
             answer_error(flow, e)
         except Exception as e:  # the outermost boundary: log and convert, never forward
-            _internal_error(flow, hook.__name__, e)
+            _internal_error(flow, f"its {type(self).__name__} addon's {hook.__name__} hook", e)
 
     return wrapper  # type: ignore[return-value]
 
-
-def fail_closed_async(
-    hook: Callable[[Any, http.HTTPFlow], Awaitable[None]],
-) -> Callable[[Any, http.HTTPFlow], Awaitable[None]]:
-    @functools.wraps(hook)
-    async def wrapper(self: Any, flow: http.HTTPFlow) -> None:
-        try:
-            await hook(self, flow)
-        except TurnoutError as e:
-            answer_error(flow, e)
-        except Exception as e:
-            _internal_error(flow, hook.__name__, e)
-
-    return wrapper

@@ -26,7 +26,7 @@ from mitmproxy.proxy import commands
 from mitmproxy.proxy.layers.http import _http1
 from mitmproxy.proxy.layers.http._events import ResponseProtocolError
 
-from turnout.addons._flows import META, dialect_of
+from turnout.addons._flows import META, dialect_of, fail_closed
 from turnout.core.errors import BackendTimeout, BackendUnreachable, TurnoutError, error_body
 from turnout.core.runtime import Runtime
 
@@ -99,6 +99,7 @@ class UpstreamErrors:
         self._watchdogs.clear()
         uninstall_reply_patch()
 
+    @fail_closed
     def request(self, flow: http.HTTPFlow) -> None:
         install_reply_patch()  # also when loaded as a script into a running mitmdump
         name = flow.metadata.get(META + "backend")

@@ -1,0 +1,39 @@
+"""Flows and a runtime for addon unit tests (no sockets)."""
+
+from __future__ import annotations
+
+import orjson
+from mitmproxy import http
+from mitmproxy.test import tflow
+
+from turnout.core.models import Backend, Config
+from turnout.core.providers import DEFAULT_ALIASES
+from turnout.core.runtime import Runtime
+
+ANTH = Backend("anth", "anthropic", "https://api.anthropic.com", "sk-ant-secret-1111")
+OAI = Backend("oai", "openai", "https://api.openai.com/v1", "sk-oai-secret-2222", headers=(("x-extra", "1"),))
+LOCAL = Backend("local", "openai-compat", "http://127.0.0.1:11434/v1", None, models=("llama3:8b",), timeout=2)
+
+
+def runtime(**limits: int) -> Runtime:
+    rt = Runtime()
+    rt.install(Config({b.name: b for b in (ANTH, OAI, LOCAL)}, aliases=dict(DEFAULT_ALIASES)))
+    return rt
+
+
+def flow(path: str, body: object = None, *, method: str = "POST", headers: dict[str, str] | None = None) -> http.HTTPFlow:
+    f = tflow.tflow()
+    f.request.method = method
+    f.request.host, f.request.port, f.request.scheme = "127.0.0.1", 9, "http"
+    f.request.path = path
+    f.request.headers.clear()
+    raw = body if isinstance(body, bytes) else (orjson.dumps(body) if body is not None else b"")
+    f.request.content = raw
+    for k, v in (headers or {}).items():
+        f.request.headers[k] = v
+    return f
+
+
+def error_json(f: http.HTTPFlow) -> dict:
+    assert f.response is not None
+    return orjson.loads(f.response.content or b"")

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import orjson
+from mitmproxy import http
+from mitmproxy.test import taddons
+
+from tests.addons.helpers import error_json, flow, runtime
+from turnout.addons._flows import META
+from turnout.addons.router import Router
+
+
+def route(f: http.HTTPFlow) -> http.HTTPFlow:
+    router = Router(runtime())
+    with taddons.context(router):
+        router.requestheaders(f)
+        router.request(f)
+    return f
+
+
+def test_routes_and_records_the_decision() -> None:
+    f = route(flow("/v1/messages?beta=true", {"model": "sonnet", "max_tokens": 5, "stream": True, "messages": []}))
+    assert f.response is None
+    assert f.request.url == "https://api.anthropic.com/v1/messages"
+    assert orjson.loads(f.request.content)["model"].startswith("claude-sonnet-")
+    assert f.request.headers["content-length"] == str(len(f.request.content))
+    assert f.metadata[META + "backend"] == "anth" and f.metadata[META + "requested"] == "sonnet"
+    assert f.metadata[META + "stream"] is True and f.metadata[META + "dialect"] == "anthropic"
+    assert f.comment.startswith("sonnet → anth as claude-sonnet-") and "(alias sonnet, default claude-*)" in f.comment
+
+
+def test_unchanged_model_keeps_body_bytes() -> None:
+    raw = b'{"model":"gpt-4o",  "messages":[]}'
+    f = route(flow("/chat/completions", raw))
+    assert f.request.raw_content == raw
+    assert f.request.url == "https://api.openai.com/v1/chat/completions"
+
+
+def test_count_tokens_estimated_locally_for_openai_backends() -> None:
+    f = route(flow("/v1/messages/count_tokens", {"model": "llama3:8b", "messages": [{"role": "user", "content": "abcd" * 10}]}))
+    assert f.response is not None and f.response.status_code == 200
+    assert orjson.loads(f.response.content) == {"input_tokens": 14}
+
+
+def test_dialect_mismatch_and_embeddings_errors() -> None:
+    f = route(flow("/v1/messages", {"model": "gpt-4o", "messages": []}))
+    assert f.response is not None and f.response.status_code == 400
+    assert "openai backend" in error_json(f)["error"]["message"]
+    f = route(flow("/v1/embeddings", {"model": "claude-x", "input": "x"}))
+    assert f.response is not None and f.response.status_code == 400
+
+
+def test_not_found_wrong_method_and_size_limits() -> None:
+    f = route(flow("/v2/other", {"model": "x"}))
+    assert f.response is not None and f.response.status_code == 404
+    f = route(flow("/v1/messages", method="GET"))
+    assert f.response is not None and f.response.status_code == 400
+    big = flow("/v1/chat/completions", {"model": "gpt-4o"}, headers={"content-length": str(64 * 1024 * 1024)})
+    router = Router(runtime())
+    with taddons.context(router):
+        router.requestheaders(big)
+    assert big.response is not None and big.response.status_code == 413
+
+
+def test_undecodable_body_is_a_400() -> None:
+    f = flow("/v1/chat/completions", b"\x00garbage", headers={"content-encoding": "gzip"})
+    f.request.raw_content = b"\x00garbage"
+    route(f)
+    assert f.response is not None and f.response.status_code == 400
+
+
+def test_existing_response_is_respected() -> None:
+    f = flow("/v1/messages", {"model": "claude-x"})
+    f.response = http.Response.make(204)
+    route(f)
+    assert f.response.status_code == 204 and META + "backend" not in f.metadata

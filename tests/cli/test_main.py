@@ -1,0 +1,116 @@
+"""CLI commands through typer's CliRunner; the proxy command through a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from tests.fakes.upstream import FakeUpstream
+from turnout.cli.main import app
+from turnout.core.paths import credentials_dir
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200", "NO_COLOR": "1"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_help_everywhere() -> None:
+    for args in ([], ["proxy"], ["backend"], ["backend", "add"], ["models"], ["status"], ["doctor"]):
+        code, out, _ = run(*args, "--help")
+        assert code == 0 and "Usage" in out
+    code, out, _ = run("-h")
+    assert code == 0 and "proxy" in out and "doctor" in out
+
+
+def test_backend_add_list_remove(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    code, out, _ = run("backend", "add", "groq", "--kind", "openai-compat", "--key", "gsk-secret-abcd1234",
+                       "--base-url", "https://api.groq.com/openai/v1", "-m", "llama-3.3-70b", "-c", str(config))
+    assert code == 0 and "gsk…1234" in out and "gsk-secret" not in out
+    assert "gsk-secret" not in config.read_text()  # the key lives in the store, not the YAML
+    key_file = credentials_dir() / "groq"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    code, out, _ = run("backend", "list", "-c", str(config), "--no-discover")
+    assert code == 0 and "groq" in out and "gsk…1234" in out and "gsk-secret" not in out
+    code, out, _ = run("models", "-c", str(config))
+    assert code == 0 and "llama-3.3-70b" in out and "listed by groq" in out
+    code, out, _ = run("backend", "remove", "groq", "-c", str(config))
+    assert code == 0 and not key_file.exists()
+    code, _, err = run("backend", "remove", "groq", "-c", str(config))
+    assert code == 1 and "no backend 'groq'" in err
+
+
+def test_backend_add_rejects_bad_input(tmp_path: Path) -> None:
+    code, _, err = run("backend", "add", "x", "--kind", "nope", "-c", str(tmp_path / "c.yaml"))
+    assert code == 1 and "--kind must be one of" in err and "Traceback" not in err
+    code, _, err = run("backend", "add", "x", "--kind", "openai-compat", "-c", str(tmp_path / "c.yaml"))
+    assert code == 1 and "base_url: required" in err
+
+
+def test_invalid_config_is_one_red_line(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("backends: {x: {kind: bogus}}")
+    for command in (["models"], ["doctor"], ["backend", "list"]):
+        code, _, err = run(*command, "-c", str(config))
+        assert code == 1 and "backends.x.kind" in err and "Traceback" not in err
+
+
+def test_doctor_probes_every_backend(tmp_path: Path, upstream: FakeUpstream) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"""
+backends:
+  good: {{kind: openai-compat, base_url: "{upstream.url}/v1", key: k-good-0000}}
+  down: {{kind: openai-compat, base_url: "http://127.0.0.1:1/v1"}}
+autodetect: {{environment: false, local: false}}
+""")
+    code, out, _ = run("doctor", "-c", str(config))
+    assert code == 1  # one backend is down
+    assert "valid" in out and "good" in out and "ok" in out and "unreachable" in out
+    assert "k-good-0000" not in out
+
+
+def test_status_when_not_running() -> None:
+    code, _, err = run("status", "--url", "http://127.0.0.1:1")
+    assert code == 1 and "not running" in err
+
+
+def test_proxy_command_runs_reports_and_stops_on_sigterm(tmp_path: Path, upstream: FakeUpstream) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f'backends: {{up: {{kind: openai, base_url: "{upstream.url}/v1", key: sk-up-7777}}}}\n'
+                      "autodetect: {environment: false, local: false}\n")
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "-v"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert "turnout listening on http://127.0.0.1:" in line and "up (config)" in line
+        url = line.split("listening on ")[1].split()[0]
+        r = httpx.post(url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": []})
+        assert r.status_code == 200
+        code, out, _ = run("status", "--url", url)
+        assert code == 0 and "1 requests" in out and "sk-…7777" in out
+    finally:
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert "gpt-4o → up (default openai models) → 200 in" in err
+    assert "sk-up-7777" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1"])
+def test_proxy_refuses_public_bind_without_key(host: str) -> None:
+    code, _, err = run("proxy", "--host", host, "--no-discover")
+    assert code == 1 and f"refusing to listen on {host}" in err

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from turnout.core.config import backends_from_env, load_config, load_user_config, read_config_file
+from turnout.core.credentials import CredentialStore
+from turnout.core.errors import ConfigError
+from turnout.core.models import Backend
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_full_config(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+backends:
+  groq:
+    kind: openai-compat
+    base_url: https://api.groq.com/openai/v1/
+    key: ${GROQ_KEY}
+    headers: {X-Title: me}
+    models: [llama-3.3-70b]
+    timeout: 30
+  anthropic: {kind: anthropic, key: sk-ant-inline}
+routes:
+  - {match: "claude-*", backend: anthropic}
+  - {regex: "^big-.*", backend: groq, model: llama-3.3-70b}
+aliases: {fast: "groq:llama-3.3-70b", sonnet: claude-sonnet-4-6}
+limits: {max_body_mb: 2}
+autodetect: {environment: false}
+""")
+    cfg = load_config(path, env={"GROQ_KEY": "gsk-123"})
+    groq = cfg.backends["groq"]
+    assert groq.base_url == "https://api.groq.com/openai/v1"
+    assert groq.key == "gsk-123" and groq.headers == (("X-Title", "me"),) and groq.timeout == 30
+    assert cfg.backends["anthropic"].base_url == "https://api.anthropic.com"
+    assert [r.describe() for r in cfg.routes] == ["glob claude-*", "regex ^big-.*"]
+    assert cfg.aliases["fast"] == "groq:llama-3.3-70b" and cfg.aliases["sonnet"] == "claude-sonnet-4-6"
+    assert cfg.aliases["opus"].startswith("claude-opus-")
+    assert cfg.limits.max_body_bytes == 2 * 1024 * 1024
+    assert cfg.source == str(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("backends: {x: {kind: gorq}}", "backends.x.kind: must be one of anthropic, openai, openai-compat"),
+        ("backends: {x: {kind: openai-compat}}", "backends.x.base_url: required"),
+        ("backends: {x: {kind: openai, base_url: ftp://x}}", "backends.x.base_url: must start with http"),
+        ("backends: {x: {kind: openai, key: '${NOPE}'}}", "backends.x.key: environment variable NOPE is not set"),
+        ("backends: {x: {kind: openai, colour: red}}", "backends.x.colour: unknown key"),
+        ("backends: {x: {kind: openai, timeout: -1}}", "backends.x.timeout: must be more than 0"),
+        ("backends: {x: {kind: openai, models: llama}}", "backends.x.models: must be a list"),
+        ("backends: {'bad name': {kind: openai}}", "backends.bad name: backend names use"),
+        ("backends: [a]", "backends: must be a mapping"),
+        ("routes: [{match: 'a*', backend: ghost}]", "routes[0].backend: unknown backend 'ghost'"),
+        ("routes: [{backend: x}]", "routes[0]: give exactly one of match"),
+        ("backends: {x: {kind: openai}}\nroutes: [{regex: '(', backend: x}]", "routes[0].regex: invalid regular"),
+        ("aliases: {a: [1]}", "aliases.a: must be a model id"),
+        ("limits: {max_body_mb: 0}", "limits.max_body_mb: must be more than 0"),
+        ("colour: red", "colour: unknown key"),
+        ("- a\n- b", "the top level must be a mapping"),
+        ("backends: {x: [", "not valid YAML (line"),
+    ],
+)
+def test_validation_errors_name_file_path_and_problem(tmp_path: Path, text: str, needle: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as e:
+        load_config(path, env={})
+    assert str(path) in str(e.value)
+    assert needle in str(e.value)
+
+
+def test_missing_file_means_environment_only(tmp_path: Path) -> None:
+    cfg = load_config(tmp_path / "absent.yaml", env={"OPENAI_API_KEY": "sk-o", "GROQ_API_KEY": "gsk"})
+    assert list(cfg.backends) == ["openai", "groq"]
+    assert cfg.backends["groq"].base_url == "https://api.groq.com/openai/v1"
+    assert cfg.backends["openai"].source == "env OPENAI_API_KEY"
+    assert cfg.source == "environment"
+
+
+def test_base_url_overrides_and_self_loop_excluded() -> None:
+    env = {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": "http://127.0.0.1:3456", "OPENAI_API_KEY": "k",
+           "OPENAI_BASE_URL": "http://127.0.0.1:34567/v1"}
+    cfg = load_config(None, env=env, exclude_urls=("http://127.0.0.1:3456",))
+    assert "anthropic" not in cfg.backends  # pointing at turnout itself would loop
+    assert cfg.backends["openai"].base_url == "http://127.0.0.1:34567/v1"
+
+
+def test_config_file_wins_over_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "backends: {openai: {kind: openai-compat, base_url: 'http://h/v1'}}")
+    cfg = load_config(path, env={"OPENAI_API_KEY": "sk"})
+    assert cfg.backends["openai"].kind == "openai-compat"
+
+
+def test_stored_keys_fill_backends_without_key(tmp_path: Path) -> None:
+    store = CredentialStore(tmp_path / "creds")
+    store.set("mine", "sk-stored")
+    store.set("groq", "gsk-stored")
+    path = write(tmp_path, "backends: {mine: {kind: openai, base_url: 'http://h/v1'}}")
+    cfg = load_config(path, env={}, store=store)
+    assert cfg.backends["mine"].key == "sk-stored"
+    assert cfg.backends["groq"].key == "gsk-stored"  # a well-known provider with a stored key
+
+
+def test_discovery_is_used_unless_turned_off(tmp_path: Path) -> None:
+    found = [Backend("ollama", "openai-compat", "http://127.0.0.1:11434/v1", models=("llama3:8b",))]
+    assert "ollama" in load_config(None, env={}, discover=lambda: found).backends
+    path = write(tmp_path, "autodetect: {local: false}")
+    assert "ollama" not in load_config(path, env={}, discover=lambda: found).backends
+
+
+def test_backends_from_env_skips_empty_values() -> None:
+    assert backends_from_env({"OPENAI_API_KEY": ""}) == []
+
+
+def test_read_config_file_empty_and_unreadable(tmp_path: Path) -> None:
+    assert read_config_file(write(tmp_path, "")) == {}
+    with pytest.raises(ConfigError, match="cannot read"):
+        read_config_file(tmp_path)  # a directory
+
+
+def test_load_user_config_honours_turnout_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "backends: {a: {kind: openai, key: k}}\nautodetect: {local: false}")
+    monkeypatch.setenv("TURNOUT_CONFIG", str(path))
+    assert list(load_user_config(discover=False).backends) == ["a"]
+
+
+def test_the_annotated_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
+    cfg = load_config(example, env={"ANTHROPIC_API_KEY": "a", "GROQ_API_KEY": "g"})
+    assert list(cfg.backends) == ["anthropic", "groq", "ollama"]
+    assert cfg.aliases["fast"] == "groq:llama-3.3-70b-versatile"

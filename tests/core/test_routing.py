@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from turnout.core.errors import NoRouteError
+from turnout.core.models import Backend, Config, Route
+from turnout.core.providers import DEFAULT_ALIASES
+from turnout.core.routing import Router, upstream_url
+
+ANTH = Backend("anthropic", "anthropic", "https://api.anthropic.com", "k")
+OAI = Backend("openai", "openai", "https://api.openai.com/v1", "k")
+GROQ = Backend("groq", "openai-compat", "https://api.groq.com/openai/v1", "k", models=("llama-3.3-70b",))
+OLLAMA = Backend("ollama", "openai-compat", "http://127.0.0.1:11434/v1", models=("llama3:8b", "gpt-oss"))
+
+
+def router(*backends: Backend, routes: tuple[Route, ...] = (), aliases: dict[str, str] | None = None) -> Router:
+    return Router(Config({b.name: b for b in backends}, routes, {**DEFAULT_ALIASES, **(aliases or {})}))
+
+
+@pytest.mark.parametrize(
+    ("model", "backend", "served", "rule"),
+    [
+        ("claude-sonnet-4-6", "anthropic", "claude-sonnet-4-6", "default claude-*"),
+        ("gpt-4o", "openai", "gpt-4o", "default openai models"),
+        ("o3-mini", "openai", "o3-mini", "default openai models"),
+        ("chatgpt-4o-latest", "openai", "chatgpt-4o-latest", "default openai models"),
+        ("text-embedding-3-small", "openai", "text-embedding-3-small", "default openai models"),
+        ("llama-3.3-70b", "groq", "llama-3.3-70b", "listed by groq"),
+        ("llama3:8b", "ollama", "llama3:8b", "listed by ollama"),  # a colon that is not a prefix
+        ("groq:anything-new", "groq", "anything-new", "prefix groq:"),
+        ("sonnet", "anthropic", DEFAULT_ALIASES["sonnet"], "alias sonnet, default claude-*"),
+        ("fast", "groq", "llama-3.3-70b", "alias fast, prefix groq:"),
+    ],
+)
+def test_defaults_prefixes_and_aliases(model: str, backend: str, served: str, rule: str) -> None:
+    d = router(ANTH, OAI, GROQ, OLLAMA, aliases={"fast": "groq:llama-3.3-70b"}).resolve(model)
+    assert (d.backend.name, d.model, d.rule) == (backend, served, rule)
+    assert d.requested == model
+
+
+def test_rules_come_first_in_order_and_may_rewrite() -> None:
+    routes = (
+        Route("claude-haiku*", "groq", re.compile(r"claude-haiku.*"), "llama-3.3-70b", "glob"),
+        Route("^claude-.*$", "openai", re.compile(r"^claude-.*$"), None, "regex"),
+    )
+    r = router(ANTH, OAI, GROQ, routes=routes)
+    haiku = r.resolve("claude-haiku-4-5")
+    assert (haiku.backend.name, haiku.model, haiku.rewritten) == ("groq", "llama-3.3-70b", True)
+    assert haiku.describe() == "claude-haiku-4-5 → groq as llama-3.3-70b (rule glob claude-haiku*)"
+    opus = r.resolve("claude-opus-5")
+    assert (opus.backend.name, opus.rewritten) == ("openai", False)
+    assert opus.describe() == "claude-opus-5 → openai (rule regex ^claude-.*$)"
+
+
+def test_no_route_names_routable_models_and_what_to_do() -> None:
+    with pytest.raises(NoRouteError) as e:
+        router(GROQ).resolve("mystery")
+    assert "llama-3.3-70b" in e.value.message and "backend:model" in e.value.message
+    with pytest.raises(NoRouteError, match="set ANTHROPIC_API_KEY"):
+        router(GROQ).resolve("claude-x")
+    with pytest.raises(NoRouteError, match="set OPENAI_API_KEY"):
+        router(GROQ).resolve("gpt-5")
+    with pytest.raises(NoRouteError, match="No backend lists any model"):
+        router().resolve("x")
+
+
+def test_openai_compat_listing_preferred_over_others() -> None:
+    lister = Backend("openai", "openai", "https://api.openai.com/v1", models=("shared",))
+    compat = Backend("compat", "openai-compat", "http://h/v1", models=("shared",))
+    assert router(lister, compat).resolve("shared").backend.name == "compat"
+
+
+def test_routable_models_lists_models_and_resolvable_aliases() -> None:
+    assert router(GROQ).routable_models() == ["llama-3.3-70b"]
+    assert router(ANTH, GROQ).routable_models() == ["llama-3.3-70b", "opus", "sonnet", "haiku"]
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "url"),
+    [
+        ("https://api.anthropic.com", "/v1/messages", "https://api.anthropic.com/v1/messages"),
+        ("https://api.groq.com/openai/v1", "/v1/chat/completions", "https://api.groq.com/openai/v1/chat/completions"),
+        ("https://generativelanguage.googleapis.com/v1beta/openai", "/v1/chat/completions",
+         "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+        ("http://127.0.0.1:11434", "/v1/embeddings", "http://127.0.0.1:11434/v1/embeddings"),
+    ],
+)
+def test_upstream_url(base: str, path: str, url: str) -> None:
+    assert upstream_url(Backend("b", "openai-compat", base), path) == url
