@@ -7,4 +7,4 @@ extra is StandaloneDefaults, which listens on 127.0.0.1:3456 unless --mode is gi
 from turnout.addons.chain import build_chain
 from turnout.addons.standalone import StandaloneDefaults
 
-addons = [StandaloneDefaults(), *build_chain()]
+addons = [StandaloneDefaults(), build_chain()]

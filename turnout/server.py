@@ -97,7 +97,7 @@ def build_master(settings: ServerSettings, runtime: Runtime) -> master.Master:
         m: master.Master = WebMaster(opts, with_termlog=True)
     else:
         m = _lean_master(opts)
-    m.addons.add(*build_chain(runtime))
+    m.addons.add(build_chain(runtime))
     Path(settings.option_values()["confdir"]).mkdir(parents=True, exist_ok=True)
     opts.update(**settings.option_values())  # also the first configure of turnout's addons
     return m

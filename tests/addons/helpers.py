@@ -21,7 +21,9 @@ def runtime(**limits: int) -> Runtime:
     return rt
 
 
-def flow(path: str, body: object = None, *, method: str = "POST", headers: dict[str, str] | None = None) -> http.HTTPFlow:
+def flow(
+    path: str, body: object = None, *, method: str = "POST", headers: dict[str, str] | None = None
+) -> http.HTTPFlow:
     f = tflow.tflow()
     f.request.method = method
     f.request.host, f.request.port, f.request.scheme = "127.0.0.1", 9, "http"

@@ -22,7 +22,10 @@ def test_anthropic_gets_x_api_key_and_version_and_keeps_beta() -> None:
     assert f.request.headers["x-api-key"] == ANTH.key
     assert f.request.headers["anthropic-version"] == "2023-06-01"
     assert f.request.headers["anthropic-beta"] == "b1"
-    assert apply("anth", {"anthropic-version": "2026-10-21"}).request.headers["anthropic-version"] == "2026-10-21"
+    assert (
+        apply("anth", {"anthropic-version": "2026-10-21"}).request.headers["anthropic-version"]
+        == "2026-10-21"
+    )
 
 
 def test_openai_gets_bearer_and_loses_anthropic_headers() -> None:

@@ -22,7 +22,9 @@ def test_health_status_models() -> None:
     assert "sk-ant-secret-1111" not in str(status)
     openai_shape = orjson.loads(answer("/v1/models").response.content)
     assert openai_shape["object"] == "list" and "llama3:8b" in [m["id"] for m in openai_shape["data"]]
-    anthropic_shape = orjson.loads(answer("/v1/models?limit=5", headers={"anthropic-version": "x"}).response.content)
+    anthropic_shape = orjson.loads(
+        answer("/v1/models?limit=5", headers={"anthropic-version": "x"}).response.content
+    )
     assert anthropic_shape["data"][0]["type"] == "model"
 
 

@@ -22,7 +22,10 @@ def test_turnout_errors_answer_in_the_clients_dialect() -> None:
     f = flow("/v1/messages", {"model": "m"})
     Exploding(NoRouteError("no such model")).request(f)
     assert f.response.status_code == 404
-    assert error_json(f) == {"type": "error", "error": {"type": "not_found_error", "message": "no such model"}}
+    assert error_json(f) == {
+        "type": "error",
+        "error": {"type": "not_found_error", "message": "no such model"},
+    }
 
 
 def test_anything_else_is_a_logged_500(caplog: pytest.LogCaptureFixture) -> None:

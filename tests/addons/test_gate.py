@@ -10,8 +10,16 @@ def test_without_key_everything_passes_and_client_credentials_are_stripped() -> 
     gate = Gate()
     with taddons.context(gate) as tctx:
         tctx.configure(gate, turnout_api_key="")
-        f = flow("/v1/messages", headers={"x-api-key": "placeholder", "authorization": "Bearer p",
-                                          "api-key": "p", "openai-organization": "o", "content-type": "x"})
+        f = flow(
+            "/v1/messages",
+            headers={
+                "x-api-key": "placeholder",
+                "authorization": "Bearer p",
+                "api-key": "p",
+                "openai-organization": "o",
+                "content-type": "x",
+            },
+        )
         gate.requestheaders(f)
         assert f.response is None
         assert sorted(f.request.headers.keys()) == ["content-length", "content-type"]

@@ -18,14 +18,19 @@ def route(f: http.HTTPFlow) -> http.HTTPFlow:
 
 
 def test_routes_and_records_the_decision() -> None:
-    f = route(flow("/v1/messages?beta=true", {"model": "sonnet", "max_tokens": 5, "stream": True, "messages": []}))
+    f = route(
+        flow("/v1/messages?beta=true", {"model": "sonnet", "max_tokens": 5, "stream": True, "messages": []})
+    )
     assert f.response is None
     assert f.request.url == "https://api.anthropic.com/v1/messages"
     assert orjson.loads(f.request.content)["model"].startswith("claude-sonnet-")
     assert f.request.headers["content-length"] == str(len(f.request.content))
     assert f.metadata[META + "backend"] == "anth" and f.metadata[META + "requested"] == "sonnet"
     assert f.metadata[META + "stream"] is True and f.metadata[META + "dialect"] == "anthropic"
-    assert f.comment.startswith("sonnet → anth as claude-sonnet-") and "(alias sonnet, default claude-*)" in f.comment
+    assert (
+        f.comment.startswith("sonnet → anth as claude-sonnet-")
+        and "(alias sonnet, default claude-*)" in f.comment
+    )
 
 
 def test_unchanged_model_keeps_body_bytes() -> None:
@@ -36,7 +41,12 @@ def test_unchanged_model_keeps_body_bytes() -> None:
 
 
 def test_count_tokens_estimated_locally_for_openai_backends() -> None:
-    f = route(flow("/v1/messages/count_tokens", {"model": "llama3:8b", "messages": [{"role": "user", "content": "abcd" * 10}]}))
+    f = route(
+        flow(
+            "/v1/messages/count_tokens",
+            {"model": "llama3:8b", "messages": [{"role": "user", "content": "abcd" * 10}]},
+        )
+    )
     assert f.response is not None and f.response.status_code == 200
     assert orjson.loads(f.response.content) == {"input_tokens": 14}
 

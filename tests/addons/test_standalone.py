@@ -24,6 +24,14 @@ def test_explicit_mode_wins() -> None:
 
 
 def test_chain_order() -> None:
-    names = [type(a).__name__ for a in build_chain()]
-    assert names == ["ConfigLoader", "Gate", "Endpoints", "Router", "Credentials", "Relay", "UpstreamErrors",
-                     "RequestLog"]
+    names = [type(a).__name__ for a in build_chain().members]
+    assert names == [
+        "ConfigLoader",
+        "Gate",
+        "Endpoints",
+        "Router",
+        "Credentials",
+        "Relay",
+        "UpstreamErrors",
+        "RequestLog",
+    ]

@@ -39,7 +39,10 @@ def test_unreachable_prepares_a_json_502_in_the_clients_dialect() -> None:
     head, body = split(f.request._turnout_reply)
     assert head.startswith(b"HTTP/1.1 502") and b"x-turnout-backend: local" in head
     assert body["error"]["code"] == "backend_unreachable"
-    assert "Cannot reach backend local (http://127.0.0.1:11434/v1): Connect call failed" in body["error"]["message"]
+    assert (
+        "Cannot reach backend local (http://127.0.0.1:11434/v1): Connect call failed"
+        in body["error"]["message"]
+    )
     head, body = split(failed("anth", path="/v1/messages").request._turnout_reply)
     assert body["type"] == "error" and body["error"]["type"] == "api_error"
 
@@ -95,4 +98,7 @@ def test_patch_installs_once_and_uninstalls() -> None:
 def test_json_error_response_is_readable_by_both_sdks() -> None:
     head, body = split(json_error_response(400, "Bad request line"))
     assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head
-    assert body == {"type": "error", "error": {"type": "invalid_request_error", "message": "Bad request line"}}
+    assert body == {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": "Bad request line"},
+    }

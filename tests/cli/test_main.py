@@ -36,8 +36,21 @@ def test_help_everywhere() -> None:
 
 def test_backend_add_list_remove(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
-    code, out, _ = run("backend", "add", "groq", "--kind", "openai-compat", "--key", "gsk-secret-abcd1234",
-                       "--base-url", "https://api.groq.com/openai/v1", "-m", "llama-3.3-70b", "-c", str(config))
+    code, out, _ = run(
+        "backend",
+        "add",
+        "groq",
+        "--kind",
+        "openai-compat",
+        "--key",
+        "gsk-secret-abcd1234",
+        "--base-url",
+        "https://api.groq.com/openai/v1",
+        "-m",
+        "llama-3.3-70b",
+        "-c",
+        str(config),
+    )
     assert code == 0 and "gsk…1234" in out and "gsk-secret" not in out
     assert "gsk-secret" not in config.read_text()  # the key lives in the store, not the YAML
     key_file = credentials_dir() / "groq"
@@ -88,11 +101,18 @@ def test_status_when_not_running() -> None:
 
 def test_proxy_command_runs_reports_and_stops_on_sigterm(tmp_path: Path, upstream: FakeUpstream) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text(f'backends: {{up: {{kind: openai, base_url: "{upstream.url}/v1", key: sk-up-7777}}}}\n'
-                      "autodetect: {environment: false, local: false}\n")
+    config.write_text(
+        f'backends: {{up: {{kind: openai, base_url: "{upstream.url}/v1", key: sk-up-7777}}}}\n'
+        "autodetect: {environment: false, local: false}\n"
+    )
     env = {**os.environ, "COLUMNS": "200"}
-    proc = subprocess.Popen([sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "-v"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "-v"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         assert "turnout listening on http://127.0.0.1:" in line and "up (config)" in line

@@ -20,7 +20,9 @@ def test_parse_errors(raw: bytes, needle: str) -> None:
         parse_json_object(raw)
 
 
-@pytest.mark.parametrize(("body", "needle"), [({}, "no 'model'"), ({"model": ""}, "no 'model'"), ({"model": 1}, "string")])
+@pytest.mark.parametrize(
+    ("body", "needle"), [({}, "no 'model'"), ({"model": ""}, "no 'model'"), ({"model": 1}, "string")]
+)
 def test_requested_model_errors(body: dict, needle: str) -> None:
     with pytest.raises(BadRequest, match=needle):
         requested_model(body)
@@ -40,7 +42,9 @@ def test_replace_model_falls_back_to_reserializing_when_ambiguous() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=10,
 )
 

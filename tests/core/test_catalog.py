@@ -10,10 +10,18 @@ from turnout.core.routing import Router
 def test_models_payload_shapes() -> None:
     a = models_payload("anthropic", ["x", "y"])
     assert a["first_id"] == "x" and a["last_id"] == "y" and a["has_more"] is False
-    assert a["data"][0] == {"type": "model", "id": "x", "display_name": "x", "created_at": "1970-01-01T00:00:00Z"}
+    assert a["data"][0] == {
+        "type": "model",
+        "id": "x",
+        "display_name": "x",
+        "created_at": "1970-01-01T00:00:00Z",
+    }
     assert models_payload("anthropic", [])["first_id"] is None
     o = models_payload("openai", ["x"])
-    assert o == {"object": "list", "data": [{"id": "x", "object": "model", "created": 0, "owned_by": "turnout"}]}
+    assert o == {
+        "object": "list",
+        "data": [{"id": "x", "object": "model", "created": 0, "owned_by": "turnout"}],
+    }
 
 
 def test_status_masks_keys() -> None:

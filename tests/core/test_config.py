@@ -17,7 +17,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_full_config(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 backends:
   groq:
     kind: openai-compat
@@ -33,7 +35,8 @@ routes:
 aliases: {fast: "groq:llama-3.3-70b", sonnet: claude-sonnet-4-6}
 limits: {max_body_mb: 2}
 autodetect: {environment: false}
-""")
+""",
+    )
     cfg = load_config(path, env={"GROQ_KEY": "gsk-123"})
     groq = cfg.backends["groq"]
     assert groq.base_url == "https://api.groq.com/openai/v1"
@@ -52,7 +55,10 @@ autodetect: {environment: false}
         ("backends: {x: {kind: gorq}}", "backends.x.kind: must be one of anthropic, openai, openai-compat"),
         ("backends: {x: {kind: openai-compat}}", "backends.x.base_url: required"),
         ("backends: {x: {kind: openai, base_url: ftp://x}}", "backends.x.base_url: must start with http"),
-        ("backends: {x: {kind: openai, key: '${NOPE}'}}", "backends.x.key: environment variable NOPE is not set"),
+        (
+            "backends: {x: {kind: openai, key: '${NOPE}'}}",
+            "backends.x.key: environment variable NOPE is not set",
+        ),
         ("backends: {x: {kind: openai, colour: red}}", "backends.x.colour: unknown key"),
         ("backends: {x: {kind: openai, timeout: -1}}", "backends.x.timeout: must be more than 0"),
         ("backends: {x: {kind: openai, models: llama}}", "backends.x.models: must be a list"),
@@ -60,7 +66,10 @@ autodetect: {environment: false}
         ("backends: [a]", "backends: must be a mapping"),
         ("routes: [{match: 'a*', backend: ghost}]", "routes[0].backend: unknown backend 'ghost'"),
         ("routes: [{backend: x}]", "routes[0]: give exactly one of match"),
-        ("backends: {x: {kind: openai}}\nroutes: [{regex: '(', backend: x}]", "routes[0].regex: invalid regular"),
+        (
+            "backends: {x: {kind: openai}}\nroutes: [{regex: '(', backend: x}]",
+            "routes[0].regex: invalid regular",
+        ),
         ("aliases: {a: [1]}", "aliases.a: must be a model id"),
         ("limits: {max_body_mb: 0}", "limits.max_body_mb: must be more than 0"),
         ("colour: red", "colour: unknown key"),
@@ -85,8 +94,12 @@ def test_missing_file_means_environment_only(tmp_path: Path) -> None:
 
 
 def test_base_url_overrides_and_self_loop_excluded() -> None:
-    env = {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": "http://127.0.0.1:3456", "OPENAI_API_KEY": "k",
-           "OPENAI_BASE_URL": "http://127.0.0.1:34567/v1"}
+    env = {
+        "ANTHROPIC_API_KEY": "k",
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:3456",
+        "OPENAI_API_KEY": "k",
+        "OPENAI_BASE_URL": "http://127.0.0.1:34567/v1",
+    }
     cfg = load_config(None, env=env, exclude_urls=("http://127.0.0.1:3456",))
     assert "anthropic" not in cfg.backends  # pointing at turnout itself would loop
     assert cfg.backends["openai"].base_url == "http://127.0.0.1:34567/v1"

@@ -26,7 +26,8 @@ def test_names_are_validated(tmp_path: Path) -> None:
     assert CredentialStore(tmp_path / "none").names() == []
 
 
-@pytest.mark.parametrize(("key", "masked"), [(None, "—"), ("", "—"), ("short", "…••••"),
-                                             ("sk-ant-api03-abcdefgh1234", "sk-…1234")])
+@pytest.mark.parametrize(
+    ("key", "masked"), [(None, "—"), ("", "—"), ("short", "…••••"), ("sk-ant-api03-abcdefgh1234", "sk-…1234")]
+)
 def test_mask(key: str | None, masked: str) -> None:
     assert mask(key) == masked

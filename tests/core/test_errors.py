@@ -33,8 +33,13 @@ def test_bodies_by_status(status: int, anthropic_type: str, openai_type: str) ->
 
 def test_every_error_class_has_its_status() -> None:
     expected = {
-        "BadRequest": 400, "Unauthorized": 401, "NotFound": 404, "NoRouteError": 404, "BodyTooLarge": 413,
-        "BackendUnreachable": 502, "BackendTimeout": 504,
+        "BadRequest": 400,
+        "Unauthorized": 401,
+        "NotFound": 404,
+        "NoRouteError": 404,
+        "BodyTooLarge": 413,
+        "BackendUnreachable": 502,
+        "BackendTimeout": 504,
     }
     for name, status in expected.items():
         error = getattr(errors, name)("boom")
@@ -52,11 +57,14 @@ def test_sdks_parse_our_bodies() -> None:
 
     request = httpx.Request("POST", "http://x")
     a = anthropic.Anthropic(api_key="x")._make_status_error(
-        "m", body=json.loads(error_body("anthropic", 429, "slow down")),
+        "m",
+        body=json.loads(error_body("anthropic", 429, "slow down")),
         response=httpx.Response(429, request=request),
     )
     assert isinstance(a, anthropic.RateLimitError)
     o = openai.OpenAI(api_key="x")._make_status_error(
-        "m", body=json.loads(error_body("openai", 404, "no model")), response=httpx.Response(404, request=request)
+        "m",
+        body=json.loads(error_body("openai", 404, "no model")),
+        response=httpx.Response(404, request=request),
     )
     assert isinstance(o, openai.NotFoundError) and o.body["message"] == "no model"  # type: ignore[index]

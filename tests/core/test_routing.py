@@ -15,7 +15,9 @@ GROQ = Backend("groq", "openai-compat", "https://api.groq.com/openai/v1", "k", m
 OLLAMA = Backend("ollama", "openai-compat", "http://127.0.0.1:11434/v1", models=("llama3:8b", "gpt-oss"))
 
 
-def router(*backends: Backend, routes: tuple[Route, ...] = (), aliases: dict[str, str] | None = None) -> Router:
+def router(
+    *backends: Backend, routes: tuple[Route, ...] = (), aliases: dict[str, str] | None = None
+) -> Router:
     return Router(Config({b.name: b for b in backends}, routes, {**DEFAULT_ALIASES, **(aliases or {})}))
 
 
@@ -81,9 +83,16 @@ def test_routable_models_lists_models_and_resolvable_aliases() -> None:
     ("base", "path", "url"),
     [
         ("https://api.anthropic.com", "/v1/messages", "https://api.anthropic.com/v1/messages"),
-        ("https://api.groq.com/openai/v1", "/v1/chat/completions", "https://api.groq.com/openai/v1/chat/completions"),
-        ("https://generativelanguage.googleapis.com/v1beta/openai", "/v1/chat/completions",
-         "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+        (
+            "https://api.groq.com/openai/v1",
+            "/v1/chat/completions",
+            "https://api.groq.com/openai/v1/chat/completions",
+        ),
+        (
+            "https://generativelanguage.googleapis.com/v1beta/openai",
+            "/v1/chat/completions",
+            "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions",
+        ),
         ("http://127.0.0.1:11434", "/v1/embeddings", "http://127.0.0.1:11434/v1/embeddings"),
     ],
 )

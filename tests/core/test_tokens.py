@@ -16,13 +16,26 @@ def test_blocks_images_tool_calls_and_results() -> None:
     body = {
         "system": "sys",
         "messages": [
-            {"role": "user", "content": [{"type": "text", "text": "abcd"},
-                                         {"type": "image", "source": {"type": "base64", "data": "A" * 10000}}]},
-            {"role": "assistant", "content": [{"type": "thinking", "thinking": "hmm"},
-                                              {"type": "tool_use", "id": "t", "name": "ls", "input": {"p": "/"}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "abcd"},
+                    {"type": "image", "source": {"type": "base64", "data": "A" * 10000}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "hmm"},
+                    {"type": "tool_use", "id": "t", "name": "ls", "input": {"p": "/"}},
+                ],
+            },
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "out"}]},
             {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "function": {"name": "f"}}]},
-            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:..."}}, {"other": 1}]},
+            {
+                "role": "user",
+                "content": [{"type": "image_url", "image_url": {"url": "data:..."}}, {"other": 1}],
+            },
         ],
     }
     n = estimate_input_tokens(body)

@@ -351,3 +351,16 @@ class FakeUpstream:
             body = {"error": {"message": f"fake {status}", "type": kind, "param": None, "code": code}}
             headers["x-request-id"] = "req_fakeerr"
         await self._send(writer, status, headers, json.dumps(body).encode())
+
+
+def main() -> None:
+    """``python -m tests.fakes.upstream``: serve until stdin closes; prints the port."""
+    import sys
+
+    with FakeUpstream(chunk_pause=0.0) as up:
+        print(up.port, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -20,7 +20,7 @@ from turnout.core.models import Dialect
 
 logger = logging.getLogger("turnout")
 
-__all__ = ["META", "answer", "answer_error", "dialect_of", "fail_closed"]
+__all__ = ["META", "answer", "answer_error", "dialect_of", "drop_headers", "fail_closed"]
 
 META = "turnout."  # prefix of every flow.metadata key turnout sets (plain values only)
 
@@ -32,6 +32,14 @@ def dialect_of(flow: http.HTTPFlow) -> Dialect:
     if recorded in ("anthropic", "openai"):
         return recorded  # type: ignore[return-value]
     return client_dialect(flow.request.path, "anthropic-version" in flow.request.headers)
+
+
+def drop_headers(headers: http.Headers, names: frozenset[bytes]) -> None:
+    """Remove every header in ``names`` (lowercase bytes) in one pass over the fields;
+    ``pop`` per name rescans the headers each time."""
+    fields = headers.fields
+    if any(k.lower() in names for k, _ in fields):
+        headers.fields = tuple(f for f in fields if f[0].lower() not in names)
 
 
 def answer(flow: http.HTTPFlow, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -69,4 +77,3 @@ def fail_closed[F: Callable[..., Any]](hook: F) -> F:
             _internal_error(flow, f"its {type(self).__name__} addon's {hook.__name__} hook", e)
 
     return wrapper  # type: ignore[return-value]
-

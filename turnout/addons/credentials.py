@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from turnout.addons._flows import META, fail_closed
+from turnout.addons._flows import META, drop_headers, fail_closed
 from turnout.core.runtime import Runtime
 
 ANTHROPIC_VERSION = "2023-06-01"
-ANTHROPIC_ONLY = ("anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access")
+ANTHROPIC_ONLY = frozenset(
+    {b"anthropic-version", b"anthropic-beta", b"anthropic-dangerous-direct-browser-access"}
+)
 
 
 class Credentials:
@@ -34,8 +36,7 @@ class Credentials:
             if backend.key:
                 headers["x-api-key"] = backend.key
         else:
-            for h in ANTHROPIC_ONLY:
-                headers.pop(h, None)
+            drop_headers(headers, ANTHROPIC_ONLY)
             if backend.key:
                 headers["authorization"] = f"Bearer {backend.key}"
         for k, v in backend.headers:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import hmac
 import os
 
-from mitmproxy import http
+from mitmproxy import ctx, http
 from mitmproxy.addonmanager import Loader
 
-from turnout.addons._flows import answer_error, fail_closed
+from turnout.addons._flows import answer_error, drop_headers, fail_closed
 from turnout.core.errors import Unauthorized
 
-CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "openai-organization", "openai-project")
+CLIENT_CREDENTIAL_HEADERS = frozenset(
+    {b"authorization", b"x-api-key", b"api-key", b"openai-organization", b"openai-project"}
+)
 OPEN_PATHS = ("/health",)
 
 
@@ -42,8 +44,6 @@ class Gate:
 
     def configure(self, updated: set[str]) -> None:
         if "turnout_api_key" in updated:
-            from mitmproxy import ctx
-
             self.api_key = ctx.options.turnout_api_key.encode()
 
     @fail_closed
@@ -61,5 +61,4 @@ class Gate:
                     ),
                 )
                 return
-        for name in CLIENT_CREDENTIAL_HEADERS:
-            flow.request.headers.pop(name, None)
+        drop_headers(flow.request.headers, CLIENT_CREDENTIAL_HEADERS)

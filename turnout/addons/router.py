@@ -15,7 +15,6 @@ from turnout.addons._flows import META, answer, fail_closed
 from turnout.core.body import parse_json_object, replace_model, requested_model
 from turnout.core.endpoints import classify
 from turnout.core.errors import BadRequest, BodyTooLarge, NotFound
-from turnout.core.routing import upstream_url
 from turnout.core.runtime import Runtime
 from turnout.core.tokens import estimate_input_tokens
 
@@ -83,7 +82,12 @@ class Router:
             raise BadRequest(f"{backend.name} is an Anthropic backend and has no embeddings endpoint.")
         if decision.rewritten:
             flow.request.content = replace_model(raw, body, decision.model)
-        flow.request.url = upstream_url(backend, endpoint.path)
+        target = self.runtime.router.targets[backend.name]
+        request = flow.request
+        # Fields, not `request.url`: parsing a URL per request costs ~0.1 ms.
+        request.scheme, request.data.host, request.data.port = target.scheme, target.host, target.port
+        request.host_header = target.authority
+        request.path = target.path(endpoint.path)
 
 
 def _too_large(size: int, limit: int) -> str:

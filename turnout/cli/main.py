@@ -81,8 +81,13 @@ def proxy(
             ", ".join(f"{escape(b.name)} [dim]({escape(b.source)})[/]" for b in backends)
             or "[yellow]none[/] — set ANTHROPIC_API_KEY / OPENAI_API_KEY or run `turnout backend add`"
         )
-        extra = f"; mitmweb UI on http://127.0.0.1:{web_port}" if web else ""
-        out.print(f"turnout listening on [bold]{where}[/]{extra} — backends: {found}", highlight=False)
+        auth = master.addons.get("webauth")  # type: ignore[attr-defined]
+        extra = f"; mitmweb UI on {auth.web_url}" if web and auth else ""
+        out.print(
+            f"turnout listening on [bold]{where}[/]{extra} — backends: {found}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     from turnout.core.runtime import Runtime
 

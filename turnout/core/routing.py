@@ -13,26 +13,51 @@ Resolution order for a requested model name:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from turnout.core.errors import NoRouteError
 from turnout.core.models import Backend, Config, Decision
 
-__all__ = ["Router", "upstream_url"]
+__all__ = ["Router", "Target", "upstream_url"]
 
 _OPENAI_MODEL = re.compile(r"^(gpt-|o\d|chatgpt-|text-embedding-)")
 
 
-def upstream_url(backend: Backend, path: str) -> str:
-    """``backend.base_url`` joined with the client's ``/v1/...`` path.
+@dataclass(frozen=True)
+class Target:
+    """A backend's base URL taken apart once, so each request sets fields, not a URL."""
 
-    A base URL with a path (``https://api.groq.com/openai/v1``) stands for ``/v1``, as in
-    the SDKs; a bare origin (``https://api.anthropic.com``) keeps the client's ``/v1``.
-    """
-    base = backend.base_url
-    if urlsplit(base).path.strip("/") and path.startswith("/v1"):
-        path = path[3:]
-    return base + path
+    scheme: str
+    host: str
+    port: int
+    prefix: str  # replaces the client's leading "/v1"
+    authority: str  # the Host header: host, with the port only when it is not the default
+
+    @classmethod
+    def of(cls, backend: Backend) -> Target:
+        parts = urlsplit(backend.base_url)
+        scheme = parts.scheme or "http"
+        port = parts.port or (443 if scheme == "https" else 80)
+        path = parts.path.rstrip("/")
+        host = parts.hostname or ""
+        default = port == (443 if scheme == "https" else 80)
+        authority = host if default else f"{host}:{port}"
+        return cls(scheme, host, port, path if path else "/v1", authority)
+
+    def path(self, client_path: str) -> str:
+        """The upstream path for a client's ``/v1/...`` path.
+
+        A base URL with a path (``https://api.groq.com/openai/v1``) stands for ``/v1``, as
+        in the SDKs; a bare origin (``https://api.anthropic.com``) keeps the client's ``/v1``.
+        """
+        return self.prefix + client_path[3:] if client_path.startswith("/v1") else self.prefix + client_path
+
+
+def upstream_url(backend: Backend, path: str) -> str:
+    """``backend.base_url`` joined with the client's ``/v1/...`` path (see ``Target.path``)."""
+    parts = urlsplit(backend.base_url)
+    return f"{parts.scheme}://{parts.netloc}" + Target.of(backend).path(path)
 
 
 class Router:
@@ -41,6 +66,7 @@ class Router:
         self._first_of_kind: dict[str, Backend] = {}
         for b in config.backends.values():
             self._first_of_kind.setdefault(b.kind, b)
+        self.targets = {name: Target.of(b) for name, b in config.backends.items()}
 
     def resolve(self, requested: str) -> Decision:
         """The decision for ``requested``; raises ``NoRouteError`` naming routable models."""

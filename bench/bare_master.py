@@ -1,0 +1,53 @@
+"""The baseline: a lean mitmproxy master (same addons turnout uses) with one trivial addon.
+
+``python bench/bare_master.py UPSTREAM_URL`` prints its port. The addon only streams SSE
+(without it mitmproxy would buffer streams, which is not a fair baseline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+
+from mitmproxy import http, master, options
+from mitmproxy.addons import core, dns_resolver, errorcheck, next_layer, proxyserver, tlsconfig
+
+
+class StreamSSE:
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response and flow.response.headers.get("content-type", "").startswith("text/event-stream"):
+            flow.response.stream = True
+
+
+class PrintPort:
+    def running(self) -> None:
+        from mitmproxy import ctx
+
+        print(ctx.master.addons.get("proxyserver").listen_addrs()[0][1], flush=True)
+
+
+async def main(upstream: str) -> None:
+    opts = options.Options()
+    m = master.Master(opts, with_termlog=True)
+    m.addons.add(
+        core.Core(),
+        proxyserver.Proxyserver(),
+        next_layer.NextLayer(),
+        tlsconfig.TlsConfig(),
+        dns_resolver.DnsResolver(),
+        errorcheck.ErrorCheck(),
+        StreamSSE(),
+        PrintPort(),
+    )
+    opts.update(
+        mode=[f"reverse:{upstream}@127.0.0.1:0"],
+        connection_strategy="lazy",
+        confdir=tempfile.mkdtemp(),
+        termlog_verbosity="warn",
+    )
+    await m.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))

@@ -1,0 +1,156 @@
+"""Benchmark: direct vs a bare lean mitmproxy master vs turnout's full chain, one run.
+
+    uv run python bench/run.py [--seconds 2] [--quick]
+
+Every target runs in its own process against the same fake upstream process; the load
+generator is an asyncio HTTP/1.1 keep-alive client in this process. Scenarios: 1 and 16
+concurrent clients x non-streaming and 20-chunk SSE x 1 KB and 200 KB request bodies.
+Prints requests/s and p50 latency per target, and turnout's ratios against the bare
+master, all measured in this one run (machines here are noisy: compare ratios).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+
+
+def body_of(size: int, stream: bool) -> bytes:
+    base = {"model": "gpt-4o-mini", "stream": stream, "messages": [{"role": "user", "content": ""}]}
+    pad = size - len(json.dumps(base))
+    base["messages"][0]["content"] = "x" * max(pad, 0)
+    return json.dumps(base).encode()
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(b":") for ln in lines[1:] if ln)}
+    if b"content-length" in headers:
+        await reader.readexactly(int(headers[b"content-length"]))
+    elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status
+
+
+async def client(port: int, request: bytes, deadline: float, latencies: list[float]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            writer.write(request)
+            status = await read_response(reader)
+            if status != 200:
+                raise RuntimeError(f"status {status}")
+            latencies.append(time.perf_counter() - start)
+    finally:
+        writer.close()
+
+
+async def measure(port: int, clients: int, size: int, stream: bool, seconds: float) -> Result:
+    body = body_of(size, stream)
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+        b"authorization: Bearer bench\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    warm: list[float] = []
+    await asyncio.gather(*(client(port, request, time.perf_counter() + 0.3, warm) for _ in range(clients)))
+    latencies: list[float] = []
+    start = time.perf_counter()
+    await asyncio.gather(*(client(port, request, start + seconds, latencies) for _ in range(clients)))
+    elapsed = time.perf_counter() - start
+    return Result(len(latencies) / elapsed, statistics.median(latencies) * 1000)
+
+
+def spawn(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
+    """Start a target; its first line of output is its port, or turnout's 'listening on' line."""
+    proc = subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+    line = proc.stdout.readline() if proc.stdout else ""
+    match = re.search(r"(\d+)\s*$", line.strip()) or re.search(r"127\.0\.0\.1:(\d+)", line)
+    if match is None:
+        proc.kill()
+        raise RuntimeError(f"{args[1:3]} did not start: {line!r}")
+    return proc, int(match.group(1))
+
+
+def start_targets(tmp: Path) -> tuple[list[subprocess.Popen[str]], dict[str, int]]:
+    upstream, up_port = spawn([sys.executable, "-m", "tests.fakes.upstream"])
+    up_url = f"http://127.0.0.1:{up_port}"
+    bare, bare_port = spawn([sys.executable, "bench/bare_master.py", up_url])
+    config = tmp / "bench.yaml"
+    config.write_text(
+        f'backends: {{up: {{kind: openai, base_url: "{up_url}/v1", key: sk-bench}}}}\n'
+        "autodetect: {environment: false, local: false}\n"
+    )
+    env = {"XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_DATA_HOME": str(tmp / "data"), "COLUMNS": "500"}
+    turnout, turnout_port = spawn(
+        [sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "--no-discover"], env
+    )
+    return [upstream, bare, turnout], {"direct": up_port, "bare master": bare_port, "turnout": turnout_port}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per scenario and target")
+    parser.add_argument("--quick", action="store_true", help="only 1 KB bodies")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        procs, ports = start_targets(Path(tmp))
+        try:
+            run_all(ports, args)
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait(10)
+
+
+def run_all(ports: dict[str, int], args: argparse.Namespace) -> None:
+    sizes = (1024,) if args.quick else (1024, 200 * 1024)
+    print(f"{'scenario':34} {'target':12} {'req/s':>9} {'p50 ms':>8}")
+    for size in sizes:
+        for stream in (False, True):
+            for clients in (1, 16):
+                name = f"{'SSE 20 chunks' if stream else 'JSON'}, {size // 1024} KB, {clients} client(s)"
+                results = {
+                    t: asyncio.run(measure(p, clients, size, stream, args.seconds)) for t, p in ports.items()
+                }
+                for target, r in results.items():
+                    print(f"{name:34} {target:12} {r.rps:9.0f} {r.p50_ms:8.2f}")
+                t, b = results["turnout"], results["bare master"]
+                print(f"{'':34} {'turnout/bare':12} {t.rps / b.rps:8.2f}x {t.p50_ms - b.p50_ms:+7.2f}ms\n")
+
+
+if __name__ == "__main__":
+    main()
