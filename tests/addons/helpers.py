@@ -7,11 +7,18 @@ from mitmproxy import http
 from mitmproxy.test import tflow
 
 from turnout.core.models import Backend, Config
-from turnout.core.providers import DEFAULT_ALIASES
+from turnout.core.providers import DEFAULT_ALIASES, default_quirks
 from turnout.core.runtime import Runtime
 
 ANTH = Backend("anth", "anthropic", "https://api.anthropic.com", "sk-ant-secret-1111")
-OAI = Backend("oai", "openai", "https://api.openai.com/v1", "sk-oai-secret-2222", headers=(("x-extra", "1"),))
+OAI = Backend(
+    "oai",
+    "openai",
+    "https://api.openai.com/v1",
+    "sk-oai-secret-2222",
+    headers=(("x-extra", "1"),),
+    quirks=default_quirks("oai", "openai", "https://api.openai.com/v1"),
+)
 LOCAL = Backend("local", "openai-compat", "http://127.0.0.1:11434/v1", None, models=("llama3:8b",), timeout=2)
 
 

@@ -51,12 +51,32 @@ def test_count_tokens_estimated_locally_for_openai_backends() -> None:
     assert orjson.loads(f.response.content) == {"input_tokens": 14}
 
 
-def test_dialect_mismatch_and_embeddings_errors() -> None:
-    f = route(flow("/v1/messages", {"model": "gpt-4o", "messages": []}))
-    assert f.response is not None and f.response.status_code == 400
-    assert "openai backend" in error_json(f)["error"]["message"]
+def test_other_dialect_is_translated() -> None:
+    f = route(
+        flow(
+            "/v1/messages",
+            {
+                "model": "gpt-4o",
+                "max_tokens": 9,
+                "stream": True,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+        )
+    )
+    assert f.response is None
+    assert f.request.url == "https://api.openai.com/v1/chat/completions"
+    sent = orjson.loads(f.request.content)
+    assert sent["messages"] == [{"role": "user", "content": "hi"}] and sent["max_completion_tokens"] == 9
+    assert sent["stream_options"] == {"include_usage": True}
+    assert f.request.headers["accept-encoding"] == "identity"
+    assert f.metadata[META + "translation"]["client"] == "anthropic"
+    assert f.comment.endswith("[anthropic → openai]")
+
+
+def test_untranslatable_endpoints_are_a_clear_400() -> None:
     f = route(flow("/v1/embeddings", {"model": "claude-x", "input": "x"}))
     assert f.response is not None and f.response.status_code == 400
+    assert "cannot be translated" in error_json(f)["error"]["message"]
 
 
 def test_not_found_wrong_method_and_size_limits() -> None:

@@ -129,17 +129,13 @@ def test_upstream_error_bodies_pass_through_unchanged(rig: Rig, model: str, stat
     assert r.headers["x-turnout-backend"] == "compat"
 
 
-def test_dialect_mismatch_is_a_clear_error_in_the_clients_dialect(rig: Rig) -> None:
-    r = httpx.post(
-        rig.url + "/v1/messages",
-        json={"model": "gpt-4o", "max_tokens": 5, "messages": []},
-        headers=ANTHROPIC_HEADERS,
-    )
+def test_untranslatable_requests_are_a_clear_error_in_the_clients_dialect(rig: Rig) -> None:
+    r = httpx.post(rig.url + "/v1/embeddings", json={"model": "claude-x", "input": "x"})
     assert r.status_code == 400
-    assert "openai backend" in anthropic_error(r)["message"]
-    r = httpx.post(rig.url + "/v1/chat/completions", json={"model": "claude-x", "messages": []})
+    assert "cannot be translated" in openai_error(r)["message"]
+    r = httpx.post(rig.url + "/v1/chat/completions", json={"model": "claude-x", "n": 2, "messages": []})
     assert r.status_code == 400
-    assert "anthropic backend" in openai_error(r)["message"]
+    assert "n > 1" in openai_error(r)["message"]
 
 
 def test_unknown_path_and_wrong_method(rig: Rig) -> None:

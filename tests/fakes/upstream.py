@@ -233,7 +233,9 @@ class FakeUpstream:
         await writer.drain()
 
     async def _send_sse(self, writer: asyncio.StreamWriter, headers: dict[str, str], data: bytes) -> None:
-        head = "HTTP/1.1 200 OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        head = "HTTP/1.1 200 OK\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in headers.items() if k != "content-type"
+        )
         writer.write(
             (
                 head + "content-type: text/event-stream\r\ncache-control: no-cache\r\n"

@@ -20,9 +20,10 @@ from turnout.core.models import Dialect
 
 logger = logging.getLogger("turnout")
 
-__all__ = ["META", "answer", "answer_error", "dialect_of", "drop_headers", "fail_closed"]
+__all__ = ["META", "TRANSLATION", "answer", "answer_error", "dialect_of", "drop_headers", "fail_closed"]
 
 META = "turnout."  # prefix of every flow.metadata key turnout sets (plain values only)
+TRANSLATION = META + "translation"  # the dialect Context of a translated flow
 
 JSON = {"content-type": "application/json"}
 

@@ -23,6 +23,7 @@ from turnout.addons.gate import Gate
 from turnout.addons.relay import Relay
 from turnout.addons.requestlog import RequestLog
 from turnout.addons.router import Router
+from turnout.addons.translator import Translator
 from turnout.addons.upstream_errors import UpstreamErrors
 from turnout.core.runtime import Runtime
 
@@ -37,6 +38,7 @@ def concerns(runtime: Runtime) -> list[Any]:
         Router(runtime),  # body parsed once; model → backend; URL rewritten
         Credentials(runtime),  # the backend's key and required headers
         Relay(),  # SSE streamed; x-turnout-backend on every response
+        Translator(),  # responses and streams into the client's dialect
         UpstreamErrors(runtime),  # unreachable → 502, timeout → 504, as JSON
         RequestLog(),  # --verbose: one line per request
     ]

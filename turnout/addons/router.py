@@ -11,8 +11,9 @@ import logging
 import orjson
 from mitmproxy import http
 
-from turnout.addons._flows import META, answer, fail_closed
+from turnout.addons._flows import META, TRANSLATION, answer, fail_closed
 from turnout.core.body import parse_json_object, replace_model, requested_model
+from turnout.core.dialects.translate import BACKEND_PATHS, translate_request
 from turnout.core.endpoints import classify
 from turnout.core.errors import BadRequest, BodyTooLarge, NotFound
 from turnout.core.runtime import Runtime
@@ -72,22 +73,29 @@ class Router:
             tokens = estimate_input_tokens(body)
             answer(flow, 200, orjson.dumps({"input_tokens": tokens}), {"x-turnout-estimate": "chars/4"})
             return
+        path = endpoint.path
         if endpoint.dialect != backend.dialect:
-            raise BadRequest(
-                f"Model {decision.requested!r} routes to {backend.name}, a {backend.kind} backend, but this "
-                f"request uses the {endpoint.dialect} API ({endpoint.path}). Translation between dialects is "
-                f"not enabled yet: call {backend.name} through its own API, or route the model elsewhere."
+            content, ctx = translate_request(
+                body,
+                endpoint=endpoint.name,
+                backend=backend,
+                model=decision.model,
+                requested=decision.requested,
             )
-        if endpoint.name == "embeddings" and backend.kind == "anthropic":
-            raise BadRequest(f"{backend.name} is an Anthropic backend and has no embeddings endpoint.")
-        if decision.rewritten:
+            flow.request.content = content
+            flow.request.headers["content-type"] = "application/json"
+            flow.request.anticomp()  # the stream translator reads plain bytes
+            flow.metadata[TRANSLATION] = ctx.to_metadata()
+            flow.comment += f" [{endpoint.dialect} → {backend.dialect}]"
+            path = BACKEND_PATHS[backend.dialect]
+        elif decision.rewritten:
             flow.request.content = replace_model(raw, body, decision.model)
         target = self.runtime.router.targets[backend.name]
         request = flow.request
         # Fields, not `request.url`: parsing a URL per request costs ~0.1 ms.
         request.scheme, request.data.host, request.data.port = target.scheme, target.host, target.port
         request.host_header = target.authority
-        request.path = target.path(endpoint.path)
+        request.path = target.path(path)
 
 
 def _too_large(size: int, limit: int) -> str:

@@ -8,6 +8,7 @@ e.g. ``config.yaml: backends.groq.kind: must be one of anthropic, openai, openai
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import os
 import re
@@ -20,9 +21,9 @@ import yaml
 from turnout.core.credentials import CredentialStore
 from turnout.core.discovery import probe_local_servers
 from turnout.core.errors import ConfigError
-from turnout.core.models import BACKEND_KINDS, Backend, Config, Limits, Route
+from turnout.core.models import BACKEND_KINDS, Backend, Config, Limits, Quirks, Route
 from turnout.core.paths import credentials_dir, user_config_path
-from turnout.core.providers import DEFAULT_ALIASES, KNOWN_PROVIDERS
+from turnout.core.providers import DEFAULT_ALIASES, KNOWN_PROVIDERS, default_quirks
 
 __all__ = [
     "backends_from_env",
@@ -97,11 +98,11 @@ def _backend(
     if not _NAME.match(name):
         raise ctx.error(path, "backend names use letters, digits, '-', '_' or '.'")
     raw = _expect(raw, dict, ctx, path, "a mapping with kind:, base_url:, key:")
-    unknown = set(raw) - {"kind", "base_url", "key", "headers", "models", "timeout"}
+    unknown = set(raw) - {"kind", "base_url", "key", "headers", "models", "timeout", "quirks"}
     if unknown:
         raise ctx.error(
             f"{path}.{sorted(unknown)[0]}",
-            "unknown key (expected kind, base_url, key, headers, models, timeout)",
+            "unknown key (expected kind, base_url, key, headers, models, timeout, quirks)",
         )
     kind = raw.get("kind")
     if kind not in BACKEND_KINDS:
@@ -127,9 +128,11 @@ def _backend(
     _expect(timeout, (int, float), ctx, f"{path}.timeout", "a number of seconds")
     if timeout <= 0:
         raise ctx.error(f"{path}.timeout", "must be more than 0 seconds")
+    quirks = _quirks(raw.get("quirks"), default_quirks(name, kind, base_url), ctx, f"{path}.quirks")
     return Backend(
         name=name,
         kind=kind,
+        quirks=quirks,
         base_url=base_url.rstrip("/"),
         key=key,
         headers=tuple((str(k), _expand(str(v), env, ctx, f"{path}.headers.{k}")) for k, v in headers.items()),
@@ -137,6 +140,33 @@ def _backend(
         timeout=float(timeout),
         source="config",
     )
+
+
+_QUIRK_CHOICES: dict[str, tuple[object, ...]] = {
+    "max_tokens_param": ("max_tokens", "max_completion_tokens"),
+    "reasoning_field": ("reasoning_content", "reasoning", None),
+}
+
+
+def _quirks(raw: Any, defaults: Quirks, ctx: _Where, path: str) -> Quirks:
+    if raw is None:
+        return defaults
+    raw = _expect(raw, dict, ctx, path, "a mapping of quirk → value")
+    known = {f.name: f for f in dataclasses.fields(Quirks)}
+    for key, value in raw.items():
+        if key not in known:
+            raise ctx.error(f"{path}.{key}", f"unknown quirk (known: {', '.join(known)})")
+        if key in _QUIRK_CHOICES:
+            if value not in _QUIRK_CHOICES[key]:
+                choices = ", ".join(str(c).replace("None", "null") for c in _QUIRK_CHOICES[key])
+                raise ctx.error(f"{path}.{key}", f"must be one of {choices} (got {value!r})")
+        elif isinstance(getattr(defaults, key), bool):
+            _expect(value, bool, ctx, f"{path}.{key}", "true or false")
+        elif value is not None or key != "max_tokens_cap":
+            _expect(value, int, ctx, f"{path}.{key}", "a whole number")
+            if value <= 0:
+                raise ctx.error(f"{path}.{key}", "must be more than 0")
+    return dataclasses.replace(defaults, **raw)
 
 
 def _route(i: int, raw: Any, ctx: _Where, backends: Mapping[str, Backend]) -> Route:
@@ -173,7 +203,10 @@ def backends_from_env(env: Mapping[str, str], store: CredentialStore | None = No
         if not key:
             continue
         base_url = env.get(p.base_url_env) or p.base_url
-        found.append(Backend(p.name, p.kind, base_url.rstrip("/"), key, source=f"env {p.key_env}"))
+        quirks = default_quirks(p.name, p.kind, base_url)
+        found.append(
+            Backend(p.name, p.kind, base_url.rstrip("/"), key, source=f"env {p.key_env}", quirks=quirks)
+        )
     return found
 
 

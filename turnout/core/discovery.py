@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from turnout.core.models import Backend
-from turnout.core.providers import LOCAL_SERVERS, LocalServer
+from turnout.core.providers import LOCAL_SERVERS, LocalServer, default_quirks
 
 __all__ = ["list_models", "probe_local_servers"]
 
@@ -38,6 +38,7 @@ def _probe(server: LocalServer, host: str, timeout: float) -> Backend | None:
         base_url=base_url,
         models=tuple(models),
         source=f"local :{server.port}",
+        quirks=default_quirks(server.name, "openai-compat", base_url),
     )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "Decision",
     "Dialect",
     "Limits",
+    "Quirks",
     "Route",
 ]
 
@@ -33,6 +34,23 @@ DIALECT_OF_KIND: dict[str, Dialect] = {
 
 
 @dataclass(frozen=True)
+class Quirks:
+    """How one backend differs from the spec of its dialect; used when translating.
+
+    Defaults come from the provider (``providers.default_quirks``); a backend's
+    ``quirks:`` mapping in the config overrides any of them.
+    """
+
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    max_tokens_cap: int | None = None  # clamp max_tokens sent to this backend
+    default_max_tokens: int = 8192  # for Anthropic backends when an OpenAI client sends none
+    reasoning_field: Literal["reasoning_content", "reasoning"] | None = "reasoning_content"
+    cache_control: bool = False  # pass Anthropic cache_control through (Claude behind OpenRouter)
+    clean_schema: bool = False  # strip JSON-schema keywords Gemini rejects
+    stream_usage: bool = True  # ask for stream_options.include_usage
+
+
+@dataclass(frozen=True)
 class Backend:
     """One place requests can go. ``key`` is a secret: never log it, never put it in repr."""
 
@@ -44,6 +62,7 @@ class Backend:
     models: tuple[str, ...] = ()
     timeout: float = 600.0
     source: str = "config"
+    quirks: Quirks = field(default_factory=Quirks)
 
     @property
     def dialect(self) -> Dialect:

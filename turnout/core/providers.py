@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from turnout.core.models import BackendKind
+from turnout.core.models import BackendKind, Quirks
 
-__all__ = ["DEFAULT_ALIASES", "KNOWN_PROVIDERS", "LOCAL_SERVERS", "KnownProvider", "LocalServer"]
+__all__ = [
+    "DEFAULT_ALIASES",
+    "KNOWN_PROVIDERS",
+    "LOCAL_SERVERS",
+    "KnownProvider",
+    "LocalServer",
+    "default_quirks",
+]
 
 
 @dataclass(frozen=True)
@@ -62,3 +69,19 @@ DEFAULT_ALIASES: dict[str, str] = {
     "sonnet": "claude-sonnet-5-5",
     "haiku": "claude-haiku-5-5",
 }
+
+
+def default_quirks(name: str, kind: BackendKind, base_url: str) -> Quirks:
+    """What we know of a provider's deviations, from its name or URL."""
+    where = f"{name} {base_url}".lower()
+    if kind == "openai":
+        return Quirks(max_tokens_param="max_completion_tokens", reasoning_field=None)
+    if "deepseek" in where:
+        return Quirks(max_tokens_cap=8192, reasoning_field="reasoning_content")
+    if "gemini" in where or "generativelanguage" in where:
+        return Quirks(clean_schema=True, reasoning_field=None)
+    if "openrouter" in where:
+        return Quirks(reasoning_field="reasoning")
+    if "vllm" in where:
+        return Quirks(reasoning_field="reasoning")
+    return Quirks(reasoning_field=None)

@@ -1,0 +1,40 @@
+"""Translates responses when the client's dialect differs from the backend's.
+
+The request side is translated by the router (it has the parsed body); here the
+response is: an SSE stream through a ``StreamAdapter`` (set in ``responseheaders``, as
+later is too late), anything else as a whole body in ``response``.
+"""
+
+from __future__ import annotations
+
+from mitmproxy import http
+
+from turnout.addons._flows import TRANSLATION, fail_closed
+from turnout.core.dialects.context import Context
+from turnout.core.dialects.translate import StreamAdapter, translate_response
+
+
+class Translator:
+    @fail_closed
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        data = flow.metadata.get(TRANSLATION)
+        response = flow.response
+        if data is None or response is None or response.status_code >= 400:
+            return
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            return
+        response.stream = StreamAdapter(Context.from_metadata(data))
+        response.headers.pop("content-length", None)
+        response.headers.pop("content-encoding", None)
+        if response.http_version.startswith("HTTP/1"):
+            response.headers["transfer-encoding"] = "chunked"
+
+    @fail_closed
+    def response(self, flow: http.HTTPFlow) -> None:
+        data = flow.metadata.get(TRANSLATION)
+        response = flow.response
+        if data is None or response is None or response.stream:
+            return
+        body = response.get_content(strict=False) or b""
+        response.content = translate_response(body, response.status_code, Context.from_metadata(data))
+        response.headers["content-type"] = "application/json"

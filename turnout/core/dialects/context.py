@@ -1,0 +1,31 @@
+"""What the response side of a translation needs to know about its request."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from turnout.core.models import Dialect
+
+__all__ = ["Context"]
+
+
+@dataclass
+class Context:
+    client: Dialect  # the dialect the client speaks, and gets answers in
+    backend: Dialect
+    model: str  # the model name the client asked for, echoed back to it
+    stream: bool = False
+    include_usage: bool = False  # an OpenAI client asked for the final usage chunk
+    tool_names: dict[str, str] = field(default_factory=dict)  # name sent upstream → client's name
+
+    def to_metadata(self) -> dict[str, Any]:
+        """Plain values only: this goes into ``flow.metadata``, which mitmproxy saves."""
+        return asdict(self)
+
+    @classmethod
+    def from_metadata(cls, data: dict[str, Any]) -> Context:
+        return cls(**data)
+
+    def client_tool_name(self, name: str) -> str:
+        return self.tool_names.get(name, name)

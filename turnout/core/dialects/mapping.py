@@ -1,0 +1,91 @@
+"""Small vocabularies both directions share: stop reasons, usage, effort levels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "anthropic_stop_reason",
+    "anthropic_usage",
+    "budget_for_effort",
+    "effort_for_budget",
+    "openai_finish_reason",
+    "openai_usage",
+]
+
+_TO_OPENAI = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+    "pause_turn": "stop",
+}
+_TO_ANTHROPIC = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+
+def openai_finish_reason(stop_reason: str | None) -> str:
+    return _TO_OPENAI.get(stop_reason or "end_turn", "stop")
+
+
+def anthropic_stop_reason(finish_reason: str | None, *, tool_calls: bool) -> str:
+    """Tool calls always win: Gemini, Ollama and others finish tool turns with ``stop``."""
+    if tool_calls:
+        return "tool_use"
+    return _TO_ANTHROPIC.get(finish_reason or "stop", "end_turn")
+
+
+def anthropic_usage(usage: dict[str, Any] | None) -> dict[str, int]:
+    """OpenAI usage → Anthropic's. OpenAI's prompt count includes cached tokens; Anthropic's
+    ``input_tokens`` is only the uncached part."""
+    usage = usage or {}
+    prompt = int(usage.get("prompt_tokens") or 0)
+    details = usage.get("prompt_tokens_details") or {}
+    cached = int(details.get("cached_tokens") or 0)
+    written = int(details.get("cache_write_tokens") or 0)
+    return {
+        "input_tokens": max(prompt - cached - written, 0),
+        "output_tokens": int(usage.get("completion_tokens") or 0),
+        "cache_read_input_tokens": cached,
+        "cache_creation_input_tokens": written,
+    }
+
+
+def openai_usage(usage: dict[str, Any] | None, *, reasoning_tokens: int = 0) -> dict[str, Any]:
+    """Anthropic usage → OpenAI's; prompt tokens = uncached + cache reads + cache writes."""
+    usage = usage or {}
+    cached = int(usage.get("cache_read_input_tokens") or 0)
+    written = int(usage.get("cache_creation_input_tokens") or 0)
+    prompt = int(usage.get("input_tokens") or 0) + cached + written
+    completion = int(usage.get("output_tokens") or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached, "cache_write_tokens": written},
+        "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
+    }
+
+
+_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 63999}
+
+
+def effort_for_budget(budget: int) -> str:
+    """A thinking budget bucketed into an OpenAI reasoning effort (a heuristic)."""
+    if budget < 2048:
+        return "low" if budget >= 1024 else "minimal"
+    if budget < 16384:
+        return "medium"
+    return "high"
+
+
+def budget_for_effort(effort: str) -> int | None:
+    """``None`` for efforts that mean no thinking (``none``)."""
+    return _BUDGETS.get(effort)

@@ -1,0 +1,86 @@
+"""The one entry point the proxy uses: requests, responses and streams between dialects."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+import orjson
+
+from turnout.core.dialects.context import Context
+from turnout.core.dialects.errors import translate_error
+from turnout.core.dialects.responses import to_anthropic_message, to_openai_completion
+from turnout.core.dialects.stream_to_anthropic import ToAnthropicStream
+from turnout.core.dialects.stream_to_openai import ToOpenAIStream
+from turnout.core.dialects.to_anthropic_request import openai_to_anthropic
+from turnout.core.dialects.to_openai_request import anthropic_to_openai
+from turnout.core.errors import BadRequest
+from turnout.core.models import Backend, Dialect
+
+__all__ = ["BACKEND_PATHS", "StreamAdapter", "translate_request", "translate_response"]
+
+logger = logging.getLogger("turnout")
+
+BACKEND_PATHS: dict[Dialect, str] = {"anthropic": "/v1/messages", "openai": "/v1/chat/completions"}
+_TRANSLATABLE = {"messages", "chat"}
+
+
+def translate_request(
+    body: dict[str, Any], *, endpoint: str, backend: Backend, model: str, requested: str
+) -> tuple[bytes, Context]:
+    """A request body for ``backend`` in its dialect, and the context for the response side."""
+    if endpoint not in _TRANSLATABLE:
+        raise BadRequest(
+            f"{endpoint} requests cannot be translated for {backend.name}, a {backend.kind} backend; "
+            "route this model to a backend of the same API."
+        )
+    if backend.dialect == "openai":
+        out, ctx = anthropic_to_openai(body, model=model, requested=requested, quirks=backend.quirks)
+    else:
+        out, ctx = openai_to_anthropic(body, model=model, requested=requested, quirks=backend.quirks)
+    return orjson.dumps(out), ctx
+
+
+def translate_response(body: bytes, status: int, ctx: Context) -> bytes:
+    """A whole (non-streamed) response body, success or error, in the client's dialect."""
+    if status >= 400:
+        return translate_error(body, status, ctx.client)
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return translate_error(body, 502, ctx.client)
+    if ctx.client == "anthropic":
+        return orjson.dumps(to_anthropic_message(data, ctx))
+    return orjson.dumps(to_openai_completion(data, ctx))
+
+
+class _Translator(Protocol):
+    def feed(self, data: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+    def fail(self, message: str) -> bytes: ...
+
+
+class StreamAdapter:
+    """mitmproxy's ``response.stream`` callable: each read in, translated bytes out.
+
+    Called with ``b""`` once at the end (the flush). Returns a list: ``[]`` when a read
+    completed no event, because an empty chunk would end an HTTP/1 chunked body. Never
+    raises: mitmproxy would drop the chunk silently and carry on with a corrupted stream,
+    so an internal failure becomes an error event in the client's dialect instead.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.translator: _Translator = (
+            ToAnthropicStream(ctx) if ctx.client == "anthropic" else ToOpenAIStream(ctx)
+        )
+
+    def __call__(self, data: bytes) -> list[bytes]:
+        try:
+            out = self.translator.feed(data) if data else self.translator.finish()
+        except Exception as e:  # the outermost boundary of a stream: report, never raise
+            logger.exception("turnout: stream translation failed")
+            try:
+                out = self.translator.fail(f"turnout could not translate the stream ({type(e).__name__})")
+            except Exception:
+                out = b""
+        return [out] if out else []
