@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ class Context:
     stream: bool = False
     include_usage: bool = False  # an OpenAI client asked for the final usage chunk
     tool_names: dict[str, str] = field(default_factory=dict)  # name sent upstream → client's name
+    created: int = field(default_factory=lambda: int(time.time()))  # OpenAI's `created`, fixed per request
 
     def to_metadata(self) -> dict[str, Any]:
         """Plain values only: this goes into ``flow.metadata``, which mitmproxy saves."""

@@ -8,7 +8,6 @@ reason. Anthropic → OpenAI: thinking becomes ``reasoning_content``.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -119,7 +118,7 @@ def to_openai_completion(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{body.get('id', 'turnout')}",
         "object": "chat.completion",
-        "created": int(time.time()),
+        "created": ctx.created,
         "model": ctx.model,
         "choices": [
             {

@@ -10,7 +10,6 @@ cut off before ``message_stop``, becomes an ``{"error": …}`` chunk (the SDK ra
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -28,7 +27,7 @@ class ToOpenAIStream:
         self._parser = SSEParser()
         self._out: list[bytes] = []
         self._id = "chatcmpl-turnout"
-        self._created = int(time.time())
+        self._created = ctx.created
         self._tool_of_block: dict[int, int] = {}
         self._usage: dict[str, Any] = {}
         self._finished = False  # finish_reason sent

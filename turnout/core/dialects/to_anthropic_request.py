@@ -218,4 +218,4 @@ def openai_to_anthropic(
             "format": {"type": "json_schema", "schema": (fmt.get("json_schema") or {}).get("schema") or {}}
         }
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    return out, Context("openai", "anthropic", requested, stream, include_usage, {})
+    return out, Context("openai", "anthropic", requested, stream, include_usage=include_usage)

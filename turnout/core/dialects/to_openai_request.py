@@ -264,4 +264,4 @@ def anthropic_to_openai(
             "json_schema": {"name": "output", "schema": fmt.get("schema") or {}},
         }
     shortened = {k: v for k, v in names.items() if k != v}
-    return out, Context("anthropic", "openai", requested, stream, False, shortened)
+    return out, Context("anthropic", "openai", requested, stream, tool_names=shortened)

@@ -1,0 +1,182 @@
+"""Request translation details the golden corpus does not pin down."""
+
+from __future__ import annotations
+
+import pytest
+
+from turnout.core.dialects.ids import sanitize_tool_id, shorten_tool_name, synthetic_tool_id
+from turnout.core.dialects.schema import clean_schema
+from turnout.core.dialects.to_anthropic_request import openai_to_anthropic
+from turnout.core.dialects.to_openai_request import anthropic_to_openai
+from turnout.core.errors import BadRequest
+from turnout.core.models import Quirks
+
+LONG = "mcp__server_with_a_long_name__tool_with_an_even_longer_descriptive_name_v2"
+
+
+def a2o(body: dict, quirks: Quirks | None = None, model: str = "up") -> dict:
+    return anthropic_to_openai(body, model=model, requested="asked", quirks=quirks or Quirks())[0]
+
+
+def o2a(body: dict, quirks: Quirks | None = None) -> dict:
+    return openai_to_anthropic(body, model="up", requested="asked", quirks=quirks or Quirks())[0]
+
+
+def test_long_tool_names_are_shortened_and_mapped_back() -> None:
+    body = {
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "x"}],
+        "tools": [{"name": LONG, "input_schema": {"type": "object"}}],
+        "tool_choice": {"type": "tool", "name": LONG},
+    }
+    out, ctx = anthropic_to_openai(body, model="up", requested="asked", quirks=Quirks())
+    short = out["tools"][0]["function"]["name"]
+    assert len(short) == 64 and short == shorten_tool_name(LONG)
+    assert out["tool_choice"] == {"type": "function", "function": {"name": short}}
+    assert ctx.client_tool_name(short) == LONG and ctx.client_tool_name("other") == "other"
+
+
+def test_server_tools_dropped_and_custom_type_not_leaked() -> None:
+    out = a2o(
+        {
+            "messages": [],
+            "tools": [
+                {"type": "web_search_20250305", "name": "web_search"},
+                {"type": "custom", "name": "t", "input_schema": {"type": "object"}},
+            ],
+        }
+    )
+    assert out["tools"] == [{"type": "function", "function": {"name": "t", "parameters": {"type": "object"}}}]
+
+
+def test_quirks_token_param_cap_cache_schema_and_usage() -> None:
+    body = {
+        "max_tokens": 64000,
+        "stream": True,
+        "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "x"}],
+        "tools": [
+            {
+                "name": "t",
+                "input_schema": {
+                    "type": "object",
+                    "$schema": "x",
+                    "additionalProperties": False,
+                    "properties": {"d": {"type": "string", "format": "uri"}},
+                },
+            }
+        ],
+    }
+    plain = a2o(body)
+    assert plain["max_tokens"] == 64000 and plain["messages"][0] == {"role": "system", "content": "s"}
+    assert plain["stream_options"] == {"include_usage": True}
+    q = Quirks(
+        max_tokens_param="max_completion_tokens",
+        max_tokens_cap=8192,
+        cache_control=True,
+        clean_schema=True,
+        stream_usage=False,
+    )
+    tuned = a2o(body, q)
+    assert (
+        tuned["max_completion_tokens"] == 8192 and "max_tokens" not in tuned and "stream_options" not in tuned
+    )
+    assert tuned["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral"}
+    assert tuned["tools"][0]["function"]["parameters"] == {
+        "type": "object",
+        "properties": {"d": {"type": "string"}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("thinking", "model", "effort"),
+    [
+        ({"type": "enabled", "budget_tokens": 1024}, "o3", "low"),
+        ({"type": "enabled", "budget_tokens": 10000}, "deepseek-reasoner", "medium"),
+        ({"type": "enabled", "budget_tokens": 32000}, "o3", "high"),
+        ({"type": "adaptive"}, "o3", "medium"),
+        ({"type": "enabled", "budget_tokens": 32000}, "gpt-4o", None),  # rejects reasoning_effort
+        ({"type": "disabled"}, "o3", None),
+    ],
+)
+def test_thinking_becomes_reasoning_effort(thinking: dict, model: str, effort: str | None) -> None:
+    out = a2o({"messages": [], "thinking": thinking}, model=model)
+    assert out.get("reasoning_effort") == effort
+
+
+def test_openai_to_anthropic_defaults_and_clamps() -> None:
+    out = o2a({"messages": [{"role": "assistant", "content": "hi"}], "temperature": 2})
+    assert out["max_tokens"] == 8192 and out["temperature"] == 1.0
+    assert out["messages"][0] == {"role": "user", "content": [{"type": "text", "text": "(continue)"}]}
+    thinking = o2a(
+        {
+            "messages": [],
+            "reasoning_effort": "medium",
+            "max_tokens": 100,
+            "temperature": 0.2,
+            "tools": [{"type": "function", "function": {"name": "f"}}],
+            "tool_choice": "required",
+        }
+    )
+    assert thinking["thinking"] == {"type": "enabled", "budget_tokens": 8192}
+    assert thinking["max_tokens"] > 8192 and "temperature" not in thinking
+    assert thinking["tool_choice"] == {"type": "auto"}
+    assert "thinking" not in o2a({"messages": [], "reasoning_effort": "none"})
+
+
+def test_openai_to_anthropic_rejects_what_it_cannot_carry() -> None:
+    with pytest.raises(BadRequest, match="n > 1"):
+        o2a({"messages": [], "n": 3})
+    with pytest.raises(BadRequest, match="input_audio"):
+        o2a({"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]})
+    with pytest.raises(BadRequest, match="JPEG, PNG"):
+        o2a(
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "data:image/bmp;base64,AA"}}],
+                    }
+                ]
+            }
+        )
+
+
+def test_legacy_functions_and_json_schema_format() -> None:
+    out = o2a(
+        {
+            "messages": [{"role": "user", "content": "x"}],
+            "functions": [{"name": "f", "parameters": {"type": "object"}}],
+            "function_call": {"type": "function", "function": {"name": "f"}},
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "n", "schema": {"type": "object"}},
+            },
+        }
+    )
+    assert out["tools"] == [{"name": "f", "input_schema": {"type": "object"}}]
+    assert out["output_config"] == {"format": {"type": "json_schema", "schema": {"type": "object"}}}
+
+
+def test_ids() -> None:
+    assert sanitize_tool_id("functions.Bash:0", "x") == "functions_Bash_0"
+    assert sanitize_tool_id("", "fallback") == "fallback" and sanitize_tool_id(7, "f") == "7"  # type: ignore[arg-type]
+    assert synthetic_tool_id("s", 1) == synthetic_tool_id("s", 1) != synthetic_tool_id("s", 2)
+    assert shorten_tool_name("short") == "short"
+
+
+def test_clean_schema_nested() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "o": {"type": "object", "properties": {}, "required": []},
+            "l": {"type": "array", "items": [{"type": "string", "format": "date-time"}]},
+        },
+    }
+    assert clean_schema(schema) == {
+        "type": "object",
+        "properties": {
+            "o": {"type": "object"},
+            "l": {"type": "array", "items": [{"type": "string", "format": "date-time"}]},
+        },
+    }
