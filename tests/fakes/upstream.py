@@ -268,6 +268,8 @@ class FakeUpstream:
             await asyncio.sleep(self.slow_seconds)
         if "-error-" in model:
             return await self._error(writer, int(model.rsplit("-", 1)[1]), anthropic)
+        if "scripted" in model:
+            return await self._scripted(writer, body, anthropic)
         if path.endswith("/messages/count_tokens"):
             return await self._send(
                 writer, 200, {"content-type": "application/json"}, b'{"input_tokens": 42}'
@@ -312,6 +314,18 @@ class FakeUpstream:
             "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
         }
         return await self._send(writer, 200, self._ok_headers(False), json.dumps(resp).encode())
+
+    async def _scripted(self, writer: asyncio.StreamWriter, body: dict[str, Any], anthropic: bool) -> None:
+        from tests.fakes.scripted import scripted_scenario
+        from tests.golden import scenarios as gen
+
+        scenario = scripted_scenario(body)
+        headers = self._ok_headers(anthropic)
+        if body.get("stream"):
+            data = gen.anthropic_stream(scenario) if anthropic else gen.openai_stream(scenario)
+            return await self._send_sse(writer, headers, data)
+        whole = gen.anthropic_message(scenario) if anthropic else gen.openai_completion(scenario)
+        return await self._send(writer, 200, headers, json.dumps(whole).encode())
 
     def _ok_headers(self, anthropic: bool) -> dict[str, str]:
         if anthropic:

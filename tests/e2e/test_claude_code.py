@@ -1,0 +1,122 @@
+"""The real Claude Code CLI, headless, through turnout to a scripted OpenAI-compatible model.
+
+Claude Code speaks only the Anthropic dialect; here every Claude model is routed to an
+OpenAI-compatible upstream. Turn one, the upstream asks for the ``Read`` tool on a file
+in a temporary directory; Claude Code runs it and sends the result back; turn two, the
+upstream answers with text quoting the file. Claude Code must finish with that text.
+The pinned CLI is installed from npm on first use (tests/e2e/claude_code/package.json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.upstream import FakeUpstream
+from turnout.server import ProxyHandle, ServerSettings, start_proxy_thread
+
+PACKAGE_DIR = Path(__file__).parent / "claude_code"
+BINARY = PACKAGE_DIR / "node_modules" / "@anthropic-ai" / "claude-code-linux-x64" / "claude"
+
+
+@pytest.fixture(scope="module")
+def claude_binary() -> Path:
+    """The pinned native Claude Code binary; installed with ``npm ci`` when missing. Fails, never skips."""
+    if not BINARY.exists():
+        result = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=PACKAGE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if result.returncode != 0 or not BINARY.exists():
+            pytest.fail(f"could not install Claude Code from npm:\n{result.stdout}\n{result.stderr}")
+    version = subprocess.run([str(BINARY), "--version"], capture_output=True, text=True, timeout=60)
+    assert version.stdout.startswith("2.1.328"), version
+    return BINARY
+
+
+@pytest.fixture(scope="module")
+def routed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxyHandle, FakeUpstream]]:
+    tmp = tmp_path_factory.mktemp("claude-code")
+    with FakeUpstream() as up:
+        config = tmp / "config.yaml"
+        config.write_text(f"""
+backends:
+  scripted:
+    kind: openai-compat
+    base_url: {up.url}/v1
+    key: sk-scripted-upstream-key-0001
+routes:
+  - match: "*"
+    backend: scripted
+    model: scripted-model
+autodetect: {{environment: false, local: false}}
+""")
+        proxy = start_proxy_thread(
+            ServerSettings(port=0, config=str(config), confdir=str(tmp / "certs"), discover=False, api_key="")
+        )
+        try:
+            yield proxy, up
+        finally:
+            proxy.stop()
+
+
+def test_claude_code_runs_a_tool_and_quotes_its_result(
+    claude_binary: Path, routed: tuple[ProxyHandle, FakeUpstream], tmp_path: Path
+) -> None:
+    proxy, upstream = routed
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    note = work / "note.txt"
+    note.write_text("the password is swordfish\n")
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": proxy.url,
+        "ANTHROPIC_AUTH_TOKEN": "turnout-placeholder",
+        "ANTHROPIC_MODEL": "claude-sonnet-5-5",
+        "ANTHROPIC_SMALL_FAST_MODEL": "claude-haiku-5-5",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    before = len(upstream.requests)
+    result = subprocess.run(
+        [
+            str(claude_binary),
+            "-p",
+            f"What does FILE:{note} say? Use the Read tool.",
+            "--allowedTools",
+            "Read",
+            "--output-format",
+            "json",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["is_error"] is False and report["num_turns"] == 2
+    assert report["result"] == "The file says: the password is swordfish"
+
+    calls = [r.json() for r in upstream.requests[before:] if r.path == "/v1/chat/completions"]
+    assert len(calls) >= 2 and all(c["model"] == "scripted-model" and c["stream"] for c in calls)
+    assert any(t["function"]["name"] == "Read" for t in calls[-1]["tools"])
+    tool_messages = [m for m in calls[-1]["messages"] if m["role"] == "tool"]
+    assert tool_messages and "swordfish" in tool_messages[0]["content"]
+    assert all(
+        r.headers["authorization"] == "Bearer sk-scripted-upstream-key-0001"
+        for r in upstream.requests[before:]
+    )

@@ -1,0 +1,79 @@
+"""A scripted model for end-to-end tool-use conversations, in either dialect.
+
+Turn one: the model calls a tool on the file named in the user's prompt (``FILE:<path>``),
+using Claude Code's ``Read`` tool when offered, else the first tool. Next turn, once a
+tool result is in the history: it answers with text quoting that result. Replies are
+built with the golden corpus's generators, so they are framed like real providers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tests.golden.scenarios import Scenario, Tool
+
+_FILE = re.compile(r"FILE:(\S+)")
+_LINE_NUMBER = re.compile(r"^\s*\d+(\t|→)")  # Claude Code's Read numbers the lines it returns
+
+
+def _texts(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    out = []
+    for part in content or []:
+        if isinstance(part, dict):
+            if isinstance(part.get("text"), str):
+                out.append(part["text"])
+            if part.get("type") == "tool_result":
+                out.append(_texts(part.get("content")))
+    return "\n".join(out)
+
+
+def _last_tool_result(body: dict[str, Any]) -> str | None:
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "tool":
+            return _texts(message.get("content"))
+        content = message.get("content")
+        if isinstance(content, list) and any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+        ):
+            return _texts([b for b in content if b.get("type") == "tool_result"])
+        if message.get("role") == "user":
+            return None
+    return None
+
+
+def _tool_names(body: dict[str, Any]) -> list[str]:
+    names = []
+    for tool in body.get("tools") or []:
+        names.append((tool.get("function") or {}).get("name") or tool.get("name") or "")
+    return [n for n in names if n]
+
+
+def scripted_scenario(body: dict[str, Any]) -> Scenario:
+    result = _last_tool_result(body)
+    if result is not None:
+        lines = [_LINE_NUMBER.sub("", line).strip() for line in result.splitlines()]
+        quoted = next((line for line in lines if line), "")
+        words = f"The file says: {quoted}".split(" ")
+        return Scenario("scripted", text=[w + " " for w in words[:-1]] + [words[-1]])
+    prompt = "\n".join(
+        _texts(m.get("content")) for m in body.get("messages") or [] if m.get("role") == "user"
+    )
+    match = _FILE.search(prompt)
+    names = _tool_names(body)
+    if not match or not names:
+        return Scenario("scripted", text=["OK"])
+    name = "Read" if "Read" in names else names[0]
+    key = "file_path" if name == "Read" else "path"
+    arguments = json.dumps({key: match.group(1)})
+    pieces = [arguments[i : i + 7] for i in range(0, len(arguments), 7)]
+    return Scenario(
+        "scripted",
+        text=["Reading it."],
+        tools=[Tool("call_scripted_1", name, pieces)],
+        finish="tool_calls",
+        stop_reason="tool_use",
+    )
