@@ -104,7 +104,7 @@ def spawn(args: list[str], env: dict[str, str] | None = None) -> tuple[subproces
 
 
 def start_targets(tmp: Path) -> tuple[list[subprocess.Popen[str]], dict[str, int]]:
-    upstream, up_port = spawn([sys.executable, "-m", "tests.fakes.upstream"])
+    upstream, up_port = spawn([sys.executable, "-m", "tests.fakes.upstream", "--events"])
     up_url = f"http://127.0.0.1:{up_port}"
     bare, bare_port = spawn([sys.executable, "bench/bare_master.py", up_url])
     config = tmp / "bench.yaml"

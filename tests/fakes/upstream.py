@@ -7,6 +7,8 @@ use the providers' real error bodies. The requested model picks the behaviour:
 
     *-error-429 / *-error-400 / *-error-500   that error, in the backend's dialect
     *-slow                                    wait ``slow_seconds`` before answering
+    *-chunks-N                                stream N text pieces instead of 20
+    *scripted*                                a tool-using conversation (tests/fakes/scripted.py)
     anything else                             a normal answer echoing the model
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -145,6 +148,7 @@ class FakeUpstream:
     """Start with ``with FakeUpstream() as up:``; ``up.url`` is its base URL."""
 
     slow_seconds: float = 5.0
+    odd_splits: bool = True  # False: one write per SSE event, as providers flush (benchmarks)
     stream_parts: int = 20
     chunk_pause: float = 0.002
     requests: list[Recorded] = field(default_factory=list)
@@ -243,7 +247,8 @@ class FakeUpstream:
             ).encode()
         )
         await writer.drain()
-        for piece in split_odd(data):
+        pieces = split_odd(data) if self.odd_splits else [e + b"\n\n" for e in data.split(b"\n\n") if e]
+        for piece in pieces:
             writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             await writer.drain()
             await asyncio.sleep(self.chunk_pause)
@@ -282,7 +287,8 @@ class FakeUpstream:
                 "usage": {"prompt_tokens": 3, "total_tokens": 3},
             }
             return await self._send(writer, 200, self._ok_headers(False), json.dumps(data).encode())
-        parts = [f"w{i} " for i in range(self.stream_parts)]
+        chunks = re.search(r"-chunks-(\d+)$", model)  # e.g. gpt-4o-chunks-2000 for benchmarks
+        parts = [f"w{i} " for i in range(int(chunks.group(1)) if chunks else self.stream_parts)]
         if anthropic:
             if body.get("stream"):
                 return await self._send_sse(writer, self._ok_headers(True), anthropic_stream(model, parts))
@@ -370,10 +376,12 @@ class FakeUpstream:
 
 
 def main() -> None:
-    """``python -m tests.fakes.upstream``: serve until stdin closes; prints the port."""
+    """``python -m tests.fakes.upstream [--events]``: serve until stdin closes; prints the port.
+
+    ``--events`` writes one SSE event per write, as providers flush, instead of odd splits."""
     import sys
 
-    with FakeUpstream(chunk_pause=0.0) as up:
+    with FakeUpstream(chunk_pause=0.0, odd_splits="--events" not in sys.argv) as up:
         print(up.port, flush=True)
         sys.stdin.read()
 

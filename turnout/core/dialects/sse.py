@@ -21,11 +21,46 @@ class SSEEvent:
 class SSEParser:
     def __init__(self) -> None:
         self._buffer = b""
-        self._event: str | None = None
-        self._data: list[str] = []
+        self._event: bytes | None = None
+        self._data: list[bytes] = []
         self._pending_cr = False
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
+        return [
+            SSEEvent(e.decode() if e else None, d.decode("utf-8", "replace")) for e, d in self.feed_raw(chunk)
+        ]
+
+    def single_data(self, chunk: bytes) -> bytes | None:
+        """The data of ``chunk`` when it is exactly one ``data:`` event and nothing is
+        pending; else None (then call ``feed_raw``). The per-event fast lane of streams."""
+        if (
+            chunk.startswith(b"data: ")
+            and chunk.endswith(b"\n\n")
+            and chunk.count(b"\n") == 2
+            and not (self._buffer or self._data or self._event or self._pending_cr)
+            and b"\r" not in chunk
+        ):
+            return chunk[6:-2]
+        return None
+
+    def feed_raw(self, chunk: bytes) -> list[tuple[bytes | None, bytes]]:
+        """Like ``feed``, as (event name, data) bytes: the hot path of every stream
+        translator, with a fast lane for reads that hold whole events (providers flush
+        per event) and the line-by-line parser for everything else."""
+        if not (self._data or self._event or self._pending_cr) and b"\r" not in chunk:
+            data = self._buffer + chunk if self._buffer else chunk
+            if data.endswith(b"\n\n"):
+                head, rest = data, b""
+            else:
+                cut = data.rfind(b"\n\n")
+                if cut < 0:
+                    self._buffer = data  # no event completed yet; the partial block waits
+                    return []
+                head, rest = data[: cut + 2], data[cut + 2 :]
+            fast = _whole_events(head)
+            if fast is not None:
+                self._buffer = rest
+                return fast
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the LF of a CRLF split across two reads
         self._pending_cr = chunk.endswith(b"\r")
@@ -33,34 +68,59 @@ class SSEParser:
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         *lines, self._buffer = data.split(b"\n")
-        events: list[SSEEvent] = []
+        events: list[tuple[bytes | None, bytes]] = []
         for raw in lines:
-            self._line(raw.decode("utf-8", "replace"), events)
+            self._line(raw, events)
         return events
 
     def flush(self) -> list[SSEEvent]:
         """End of stream: a last event without its blank line still counts."""
-        events: list[SSEEvent] = []
-        if self._buffer:
-            self._line(self._buffer.decode("utf-8", "replace"), events)
-            self._buffer = b""
-        self._line("", events)
+        return [
+            SSEEvent(e.decode() if e else None, d.decode("utf-8", "replace")) for e, d in self.flush_raw()
+        ]
+
+    def flush_raw(self) -> list[tuple[bytes | None, bytes]]:
+        events: list[tuple[bytes | None, bytes]] = []
+        for line in self._buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
+            self._line(line, events)  # the buffer may hold several lines of an unfinished event
+        self._buffer = b""
+        self._line(b"", events)
         return events
 
-    def _line(self, line: str, events: list[SSEEvent]) -> None:
+    def _line(self, line: bytes, events: list[tuple[bytes | None, bytes]]) -> None:
         if not line:
             if self._data:
-                events.append(SSEEvent(self._event, "\n".join(self._data)))
+                events.append((self._event, b"\n".join(self._data)))
             self._event, self._data = None, []
             return
-        if line.startswith(":"):
+        if line.startswith(b":"):
             return
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "data":
+        name, _, value = line.partition(b":")
+        value = value.removeprefix(b" ")
+        if name == b"data":
             self._data.append(value)
-        elif name == "event":
+        elif name == b"event":
             self._event = value
+
+
+def _whole_events(chunk: bytes) -> list[tuple[bytes | None, bytes]] | None:
+    """Events of the usual shapes (``data: x`` or ``event: e\\ndata: x``), or None."""
+    blocks = chunk.split(b"\n\n")
+    blocks.pop()  # the empty tail after the last blank line
+    if len(blocks) == 1 and blocks[0].startswith(b"data: ") and b"\n" not in blocks[0]:
+        return [(None, blocks[0][6:])]  # the commonest read of all: one OpenAI chunk
+    events: list[tuple[bytes | None, bytes]] = []
+    for block in blocks:
+        if block.startswith(b"data: ") and b"\n" not in block:
+            events.append((None, block[6:]))
+        elif block.startswith(b"event: ") and block.count(b"\n") == 1:
+            head, _, data = block.partition(b"\n")
+            if not data.startswith(b"data: "):
+                return None
+            events.append((head[7:], data[6:]))
+        else:
+            return None
+    return events
 
 
 def format_event(event: str | None, data: bytes) -> bytes:

@@ -25,6 +25,8 @@ from turnout.core.dialects.sse import SSEParser, format_event
 
 __all__ = ["ToAnthropicStream"]
 
+_TEXT_DELTA_PREFIX = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":"text_delta","text":'
+
 
 @dataclass
 class _Tool:
@@ -49,16 +51,21 @@ class ToAnthropicStream:
         self._done = False  # [DONE] seen
         self._stopped = False  # message_stop or error sent; nothing more goes out
         self._msg_id = "msg_turnout"
+        self._text_prefix = b""  # the bytes before a text delta's JSON string, for the open text block
 
     # -- public ---------------------------------------------------------------------------
     def feed(self, data: bytes) -> bytes:
-        for event in self._parser.feed(data):
-            self._on_data(event.data)
+        single = self._parser.single_data(data)
+        if single is not None:
+            self._on_data(single)
+        else:
+            for _, payload in self._parser.feed_raw(data):
+                self._on_data(payload)
         return self._take()
 
     def finish(self) -> bytes:
-        for event in self._parser.flush():
-            self._on_data(event.data)
+        for _, payload in self._parser.flush_raw():
+            self._on_data(payload)
         if not self._stopped:
             if self._finish is None and not self._done:
                 self._error("api_error", "The upstream stream ended before it finished.")
@@ -77,8 +84,11 @@ class ToAnthropicStream:
         self._out.append(format_event(kind, orjson.dumps({"type": kind, **payload})))
 
     def _take(self) -> bytes:
-        out, self._out = b"".join(self._out), []
-        return out
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def _start(self) -> None:
         if self._started:
@@ -151,35 +161,45 @@ class ToAnthropicStream:
         self._stopped = True
 
     # -- chunks in ------------------------------------------------------------------------
-    def _on_data(self, data: str) -> None:
+    def _on_data(self, data: bytes) -> None:
         if self._stopped:
-            return
-        if data.strip() == "[DONE]":
-            self._done = True
-            self._close()
             return
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
-            return  # not JSON: a keep-alive or a provider comment
+            if data.strip() == b"[DONE]":
+                self._done = True
+                self._close()
+            return  # anything else that is not JSON: a keep-alive or a provider comment
         if not isinstance(chunk, dict):
             return
-        if chunk.get("error"):
+        if "error" in chunk and chunk["error"]:
             error = chunk["error"]
             message = error.get("message") if isinstance(error, dict) else str(error)
             self._error("api_error", message or "Upstream error")
             return
-        if chunk.get("id") and not self._started:
-            self._msg_id = "msg_" + sanitize_tool_id(str(chunk["id"]), "turnout").removeprefix("msg_")
-        self._start()
-        if chunk.get("usage"):
-            self._usage = chunk["usage"]
-        choices = chunk.get("choices") or []
-        if choices:
+        if not self._started:
+            if chunk.get("id"):
+                self._msg_id = "msg_" + sanitize_tool_id(str(chunk["id"]), "turnout").removeprefix("msg_")
+            self._start()
+        if usage := chunk.get("usage"):
+            self._usage = usage
+        if choices := chunk.get("choices"):
             self._on_choice(choices[0])
 
     def _on_choice(self, choice: dict[str, Any]) -> None:
         delta = choice.get("delta") or {}
+        if (
+            len(delta) == 1
+            and self._open is not None
+            and self._open[0] == "text"
+            and not choice.get("finish_reason")
+        ):
+            text = delta.get("content")
+            if isinstance(text, str):  # the hot path: one more piece of text in an open text block
+                if text:
+                    self._out.append(self._text_prefix + orjson.dumps(text) + b"}}\n\n")
+                return
         if thinking := reasoning_text(delta):
             if self._open is None or self._open[0] != "thinking":
                 self._open_block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
@@ -190,7 +210,8 @@ class ToAnthropicStream:
         text = delta.get("content")
         if isinstance(text, str) and text:
             if self._open is None or self._open[0] != "text":
-                self._open_block("text", {"type": "text", "text": ""})
+                index = self._open_block("text", {"type": "text", "text": ""})
+                self._text_prefix = _TEXT_DELTA_PREFIX % index
             self._emit(
                 "content_block_delta",
                 {"index": self._next_index - 1, "delta": {"type": "text_delta", "text": text}},

@@ -34,13 +34,13 @@ class ToOpenAIStream:
         self._stopped = False  # [DONE] or an error sent
 
     def feed(self, data: bytes) -> bytes:
-        for event in self._parser.feed(data):
-            self._on_event(event.event, event.data)
+        for name, payload in self._parser.feed_raw(data):
+            self._on_event(name, payload)
         return self._take()
 
     def finish(self) -> bytes:
-        for event in self._parser.flush():
-            self._on_event(event.event, event.data)
+        for name, payload in self._parser.flush_raw():
+            self._on_event(name, payload)
         if not self._stopped:
             self._error("The upstream stream ended before it finished.", "server_error")
         return self._take()
@@ -52,8 +52,11 @@ class ToOpenAIStream:
 
     # -- chunks out -------------------------------------------------------------------------
     def _take(self) -> bytes:
-        out, self._out = b"".join(self._out), []
-        return out
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> None:
         chunk: dict[str, Any] = {
@@ -77,7 +80,7 @@ class ToOpenAIStream:
         self._stopped = True
 
     # -- events in --------------------------------------------------------------------------
-    def _on_event(self, name: str | None, data: str) -> None:
+    def _on_event(self, name: bytes | None, data: bytes) -> None:
         if self._stopped:
             return
         try:
@@ -86,7 +89,7 @@ class ToOpenAIStream:
             return
         if not isinstance(event, dict):
             return
-        kind = event.get("type") or name
+        kind = event.get("type") or (name.decode("utf-8", "replace") if name else "")
         handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:
             handler(event)
