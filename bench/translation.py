@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from run import Result, client, spawn  # noqa: E402  (bench/ is a folder of scripts)
+from run import Result, client, spawn
 
 
 async def measure(port: int, clients: int, path: str, body: dict, seconds: float) -> Result:
@@ -58,9 +58,8 @@ def main() -> None:
             [sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "--no-discover"], env
         )
         try:
-            print(
-                f"{'stream':28} {'clients':>7} {'pass-through req/s':>19} {'translated req/s':>17} {'ratio':>6}"
-            )
+            header = f"{'stream':28} {'clients':>7} {'pass-through req/s':>19} {'translated req/s':>17}"
+            print(header + f" {'ratio':>6}")
             for chunks in (20, 2000):
                 model = f"gpt-4o-mini-chunks-{chunks}"
                 for clients in (1, 16):

@@ -25,7 +25,10 @@ from turnout.core.dialects.sse import SSEParser, format_event
 
 __all__ = ["ToAnthropicStream"]
 
-_TEXT_DELTA_PREFIX = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":"text_delta","text":'
+_TEXT_DELTA_PREFIX = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
+    b'"delta":{"type":"text_delta","text":'
+)
 
 
 @dataclass
@@ -173,7 +176,7 @@ class ToAnthropicStream:
             return  # anything else that is not JSON: a keep-alive or a provider comment
         if not isinstance(chunk, dict):
             return
-        if "error" in chunk and chunk["error"]:
+        if chunk.get("error"):
             error = chunk["error"]
             message = error.get("message") if isinstance(error, dict) else str(error)
             self._error("api_error", message or "Upstream error")
