@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +22,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from run import Result, client, spawn
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc): steadier than wall-clock rates."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def measure(port: int, clients: int, path: str, body: dict, seconds: float) -> Result:
@@ -58,39 +65,23 @@ def main() -> None:
             [sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "--no-discover"], env
         )
         try:
-            header = f"{'stream':28} {'clients':>7} {'pass-through req/s':>19} {'translated req/s':>17}"
-            print(header + f" {'ratio':>6}")
+            header = f"{'stream':12} {'clients':>7} {'pass req/s':>11} {'transl. req/s':>14} {'ratio':>6}"
+            print(header + f" {'pass CPU ms/req':>16} {'transl. CPU ms/req':>19} {'CPU ratio':>9}")
             for chunks in (20, 2000):
                 model = f"gpt-4o-mini-chunks-{chunks}"
+                passthrough_body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+                translated_body = {**passthrough_body, "max_tokens": 4096}
                 for clients in (1, 16):
-                    seconds = args.seconds
-                    passthrough = asyncio.run(
-                        measure(
-                            port,
-                            clients,
-                            "/v1/chat/completions",
-                            {"model": model, "stream": True, "messages": [{"role": "user", "content": "hi"}]},
-                            seconds,
-                        )
-                    )
-                    translated = asyncio.run(
-                        measure(
-                            port,
-                            clients,
-                            "/v1/messages",
-                            {
-                                "model": model,
-                                "stream": True,
-                                "max_tokens": 4096,
-                                "messages": [{"role": "user", "content": "hi"}],
-                            },
-                            seconds,
-                        )
-                    )
-                    print(
-                        f"{f'{chunks} chunks':28} {clients:7} {passthrough.rps:19.1f} {translated.rps:17.1f} "
-                        f"{translated.rps / passthrough.rps:5.2f}x"
-                    )
+                    results = []
+                    for path, body in (("/v1/chat/completions", passthrough_body), ("/v1/messages", translated_body)):
+                        before = cpu_seconds(turnout.pid)
+                        result = asyncio.run(measure(port, clients, path, body, args.seconds))
+                        used = cpu_seconds(turnout.pid) - before
+                        requests = result.rps * (args.seconds + 0.3)  # the warm-up counts in CPU time too
+                        results.append((result, used / requests * 1000))
+                    (p, p_cpu), (t, t_cpu) = results
+                    print(f"{chunks:>5} chunks {clients:7} {p.rps:11.1f} {t.rps:14.1f} {t.rps / p.rps:5.2f}x"
+                          f" {p_cpu:16.2f} {t_cpu:19.2f} {p_cpu / t_cpu:8.2f}x")
         finally:
             for p in (turnout, upstream):
                 p.terminate()
