@@ -69,19 +69,28 @@ def main() -> None:
             print(header + f" {'pass CPU ms/req':>16} {'transl. CPU ms/req':>19} {'CPU ratio':>9}")
             for chunks in (20, 2000):
                 model = f"gpt-4o-mini-chunks-{chunks}"
-                passthrough_body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+                passthrough_body = {
+                    "model": model,
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "hi"}],
+                }
                 translated_body = {**passthrough_body, "max_tokens": 4096}
                 for clients in (1, 16):
                     results = []
-                    for path, body in (("/v1/chat/completions", passthrough_body), ("/v1/messages", translated_body)):
+                    for path, body in (
+                        ("/v1/chat/completions", passthrough_body),
+                        ("/v1/messages", translated_body),
+                    ):
                         before = cpu_seconds(turnout.pid)
                         result = asyncio.run(measure(port, clients, path, body, args.seconds))
                         used = cpu_seconds(turnout.pid) - before
                         requests = result.rps * (args.seconds + 0.3)  # the warm-up counts in CPU time too
                         results.append((result, used / requests * 1000))
                     (p, p_cpu), (t, t_cpu) = results
-                    print(f"{chunks:>5} chunks {clients:7} {p.rps:11.1f} {t.rps:14.1f} {t.rps / p.rps:5.2f}x"
-                          f" {p_cpu:16.2f} {t_cpu:19.2f} {p_cpu / t_cpu:8.2f}x")
+                    print(
+                        f"{chunks:>5} chunks {clients:7} {p.rps:11.1f} {t.rps:14.1f} {t.rps / p.rps:5.2f}x"
+                        f" {p_cpu:16.2f} {t_cpu:19.2f} {p_cpu / t_cpu:8.2f}x"
+                    )
         finally:
             for p in (turnout, upstream):
                 p.terminate()

@@ -32,6 +32,7 @@ def test_chain_order() -> None:
         "Router",
         "Credentials",
         "Relay",
+        "RateLimits",
         "Translator",
         "UpstreamErrors",
         "RequestLog",

@@ -46,8 +46,15 @@ backends:
     kind: openai-compat
     base_url: {upstream_url}/v1
     key: {COMPAT_KEY}
-    models: [local-model-a, groq-error-429, groq-error-500, groq-error-400]
+    models: [local-model-a, groq-error-500, groq-error-400]
     headers: {{X-Title: turnout-tests}}
+  limited:
+    kind: openai-compat
+    base_url: {upstream_url}/v1
+    models: [groq-error-429]
+    keys:
+      - {{alias: first, key: {COMPAT_KEY}-1}}
+      - {{alias: second, key: {COMPAT_KEY}-2}}
   dead:
     kind: openai-compat
     base_url: http://127.0.0.1:1/v1
@@ -67,6 +74,8 @@ aliases:
   fast: compat:local-model-a
 limits:
   max_body_mb: 1
+pool:
+  error_cooldown: 0
 autodetect: {{environment: false, local: false}}
 {extra}""")
     return path

@@ -88,7 +88,7 @@ def test_keys_never_appear_in_logs_errors_or_metadata(
             ("claude-x", "/v1/messages"),
             ("gpt-4o", "/v1/chat/completions"),
             ("dead-model", "/v1/chat/completions"),
-            ("groq-error-429", "/v1/chat/completions"),
+            ("groq-error-400", "/v1/chat/completions"),
             ("claude-slow-slow", "/v1/messages"),
             ("nope", "/v1/messages"),
         ):

@@ -126,7 +126,7 @@ def test_upstream_error_bodies_pass_through_unchanged(rig: Rig, model: str, stat
     }
     if status == 429:
         assert r.headers["retry-after"] == "7"
-    assert r.headers["x-turnout-backend"] == "compat"
+    assert r.headers["x-turnout-backend"] == ("limited" if status == 429 else "compat")
 
 
 def test_untranslatable_requests_are_a_clear_error_in_the_clients_dialect(rig: Rig) -> None:

@@ -128,7 +128,7 @@ def test_upstream_errors_arrive_in_the_clients_dialect(rig: Rig) -> None:
     claude = anthropic.Anthropic(base_url=rig.url, api_key="x", max_retries=0)
     with pytest.raises(anthropic.RateLimitError) as e:
         claude.messages.create(
-            model="compat:groq-error-429", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+            model="limited:groq-error-429", max_tokens=5, messages=[{"role": "user", "content": "x"}]
         )
     assert e.value.body == {"type": "error", "error": {"type": "rate_limit_error", "message": "fake 429"}}
     assert e.value.response.headers["retry-after"] == "7"

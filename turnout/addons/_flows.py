@@ -8,8 +8,10 @@ becomes a 500 in the client's dialect and the request is never forwarded.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mitmproxy import http
@@ -49,7 +51,8 @@ def answer(flow: http.HTTPFlow, status: int, body: bytes, headers: dict[str, str
 
 def answer_error(flow: http.HTTPFlow, error: TurnoutError) -> None:
     flow.metadata[META + "error"] = type(error).__name__
-    answer(flow, error.status, error_body(dialect_of(flow), error.status, error.message))
+    headers = {"retry-after": str(math.ceil(error.retry_after))} if error.retry_after is not None else None
+    answer(flow, error.status, error_body(dialect_of(flow), error.status, error.message), headers)
 
 
 def _internal_error(flow: http.HTTPFlow, where: str, e: Exception) -> None:
@@ -66,15 +69,32 @@ def _internal_error(flow: http.HTTPFlow, where: str, e: Exception) -> None:
 
 
 def fail_closed[F: Callable[..., Any]](hook: F) -> F:
-    """Wrap a sync hook: a turnout error answers in the client's dialect, anything else 500."""
+    """Wrap a hook: a turnout error answers in the client's dialect, anything else 500.
+
+    A hook may return an awaitable when it has to wait (for a key, say); the wrapper then
+    returns one too, guarded the same way, and mitmproxy awaits it.
+    """
+    where = f"its {{}} addon's {hook.__name__} hook"
+
+    async def guarded(self: Any, flow: http.HTTPFlow, pending: Awaitable[Any]) -> None:
+        try:
+            await pending
+        except TurnoutError as e:
+            answer_error(flow, e)
+        except Exception as e:
+            _internal_error(flow, where.format(type(self).__name__), e)
 
     @functools.wraps(hook)
-    def wrapper(self: Any, flow: http.HTTPFlow) -> None:
+    def wrapper(self: Any, flow: http.HTTPFlow) -> Any:
         try:
-            hook(self, flow)
+            result = hook(self, flow)
         except TurnoutError as e:
             answer_error(flow, e)
         except Exception as e:  # the outermost boundary: log and convert, never forward
-            _internal_error(flow, f"its {type(self).__name__} addon's {hook.__name__} hook", e)
+            _internal_error(flow, where.format(type(self).__name__), e)
+        else:
+            if result is not None and inspect.isawaitable(result):
+                return guarded(self, flow, result)
+        return None
 
     return wrapper  # type: ignore[return-value]

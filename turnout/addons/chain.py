@@ -20,6 +20,7 @@ from turnout.addons.config import ConfigLoader
 from turnout.addons.credentials import Credentials
 from turnout.addons.endpoints import Endpoints
 from turnout.addons.gate import Gate
+from turnout.addons.ratelimits import RateLimits
 from turnout.addons.relay import Relay
 from turnout.addons.requestlog import RequestLog
 from turnout.addons.router import Router
@@ -38,6 +39,7 @@ def concerns(runtime: Runtime) -> list[Any]:
         Router(runtime),  # body parsed once; model → backend; URL rewritten
         Credentials(runtime),  # the backend's key and required headers
         Relay(),  # SSE streamed; x-turnout-backend on every response
+        RateLimits(runtime),  # rate-limit headers into the pool; 429/401 cool or fail keys
         Translator(),  # responses and streams into the client's dialect
         UpstreamErrors(runtime),  # unreachable → 502, timeout → 504, as JSON
         RequestLog(),  # --verbose: one line per request
@@ -45,23 +47,27 @@ def concerns(runtime: Runtime) -> list[Any]:
 
 
 def _dispatcher(handlers: list[Callable[..., Any]]) -> Callable[..., Any]:
+    """Call ``handlers`` in order. A handler may return an awaitable when it must wait
+    (for a key, a retry); the rest then run after it, in a coroutine mitmproxy awaits.
+    Requests that need no waiting never pay for a coroutine."""
     if len(handlers) == 1:
         return handlers[0]
-    if not any(inspect.iscoroutinefunction(h) for h in handlers):
 
-        def run(*args: Any) -> None:
-            for handler in handlers:
-                handler(*args)
-
-        return run
-
-    async def run_async(*args: Any) -> None:
-        for handler in handlers:
+    async def resume(pending: Awaitable[Any], rest: list[Callable[..., Any]], args: tuple[Any, ...]) -> None:
+        await pending
+        for handler in rest:
             result = handler(*args)
-            if inspect.isawaitable(result):
+            if result is not None and inspect.isawaitable(result):
                 await result
 
-    return run_async
+    def run(*args: Any) -> Any:
+        for i, handler in enumerate(handlers):
+            result = handler(*args)
+            if result is not None and inspect.isawaitable(result):
+                return resume(result, handlers[i + 1 :], args)
+        return None
+
+    return run
 
 
 class Chain:

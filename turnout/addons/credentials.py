@@ -30,14 +30,18 @@ class Credentials:
         if name is None:
             raise RuntimeError("request reached the credentials stage without a routing decision")
         backend = self.runtime.config.backends[name]
+        state = (
+            self.runtime.pool.state(name, flow.metadata.get(META + "key", "")) if self.runtime.pool else None
+        )
+        key = state.spec.key if state else backend.key
         headers = flow.request.headers
         if backend.kind == "anthropic":
             headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
-            if backend.key:
-                headers["x-api-key"] = backend.key
+            if key:
+                headers["x-api-key"] = key
         else:
             drop_headers(headers, ANTHROPIC_ONLY)
-            if backend.key:
-                headers["authorization"] = f"Bearer {backend.key}"
+            if key:
+                headers["authorization"] = f"Bearer {key}"
         for k, v in backend.headers:
             headers[k] = v

@@ -1,12 +1,18 @@
-"""Routes each request: parse the body once, resolve model → backend, rewrite the URL.
+"""Routes each request: parse the body once, resolve model → backend, place it on a key.
 
-The decision is recorded three ways: ``flow.metadata`` (plain values), the mitmweb
-flow comment (``model → backend (rule)``), and, on the response, ``x-turnout-backend``.
+Placement takes the first backend of the route (then its fallbacks) that has a key to
+spare, the key with the most headroom, and the backend's rate governor. When none is
+free the request waits (bounded by ``pool.queue_timeout`` and ``pool.queue_max``), then
+gets a 429 with ``retry-after`` in its own dialect. The decision is recorded in
+``flow.metadata`` (plain values), the mitmweb flow comment and ``x-turnout-backend``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from typing import Any
 
 import orjson
 from mitmproxy import http
@@ -14,17 +20,22 @@ from mitmproxy import http
 from turnout.addons._flows import META, TRANSLATION, answer, fail_closed
 from turnout.core.body import parse_json_object, replace_model, requested_model
 from turnout.core.dialects.translate import BACKEND_PATHS, translate_request
-from turnout.core.endpoints import classify
-from turnout.core.errors import BadRequest, BodyTooLarge, NotFound
+from turnout.core.endpoints import Endpoint, classify
+from turnout.core.errors import BadRequest, BodyTooLarge, KeysExhausted, NotFound
+from turnout.core.models import Backend, Decision
+from turnout.core.pool import Placement
 from turnout.core.runtime import Runtime
 from turnout.core.tokens import estimate_input_tokens
 
 logger = logging.getLogger("turnout")
 
+GOVERNED = META + "governed"  # the backend whose governor counted this request
+
 
 class Router:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.waiting = 0
 
     @fail_closed
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -36,9 +47,9 @@ class Router:
             raise BodyTooLarge(_too_large(int(length), limit))
 
     @fail_closed
-    def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Any:
         if flow.response or flow.error:
-            return
+            return None
         endpoint = classify(flow.request.path)
         if endpoint is None:
             raise NotFound(
@@ -56,31 +67,122 @@ class Router:
             raise BodyTooLarge(_too_large(len(raw), limit))
         body = parse_json_object(raw)
         decision = self.runtime.router.resolve(requested_model(body))
-        backend = decision.backend
         self.runtime.requests += 1
         flow.metadata.update(
             {
                 META + "endpoint": endpoint.name,
-                META + "backend": backend.name,
                 META + "requested": decision.requested,
-                META + "model": decision.model,
                 META + "rule": decision.rule,
                 META + "stream": body.get("stream") is True,
             }
         )
         flow.comment = decision.describe()
-        if endpoint.name == "count_tokens" and backend.kind != "anthropic":
+        if endpoint.name == "count_tokens" and decision.backend.kind != "anthropic":
+            flow.metadata[META + "backend"] = decision.backend.name
             tokens = estimate_input_tokens(body)
             answer(flow, 200, orjson.dumps({"input_tokens": tokens}), {"x-turnout-estimate": "chars/4"})
+            return None
+        candidates = self.candidates(decision)
+        placement = self._try_place(candidates)
+        if placement is None:
+            return self._wait_and_forward(flow, endpoint, raw, body, decision, candidates)
+        self.forward(flow, endpoint, raw, body, decision, placement)
+        return None
+
+    def candidates(self, decision: Decision) -> list[tuple[Backend, str]]:
+        backends = self.runtime.config.backends
+        out = [(decision.backend, decision.model)]
+        out += [
+            (backends[name], model or decision.model)
+            for name, model in decision.fallbacks
+            if name in backends
+        ]
+        return out
+
+    def _try_place(self, candidates: list[tuple[Backend, str]]) -> Placement | None:
+        """A key with a free governor, or None. Counts the request in that governor."""
+        pool, now = self.runtime.pool, time.time()
+        assert pool is not None
+        for backend, model in candidates:
+            governor = self.runtime.governors[backend.name]
+            if governor.active and governor.try_start(now) > 0:
+                continue
+            if state := pool.pick(backend.name, now):
+                return Placement(state, backend, model)
+            if governor.active:
+                governor.finish()  # counted above, but no key: give the slot back
+        return None
+
+    async def _wait_and_forward(
+        self,
+        flow: http.HTTPFlow,
+        endpoint: Endpoint,
+        raw: bytes,
+        body: dict[str, Any],
+        decision: Decision,
+        candidates: list[tuple[Backend, str]],
+    ) -> None:
+        settings = self.runtime.config.pool
+        names = [b.name for b, _ in candidates]
+        if self.waiting >= settings.queue_max:
+            raise KeysExhausted(
+                self._exhausted(names, "and the wait queue is full"), retry_after=self._retry(names)
+            )
+        self.waiting += 1
+        deadline = time.monotonic() + settings.queue_timeout
+        try:
+            while (placement := self._try_place(candidates)) is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise KeysExhausted(
+                        self._exhausted(names, f"for {settings.queue_timeout:g} s"),
+                        retry_after=self._retry(names),
+                    )
+                recovery = (
+                    self.runtime.pool.earliest_recovery(names, time.time()) if self.runtime.pool else None
+                )
+                await asyncio.sleep(min(left, max(recovery or 0.05, 0.01), 1.0))
+        finally:
+            self.waiting -= 1
+        if flow.error:  # the client gave up while waiting
             return
+        self.forward(flow, endpoint, raw, body, decision, placement)
+
+    def _retry(self, names: list[str]) -> float:
+        recovery = self.runtime.pool.earliest_recovery(names, time.time()) if self.runtime.pool else None
+        return max(recovery or 1.0, 1.0)
+
+    def _exhausted(self, names: list[str], how: str) -> str:
+        return (
+            f"Every key of {', '.join(names)} is resting after rate limits or errors {how}; "
+            "retry after the time in the retry-after header, or add keys with `turnout keys add`."
+        )
+
+    def forward(
+        self,
+        flow: http.HTTPFlow,
+        endpoint: Endpoint,
+        raw: bytes,
+        body: dict[str, Any],
+        decision: Decision,
+        placement: Placement,
+    ) -> None:
+        backend, model, state = placement.backend, placement.model, placement.state
+        flow.metadata.update(
+            {
+                META + "backend": backend.name,
+                META + "key": state.alias,
+                META + "model": model,
+            }
+        )
+        if self.runtime.governors[backend.name].active:
+            flow.metadata[GOVERNED] = backend.name
+        if backend is not decision.backend:
+            flow.comment += f" → fallback {backend.name} as {model}"
         path = endpoint.path
         if endpoint.dialect != backend.dialect:
             content, ctx = translate_request(
-                body,
-                endpoint=endpoint.name,
-                backend=backend,
-                model=decision.model,
-                requested=decision.requested,
+                body, endpoint=endpoint.name, backend=backend, model=model, requested=decision.requested
             )
             flow.request.content = content
             flow.request.headers["content-type"] = "application/json"
@@ -88,9 +190,9 @@ class Router:
             flow.metadata[TRANSLATION] = ctx.to_metadata()
             flow.comment += f" [{endpoint.dialect} → {backend.dialect}]"
             path = BACKEND_PATHS[backend.dialect]
-        elif decision.rewritten:
-            flow.request.content = replace_model(raw, body, decision.model)
-        target = self.runtime.router.targets[backend.name]
+        elif model != decision.requested:
+            flow.request.content = replace_model(raw, body, model)
+        target = state.target
         request = flow.request
         # Fields, not `request.url`: parsing a URL per request costs ~0.1 ms.
         request.scheme, request.data.host, request.data.port = target.scheme, target.host, target.port

@@ -21,7 +21,17 @@ import yaml
 from turnout.core.credentials import CredentialStore
 from turnout.core.discovery import probe_local_servers
 from turnout.core.errors import ConfigError
-from turnout.core.models import BACKEND_KINDS, Backend, Config, Limits, Quirks, Route
+from turnout.core.models import (
+    BACKEND_KINDS,
+    AnalyticsSettings,
+    Backend,
+    Config,
+    KeySpec,
+    Limits,
+    PoolSettings,
+    Quirks,
+    Route,
+)
 from turnout.core.paths import credentials_dir, user_config_path
 from turnout.core.providers import DEFAULT_ALIASES, KNOWN_PROVIDERS, default_quirks
 
@@ -98,11 +108,22 @@ def _backend(
     if not _NAME.match(name):
         raise ctx.error(path, "backend names use letters, digits, '-', '_' or '.'")
     raw = _expect(raw, dict, ctx, path, "a mapping with kind:, base_url:, key:")
-    unknown = set(raw) - {"kind", "base_url", "key", "headers", "models", "timeout", "quirks"}
+    allowed = {
+        "kind",
+        "base_url",
+        "key",
+        "keys",
+        "headers",
+        "models",
+        "timeout",
+        "quirks",
+        "max_concurrent",
+        "min_interval_ms",
+    }
+    unknown = set(raw) - allowed
     if unknown:
         raise ctx.error(
-            f"{path}.{sorted(unknown)[0]}",
-            "unknown key (expected kind, base_url, key, headers, models, timeout, quirks)",
+            f"{path}.{sorted(unknown)[0]}", f"unknown key (expected {', '.join(sorted(allowed))})"
         )
     kind = raw.get("kind")
     if kind not in BACKEND_KINDS:
@@ -129,10 +150,22 @@ def _backend(
     if timeout <= 0:
         raise ctx.error(f"{path}.timeout", "must be more than 0 seconds")
     quirks = _quirks(raw.get("quirks"), default_quirks(name, kind, base_url), ctx, f"{path}.quirks")
+    pool = _keys(raw.get("keys"), name, key, ctx, env, store, f"{path}.keys")
+    max_concurrent = raw.get("max_concurrent")
+    if max_concurrent is not None and (
+        _expect(max_concurrent, int, ctx, f"{path}.max_concurrent", "a whole number") < 1
+    ):
+        raise ctx.error(f"{path}.max_concurrent", "must be at least 1")
+    interval = _expect(
+        raw.get("min_interval_ms", 0), (int, float), ctx, f"{path}.min_interval_ms", "milliseconds"
+    )
     return Backend(
         name=name,
         kind=kind,
         quirks=quirks,
+        pool=pool,
+        max_concurrent=max_concurrent,
+        min_interval=max(float(interval), 0.0) / 1000,
         base_url=base_url.rstrip("/"),
         key=key,
         headers=tuple((str(k), _expand(str(v), env, ctx, f"{path}.headers.{k}")) for k, v in headers.items()),
@@ -140,6 +173,47 @@ def _backend(
         timeout=float(timeout),
         source="config",
     )
+
+
+def _keys(
+    raw: Any,
+    backend: str,
+    key: str | None,
+    ctx: _Where,
+    env: Mapping[str, str],
+    store: CredentialStore | None,
+    path: str,
+) -> tuple[KeySpec, ...]:
+    """A backend's pool: ``keys:`` in the file plus keys stored by ``turnout keys add``."""
+    specs: list[KeySpec] = []
+    for i, item in enumerate(_expect(raw or [], list, ctx, path, "a list of {alias, key, base_url}")):
+        where = f"{path}[{i}]"
+        item = _expect(item, dict, ctx, where, "a mapping {alias, key, base_url}")
+        alias = _expect(item.get("alias"), str, ctx, f"{where}.alias", "a name")
+        if not _NAME.match(alias) or any(s.alias == alias for s in specs):
+            raise ctx.error(
+                f"{where}.alias", f"aliases are unique names of letters, digits, '-', '_' (got {alias!r})"
+            )
+        value = item.get("key")
+        if value is not None:
+            value = _expand(
+                str(_expect(value, str, ctx, f"{where}.key", "a string")), env, ctx, f"{where}.key"
+            )
+        url = item.get("base_url")
+        if url is not None:
+            url = _expand(
+                _expect(url, str, ctx, f"{where}.base_url", "a URL"), env, ctx, f"{where}.base_url"
+            ).rstrip("/")
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ctx.error(f"{where}.base_url", f"must start with http:// or https:// (got {url!r})")
+        specs.append(KeySpec(alias, value or key, url))
+    if store is not None:
+        for alias, value in store.pool(backend):
+            if not any(s.alias == alias for s in specs):
+                specs.append(KeySpec(alias, value, None, "stored"))
+    if specs and key and not raw:
+        specs.insert(0, KeySpec("default", key))
+    return tuple(specs)
 
 
 _QUIRK_CHOICES: dict[str, tuple[object, ...]] = {
@@ -181,12 +255,21 @@ def _route(i: int, raw: Any, ctx: _Where, backends: Mapping[str, Backend]) -> Ro
     model = raw.get("model")
     if model is not None:
         _expect(model, str, ctx, f"{path}.model", "a model id")
+    fallbacks = []
+    for k, item in enumerate(_expect(raw.get("fallbacks") or [], list, ctx, f"{path}.fallbacks", "a list")):
+        spec = _expect(item, str, ctx, f"{path}.fallbacks[{k}]", "'backend' or 'backend/model'")
+        name, _, fallback_model = spec.partition("/")
+        if name not in backends:
+            raise ctx.error(
+                f"{path}.fallbacks[{k}]", f"unknown backend {name!r} (known: {', '.join(backends)})"
+            )
+        fallbacks.append((name, fallback_model or None))
     if "match" in raw:
         glob = _expect(raw["match"], str, ctx, f"{path}.match", "a glob such as 'claude-*'")
-        return Route(glob, backend, re.compile(fnmatch.translate(glob)), model, "glob")
+        return Route(glob, backend, re.compile(fnmatch.translate(glob)), model, "glob", tuple(fallbacks))
     pattern = _expect(raw["regex"], str, ctx, f"{path}.regex", "a regular expression")
     try:
-        return Route(pattern, backend, re.compile(pattern), model, "regex")
+        return Route(pattern, backend, re.compile(pattern), model, "regex", tuple(fallbacks))
     except re.error as e:
         raise ctx.error(f"{path}.regex", f"invalid regular expression: {e}") from e
 
@@ -227,11 +310,10 @@ def load_config(
     env = os.environ if env is None else env
     raw = read_config_file(path) if path else {}
     ctx = _Where(str(path) if path else "config")
-    unknown = set(raw) - {"backends", "routes", "aliases", "limits", "autodetect"}
+    top = {"backends", "routes", "aliases", "limits", "autodetect", "pool", "analytics", "prices"}
+    unknown = set(raw) - top
     if unknown:
-        raise ctx.error(
-            sorted(unknown)[0], "unknown key (expected backends, routes, aliases, limits, autodetect)"
-        )
+        raise ctx.error(sorted(unknown)[0], f"unknown key (expected {', '.join(sorted(top))})")
 
     backends: dict[str, Backend] = {}
     for name, spec in _expect(raw.get("backends") or {}, dict, ctx, "backends", "a mapping").items():
@@ -268,7 +350,46 @@ def load_config(
         aliases=aliases,
         limits=Limits(max_body_bytes=int(max_mb * 1024 * 1024)),
         source=str(path) if path and path.exists() else "environment",
+        pool=_settings(PoolSettings, raw.get("pool"), ctx, "pool"),
+        analytics=_settings(AnalyticsSettings, raw.get("analytics"), ctx, "analytics"),
+        prices=_prices(raw.get("prices"), ctx),
     )
+
+
+def _settings[T](cls: type[T], raw: Any, ctx: _Where, path: str) -> T:
+    """A settings dataclass from a mapping, each value checked against its default's type."""
+    raw = _expect(raw or {}, dict, ctx, path, "a mapping")
+    defaults = cls()
+    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise ctx.error(f"{path}.{key}", f"unknown key (expected {', '.join(sorted(fields))})")
+        default = getattr(defaults, key)
+        if isinstance(default, bool):
+            _expect(value, bool, ctx, f"{path}.{key}", "true or false")
+        elif isinstance(default, (int, float)):
+            if _expect(value, (int, float), ctx, f"{path}.{key}", "a number") < 0:
+                raise ctx.error(f"{path}.{key}", "must not be negative")
+        elif value is not None:
+            _expect(value, str, ctx, f"{path}.{key}", "a string")
+        values[key] = value
+    return dataclasses.replace(defaults, **values)  # type: ignore[type-var]
+
+
+def _prices(raw: Any, ctx: _Where) -> tuple[tuple[str, dict[str, float]], ...]:
+    out = []
+    for model, prices in _expect(raw or {}, dict, ctx, "prices", "a mapping of model glob → prices").items():
+        where = f"prices.{model}"
+        prices = _expect(prices, dict, ctx, where, "a mapping {input, output, cache_read, cache_write}")
+        for k, v in prices.items():
+            if k not in ("input", "output", "cache_read", "cache_write"):
+                raise ctx.error(
+                    f"{where}.{k}", "unknown price (expected input, output, cache_read, cache_write)"
+                )
+            _expect(v, (int, float), ctx, f"{where}.{k}", "dollars per million tokens")
+        out.append((str(model), {k: float(v) for k, v in prices.items()}))
+    return tuple(out)
 
 
 def load_user_config(

@@ -58,6 +58,22 @@ class CredentialStore:
         except FileNotFoundError:
             return False
 
+    def _pool_dir(self, backend: str) -> Path:
+        self._path(backend)  # validates the name
+        return self.directory / "keys" / backend
+
+    def set_pool_key(self, backend: str, alias: str, key: str) -> Path:
+        """A pool member of ``backend`` (``turnout keys add``)."""
+        return CredentialStore(self._pool_dir(backend)).set(alias, key)
+
+    def remove_pool_key(self, backend: str, alias: str) -> bool:
+        return CredentialStore(self._pool_dir(backend)).remove(alias)
+
+    def pool(self, backend: str) -> list[tuple[str, str]]:
+        """(alias, key) of every stored pool member of ``backend``."""
+        sub = CredentialStore(self._pool_dir(backend))
+        return [(alias, key) for alias in sub.names() if (key := sub.get(alias))]
+
     def names(self) -> list[str]:
         if not self.directory.is_dir():
             return []

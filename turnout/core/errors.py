@@ -7,7 +7,8 @@
     │   ├── Unauthorized       TURNOUT_API_KEY is set and the client did not send it (401)
     │   ├── NoRouteError       no backend serves the model (404)
     │   ├── NotFound           no such local endpoint (404)
-    │   └── BodyTooLarge       body over ``limits.max_body_bytes`` (413)
+    │   ├── BodyTooLarge       body over ``limits.max_body_bytes`` (413)
+    │   └── KeysExhausted      every key cooling and the queue timed out or is full (429)
     └── UpstreamError        the backend failed us (5xx)
         ├── BackendUnreachable  connection refused / DNS / TLS (502)
         └── BackendTimeout      no response within the backend's timeout (504)
@@ -28,6 +29,7 @@ __all__ = [
     "BadRequest",
     "BodyTooLarge",
     "ConfigError",
+    "KeysExhausted",
     "NoRouteError",
     "NotFound",
     "RequestError",
@@ -42,9 +44,10 @@ __all__ = [
 class TurnoutError(Exception):
     status: int = 500
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after  # seconds; sent as the retry-after header
 
 
 class ConfigError(TurnoutError):
@@ -73,6 +76,10 @@ class NoRouteError(RequestError):
 
 class BodyTooLarge(RequestError):
     status = 413
+
+
+class KeysExhausted(RequestError):
+    status = 429
 
 
 class UpstreamError(TurnoutError):

@@ -13,12 +13,15 @@ from typing import Literal
 __all__ = [
     "BACKEND_KINDS",
     "DIALECT_OF_KIND",
+    "AnalyticsSettings",
     "Backend",
     "BackendKind",
     "Config",
     "Decision",
     "Dialect",
+    "KeySpec",
     "Limits",
+    "PoolSettings",
     "Quirks",
     "Route",
 ]
@@ -51,6 +54,16 @@ class Quirks:
 
 
 @dataclass(frozen=True)
+class KeySpec:
+    """One member of a backend's pool: a key, or a deployment with its own base URL."""
+
+    alias: str
+    key: str | None = field(default=None, repr=False)
+    base_url: str | None = None  # None: the backend's
+    source: str = "config"
+
+
+@dataclass(frozen=True)
 class Backend:
     """One place requests can go. ``key`` is a secret: never log it, never put it in repr."""
 
@@ -63,6 +76,16 @@ class Backend:
     timeout: float = 600.0
     source: str = "config"
     quirks: Quirks = field(default_factory=Quirks)
+    pool: tuple[KeySpec, ...] = ()  # extra keys / deployments; see ``members``
+    max_concurrent: int | None = None  # rate governor: requests in flight at once
+    min_interval: float = 0.0  # rate governor: seconds between request starts
+
+    @property
+    def members(self) -> tuple[KeySpec, ...]:
+        """Every key of this backend; a single ``key`` is the pool member ``default``."""
+        if self.pool:
+            return self.pool
+        return (KeySpec("default", self.key, None, self.source),)
 
     @property
     def dialect(self) -> Dialect:
@@ -78,6 +101,7 @@ class Route:
     regex: re.Pattern[str]
     model: str | None = None
     kind: Literal["glob", "regex"] = "glob"
+    fallbacks: tuple[tuple[str, str | None], ...] = ()  # (backend, model or None for the same model)
 
     def describe(self) -> str:
         return f"{self.kind} {self.pattern}"
@@ -89,12 +113,34 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class PoolSettings:
+    """How requests wait for and move between keys (``pool:`` in the config)."""
+
+    queue_timeout: float = 60.0  # seconds a request waits when every key is cooling
+    queue_max: int = 128  # requests allowed to wait at once; more get a 429 at once
+    attempts: int = 3  # upstream attempts per buffered request, failovers included
+    error_cooldown: float = 5.0  # seconds a key rests after a 5xx or a refused connection
+
+
+@dataclass(frozen=True)
+class AnalyticsSettings:
+    """The request store (``analytics:`` in the config)."""
+
+    enabled: bool = True
+    path: str | None = None  # default: <data dir>/analytics.sqlite3
+    retention_days: float = 90.0
+
+
+@dataclass(frozen=True)
 class Config:
     backends: dict[str, Backend]
     routes: tuple[Route, ...] = ()
     aliases: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     source: str = "environment"
+    pool: PoolSettings = field(default_factory=PoolSettings)
+    analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
+    prices: tuple[tuple[str, dict[str, float]], ...] = ()  # user price overrides: (model glob, prices)
 
 
 @dataclass(frozen=True)
@@ -105,6 +151,7 @@ class Decision:
     model: str
     requested: str
     rule: str
+    fallbacks: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def rewritten(self) -> bool:

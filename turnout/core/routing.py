@@ -86,7 +86,8 @@ class Router:
         for route in self.config.routes:
             if route.regex.fullmatch(model):
                 backend = self.config.backends[route.backend]
-                return Decision(backend, route.model or model, requested, f"{via}rule {route.describe()}")
+                rule = f"{via}rule {route.describe()}"
+                return Decision(backend, route.model or model, requested, rule, route.fallbacks)
         return self._default(model, requested, via)
 
     def _default(self, model: str, requested: str, via: str) -> Decision | None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from turnout.core.governor import Governor
 from turnout.core.models import Config
+from turnout.core.pool import Pool
 from turnout.core.routing import Router
 
 __all__ = ["Runtime"]
@@ -25,9 +27,19 @@ class _Loaded:
 class Runtime:
     started: float = field(default_factory=time.time)
     requests: int = 0
+    pool: Pool | None = None
+    governors: dict[str, Governor] = field(default_factory=dict)
     _loaded: _Loaded | None = None
 
     def install(self, config: Config) -> None:
+        """Swap in a (re)loaded config; key states and governors carry over."""
+        if self.pool is None:
+            self.pool = Pool(config)
+        else:
+            self.pool.install(config)
+        for name, b in config.backends.items():
+            governor = self.governors.setdefault(name, Governor())
+            governor.max_concurrent, governor.min_interval = b.max_concurrent, b.min_interval
         self._loaded = _Loaded(config, Router(config))
 
     @property

@@ -1,0 +1,183 @@
+"""Key pools: which key of which backend takes the next request, and how keys rest.
+
+Each request goes to the key with the most headroom: the smallest remaining/limit over
+the limits its provider reported last (requests, tokens, input and output tokens).
+Unknown headroom counts as full; ties rotate. A 429 cools a key until its
+``retry-after`` or reset; a 401/403 marks it failed until the config is reloaded; a
+5xx or a refused connection rests it briefly. Everything here is pure: time is passed
+in, and waiting is the caller's business (``earliest_recovery`` says how long).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from turnout.core.credentials import mask
+from turnout.core.models import Backend, Config, KeySpec
+from turnout.core.ratelimit import Limit, parse_limits, parse_retry_after
+from turnout.core.routing import Target
+
+__all__ = ["KeyState", "Placement", "Pool"]
+
+
+@dataclass
+class KeyState:
+    backend: str
+    spec: KeySpec = field(repr=False)
+    target: Target
+    status: str = "ok"  # ok | cooling | failed
+    until: float = 0.0  # wall-clock end of a cooldown
+    reason: str = ""
+    limits: dict[str, Limit] = field(default_factory=dict)
+    requests: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    trend: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=120))
+
+    @property
+    def alias(self) -> str:
+        return self.spec.alias
+
+    def headroom(self, now: float) -> float:
+        fractions = [
+            lim.fraction for lim in self.limits.values() if lim.reset_at is None or lim.reset_at > now
+        ]
+        return min(fractions) if fractions else 1.0
+
+    def available(self, now: float) -> bool:
+        if self.status == "cooling" and self.until <= now:
+            self.status, self.reason = "ok", ""
+        return self.status == "ok"
+
+    def reset_at(self, now: float) -> float | None:
+        resets = [lim.reset_at for lim in self.limits.values() if lim.reset_at and lim.reset_at > now]
+        return min(resets) if resets else None
+
+    def minutes_to_exhaustion(self, now: float) -> float | None:
+        """From the headroom trend over the last ten minutes: None unless it is falling."""
+        points = [(t, h) for t, h in self.trend if now - t <= 600]
+        if len(points) < 2 or points[-1][0] - points[0][0] < 1:
+            return None
+        (t0, h0), (t1, h1) = points[0], points[-1]
+        per_minute = (h0 - h1) / ((t1 - t0) / 60)
+        return round(h1 / per_minute, 1) if per_minute > 0 else None
+
+
+@dataclass(frozen=True)
+class Placement:
+    state: KeyState
+    backend: Backend
+    model: str  # the model this backend serves the request as
+
+
+class Pool:
+    def __init__(self, config: Config) -> None:
+        self.states: dict[str, list[KeyState]] = {}
+        self.error_cooldown = config.pool.error_cooldown
+        self._turn = itertools.count()
+        self.install(config)
+
+    def install(self, config: Config) -> None:
+        """Take a (re)loaded config; keys that did not change keep their counters and
+        limits, and failed keys get another chance."""
+        old = {
+            (s.backend, s.alias, s.spec.key, s.target): s for states in self.states.values() for s in states
+        }
+        self.error_cooldown = config.pool.error_cooldown
+        self.states = {}
+        for name, backend in config.backends.items():
+            states = []
+            for spec in backend.members:
+                target = (
+                    Target.of(Backend(name, backend.kind, spec.base_url))
+                    if spec.base_url
+                    else Target.of(backend)
+                )
+                state = old.get((name, spec.alias, spec.key, target)) or KeyState(name, spec, target)
+                state.spec = spec
+                if state.status == "failed":
+                    state.status, state.reason = "ok", ""
+                states.append(state)
+            self.states[name] = states
+
+    def state(self, backend: str, alias: str) -> KeyState | None:
+        return next((s for s in self.states.get(backend, []) if s.alias == alias), None)
+
+    def pick(self, backend: str, now: float) -> KeyState | None:
+        available = [s for s in self.states.get(backend, []) if s.available(now)]
+        if not available:
+            return None
+        best = max(s.headroom(now) for s in available)
+        ties = [s for s in available if s.headroom(now) >= best - 1e-9]
+        return ties[next(self._turn) % len(ties)]
+
+    def place(self, candidates: Sequence[tuple[Backend, str]], now: float) -> Placement | None:
+        """The first candidate (backend, model) with a key to spare, and that key."""
+        for backend, model in candidates:
+            if state := self.pick(backend.name, now):
+                return Placement(state, backend, model)
+        return None
+
+    def earliest_recovery(self, backends: Sequence[str], now: float) -> float | None:
+        """Seconds until the first cooling key among ``backends`` is back; None if none will."""
+        ends = [s.until for b in backends for s in self.states.get(b, []) if s.status == "cooling"]
+        return max(min(ends) - now, 0.0) if ends else None
+
+    def observe(self, state: KeyState, status: int, headers: Mapping[str, str], now: float) -> None:
+        state.requests += 1
+        for limit in parse_limits(headers, now):
+            state.limits[limit.name] = limit
+        if state.limits:
+            state.trend.append((now, state.headroom(now)))
+        if status == 429:
+            wait = parse_retry_after(headers, now)
+            if wait is None:
+                reset = state.reset_at(now)
+                wait = reset - now if reset else self.error_cooldown
+            self._cool(state, now + wait, f"rate limited (HTTP 429) for {wait:.0f} s")
+        elif status in (401, 403):
+            state.errors += 1
+            state.status, state.reason = "failed", f"HTTP {status}: the provider refused this key"
+            state.last_error = state.reason
+        elif status >= 500:
+            self._cool(state, now + self.error_cooldown, f"HTTP {status}")
+
+    def observe_failure(self, state: KeyState, reason: str, now: float) -> None:
+        state.requests += 1
+        self._cool(state, now + self.error_cooldown, reason)
+
+    def _cool(self, state: KeyState, until: float, reason: str) -> None:
+        state.errors += 1
+        state.status, state.until, state.reason, state.last_error = "cooling", until, reason, reason
+
+    def snapshot(self, now: float) -> list[dict[str, Any]]:
+        """Every key's state for /accounts and `turnout keys list`: masked, never the key."""
+        rows = []
+        for states in self.states.values():
+            for s in states:
+                s.available(now)
+                rows.append(
+                    {
+                        "backend": s.backend,
+                        "alias": s.alias,
+                        "key": mask(s.spec.key),
+                        "source": s.spec.source,
+                        "status": s.status,
+                        "reason": s.reason,
+                        "headroom": round(s.headroom(now), 4),
+                        "requests": s.requests,
+                        "errors": s.errors,
+                        "last_error": s.last_error,
+                        "cooling_for_s": round(max(s.until - now, 0), 1) if s.status == "cooling" else None,
+                        "reset_in_s": round(r - now, 1) if (r := s.reset_at(now)) else None,
+                        "limits": {
+                            n: {"remaining": lim.remaining, "limit": lim.limit} for n, lim in s.limits.items()
+                        },
+                        "minutes_to_exhaustion": s.minutes_to_exhaustion(now),
+                    }
+                )
+        return rows
