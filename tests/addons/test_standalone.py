@@ -33,6 +33,7 @@ def test_chain_order() -> None:
         "Credentials",
         "Relay",
         "RateLimits",
+        "Failover",
         "Translator",
         "UpstreamErrors",
         "RequestLog",

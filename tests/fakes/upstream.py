@@ -144,6 +144,18 @@ OPENAI_ERRORS = {
 
 
 @dataclass
+class KeyProgram:
+    """How the fake treats requests made with one key: a programmable rate limit."""
+
+    remaining: int = 1000
+    limit: int = 1000
+    reset: str = "20s"  # x-ratelimit-reset-requests (OpenAI) / seconds for Anthropic's RFC 3339 reset
+    status: int | None = None  # answer every request with this error status
+    retry_after: str | None = None
+    message: str | None = None  # the error message (e.g. a context-length complaint)
+
+
+@dataclass
 class FakeUpstream:
     """Start with ``with FakeUpstream() as up:``; ``up.url`` is its base URL."""
 
@@ -154,6 +166,8 @@ class FakeUpstream:
     requests: list[Recorded] = field(default_factory=list)
     models: tuple[str, ...] = ("local-model-a", "local-model-b")
     port: int = 0
+    programs: dict[str, KeyProgram] = field(default_factory=dict)  # by the key the request carries
+    _current_program: KeyProgram | None = None
 
     def __enter__(self) -> FakeUpstream:
         self._loop = asyncio.new_event_loop()
@@ -269,6 +283,11 @@ class FakeUpstream:
         body = json.loads(rec.body or b"{}")
         model = str(body.get("model", ""))
         anthropic = path.endswith("/messages") or path.endswith("/count_tokens")
+        program = self._current_program = self.program_for(rec)
+        if program is not None:
+            program.remaining = max(program.remaining - 1, 0)
+            if program.status:
+                return await self._error(writer, program.status, anthropic, program)
         if model.endswith("-slow"):
             await asyncio.sleep(self.slow_seconds)
         if "-error-" in model:
@@ -333,7 +352,30 @@ class FakeUpstream:
         whole = gen.anthropic_message(scenario) if anthropic else gen.openai_completion(scenario)
         return await self._send(writer, 200, headers, json.dumps(whole).encode())
 
+    def program_for(self, rec: Recorded) -> KeyProgram | None:
+        key = rec.headers.get("x-api-key") or rec.headers.get("authorization", "").removeprefix("Bearer ")
+        return self.programs.get(key)
+
+    def _limit_headers(self, anthropic: bool, program: KeyProgram) -> dict[str, str]:
+        if anthropic:
+            reset = time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + float(program.reset.rstrip("s")))
+            )
+            return {
+                "anthropic-ratelimit-requests-limit": str(program.limit),
+                "anthropic-ratelimit-requests-remaining": str(program.remaining),
+                "anthropic-ratelimit-requests-reset": reset,
+            }
+        return {
+            "x-ratelimit-limit-requests": str(program.limit),
+            "x-ratelimit-remaining-requests": str(program.remaining),
+            "x-ratelimit-reset-requests": program.reset,
+        }
+
     def _ok_headers(self, anthropic: bool) -> dict[str, str]:
+        program = self._current_program
+        if program is not None:
+            return {"content-type": "application/json", **self._limit_headers(anthropic, program)}
         if anthropic:
             reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
             return {
@@ -357,20 +399,24 @@ class FakeUpstream:
             "x-ratelimit-reset-tokens": "6m0s",
         }
 
-    async def _error(self, writer: asyncio.StreamWriter, status: int, anthropic: bool) -> None:
+    async def _error(
+        self, writer: asyncio.StreamWriter, status: int, anthropic: bool, program: KeyProgram | None = None
+    ) -> None:
         headers = {"content-type": "application/json"}
         if status == 429:
-            headers["retry-after"] = "7"
+            headers["retry-after"] = program.retry_after if program and program.retry_after else "7"
+        if program is not None:
+            headers.update(self._limit_headers(anthropic, program))
+        message = program.message if program and program.message else f"fake {status}"
         if anthropic:
-            body = {
-                "type": "error",
-                "error": {"type": ANTHROPIC_ERRORS[status], "message": f"fake {status}"},
-                "request_id": "req_fakeerr",
-            }
+            kind = ANTHROPIC_ERRORS.get(status, "api_error" if status >= 500 else "invalid_request_error")
+            body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fakeerr"}
             headers["request-id"] = "req_fakeerr"
         else:
-            kind, code = OPENAI_ERRORS[status]
-            body = {"error": {"message": f"fake {status}", "type": kind, "param": None, "code": code}}
+            kind, code = OPENAI_ERRORS.get(
+                status, ("server_error" if status >= 500 else "invalid_request_error", None)
+            )
+            body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
             headers["x-request-id"] = "req_fakeerr"
         await self._send(writer, status, headers, json.dumps(body).encode())
 

@@ -19,6 +19,7 @@ from mitmproxy import hooks
 from turnout.addons.config import ConfigLoader
 from turnout.addons.credentials import Credentials
 from turnout.addons.endpoints import Endpoints
+from turnout.addons.failover import Failover
 from turnout.addons.gate import Gate
 from turnout.addons.ratelimits import RateLimits
 from turnout.addons.relay import Relay
@@ -32,14 +33,16 @@ __all__ = ["Chain", "build_chain", "concerns"]
 
 
 def concerns(runtime: Runtime) -> list[Any]:
+    router, credentials = Router(runtime), Credentials(runtime)
     return [
         ConfigLoader(runtime),  # the config in effect, into the shared runtime
         Gate(),  # TURNOUT_API_KEY; client credentials stripped
         Endpoints(runtime),  # /health, /status, /v1/models answered in place
-        Router(runtime),  # body parsed once; model → backend; URL rewritten
-        Credentials(runtime),  # the backend's key and required headers
+        router,  # body parsed once; model → backend → key (or wait); URL rewritten
+        credentials,  # the key's credential and the backend's required headers
         Relay(),  # SSE streamed; x-turnout-backend on every response
         RateLimits(runtime),  # rate-limit headers into the pool; 429/401 cool or fail keys
+        Failover(runtime, router, credentials),  # buffered requests retried on other keys, then fallbacks
         Translator(),  # responses and streams into the client's dialect
         UpstreamErrors(runtime),  # unreachable → 502, timeout → 504, as JSON
         RequestLog(),  # --verbose: one line per request

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 from mitmproxy import http
 
 from turnout.addons._flows import META, answer, fail_closed
-from turnout.core.catalog import models_payload, status_payload
+from turnout.core.catalog import accounts_payload, models_payload, status_payload
 from turnout.core.runtime import Runtime
 
 
@@ -30,6 +32,8 @@ class Endpoints:
                 started=self.runtime.started,
                 requests=self.runtime.requests,
             )
+        elif path == "/accounts":
+            payload = accounts_payload(self.runtime, time.time())
         elif path in ("/v1/models", "/models"):
             dialect = "anthropic" if "anthropic-version" in flow.request.headers else "openai"
             payload = models_payload(dialect, self.runtime.router.routable_models())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -32,10 +33,22 @@ logger = logging.getLogger("turnout")
 GOVERNED = META + "governed"  # the backend whose governor counted this request
 
 
+@dataclass
+class Original:
+    """What a retry needs of the client's request: references, nothing copied."""
+
+    endpoint: Endpoint
+    raw: bytes
+    body: dict[str, Any]
+    decision: Decision
+    fields: tuple[tuple[bytes, bytes], ...]
+    tried: set[tuple[str, str]] = field(default_factory=set)
+
+
 class Router:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.waiting = 0
+        self.originals: dict[str, Original] = {}  # buffered requests that may be retried, by flow id
 
     @fail_closed
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -86,8 +99,15 @@ class Router:
         placement = self._try_place(candidates)
         if placement is None:
             return self._wait_and_forward(flow, endpoint, raw, body, decision, candidates)
+        self._remember(flow, endpoint, raw, body, decision)
         self.forward(flow, endpoint, raw, body, decision, placement)
         return None
+
+    def _remember(
+        self, flow: http.HTTPFlow, endpoint: Endpoint, raw: bytes, body: dict[str, Any], decision: Decision
+    ) -> None:
+        if self.runtime.config.pool.attempts > 1 and body.get("stream") is not True:
+            self.originals[flow.id] = Original(endpoint, raw, body, decision, flow.request.headers.fields)
 
     def candidates(self, decision: Decision) -> list[tuple[Backend, str]]:
         backends = self.runtime.config.backends
@@ -124,11 +144,11 @@ class Router:
     ) -> None:
         settings = self.runtime.config.pool
         names = [b.name for b, _ in candidates]
-        if self.waiting >= settings.queue_max:
+        if self.runtime.waiting >= settings.queue_max:
             raise KeysExhausted(
                 self._exhausted(names, "and the wait queue is full"), retry_after=self._retry(names)
             )
-        self.waiting += 1
+        self.runtime.waiting += 1
         deadline = time.monotonic() + settings.queue_timeout
         try:
             while (placement := self._try_place(candidates)) is None:
@@ -143,9 +163,10 @@ class Router:
                 )
                 await asyncio.sleep(min(left, max(recovery or 0.05, 0.01), 1.0))
         finally:
-            self.waiting -= 1
+            self.runtime.waiting -= 1
         if flow.error:  # the client gave up while waiting
             return
+        self._remember(flow, endpoint, raw, body, decision)
         self.forward(flow, endpoint, raw, body, decision, placement)
 
     def _retry(self, names: list[str]) -> float:
@@ -175,6 +196,8 @@ class Router:
                 META + "model": model,
             }
         )
+        if original := self.originals.get(flow.id):
+            original.tried.add((backend.name, state.alias))
         if self.runtime.governors[backend.name].active:
             flow.metadata[GOVERNED] = backend.name
         if backend is not decision.backend:

@@ -32,12 +32,12 @@ from turnout.core.runtime import Runtime
 
 logger = logging.getLogger("turnout")
 
-_REPLY = "_turnout_reply"  # attribute on the live Request object; never serialized
+REPLY = "_turnout_reply"  # attribute on the live Request object; never serialized
 
 
 def _send_prepared_reply(original: Any) -> Any:
     def send(self: _http1.Http1Server, event: Any) -> Generator[Any, Any, None]:
-        reply = getattr(self.request, _REPLY, None) if isinstance(event, ResponseProtocolError) else None
+        reply = getattr(self.request, REPLY, None) if isinstance(event, ResponseProtocolError) else None
         if reply is None or self.response is not None:
             return (yield from original(self, event))
         if self.conn.state & ConnectionState.CAN_WRITE:
@@ -75,14 +75,19 @@ def uninstall_reply_patch() -> None:
     _http1.make_error_response = _ORIGINAL_ERROR_RESPONSE
 
 
+def assemble_response(response: http.Response) -> bytes:
+    """A whole HTTP/1.1 response to send in place of mitmproxy's error page; closes the connection."""
+    response.headers["connection"] = "close"
+    response.headers["content-length"] = str(len(response.raw_content or b""))
+    return http1.assemble_response(response)
+
+
 def assemble_reply(flow: http.HTTPFlow, error: TurnoutError) -> bytes:
     body = error_body(dialect_of(flow), error.status, error.message)
-    response = http.Response.make(
-        error.status, body, {"content-type": "application/json", "connection": "close"}
-    )
+    response = http.Response.make(error.status, body, {"content-type": "application/json"})
     if backend := flow.metadata.get(META + "backend"):
         response.headers["x-turnout-backend"] = backend
-    return http1.assemble_response(response)
+    return assemble_response(response)
 
 
 class UpstreamErrors:
@@ -126,8 +131,8 @@ class UpstreamErrors:
         if handle := self._watchdogs.pop(flow.id, None):
             handle.cancel()
         name = flow.metadata.get(META + "backend")
-        if name is None or flow.response is not None:
-            return
+        if name is None or flow.response is not None or hasattr(flow.request, REPLY):
+            return  # not ours, answered, or a failover already prepared the reply
         backend = self.runtime.config.backends.get(name)
         where = f"{name} ({backend.base_url})" if backend else name
         error: TurnoutError
@@ -143,4 +148,4 @@ class UpstreamErrors:
                 f"Cannot reach backend {where}: {reason}. Is it running, and is its base_url right?"
             )
         flow.metadata[META + "error"] = type(error).__name__
-        setattr(flow.request, _REPLY, assemble_reply(flow, error))
+        setattr(flow.request, REPLY, assemble_reply(flow, error))

@@ -8,8 +8,9 @@ from typing import Any
 from turnout.core.credentials import mask
 from turnout.core.models import Config, Dialect
 from turnout.core.routing import Router
+from turnout.core.runtime import Runtime
 
-__all__ = ["models_payload", "status_payload"]
+__all__ = ["accounts_payload", "models_payload", "status_payload"]
 
 _EPOCH_RFC3339 = "1970-01-01T00:00:00Z"
 
@@ -54,4 +55,21 @@ def status_payload(config: Config, router: Router, *, started: float, requests: 
         "routes": [{"match": r.describe(), "backend": r.backend, "model": r.model} for r in config.routes],
         "aliases": config.aliases,
         "models": router.routable_models(),
+    }
+
+
+def accounts_payload(runtime: Runtime, now: float) -> dict[str, Any]:
+    """The live pool: every key's status and headroom, governors, the wait queue."""
+    return {
+        "keys": runtime.pool.snapshot(now) if runtime.pool else [],
+        "governors": {
+            name: {
+                "in_flight": g.in_flight,
+                "max_concurrent": g.max_concurrent,
+                "min_interval_s": g.min_interval,
+            }
+            for name, g in runtime.governors.items()
+            if g.active
+        },
+        "waiting": runtime.waiting,
     }

@@ -107,8 +107,12 @@ class Pool:
     def state(self, backend: str, alias: str) -> KeyState | None:
         return next((s for s in self.states.get(backend, []) if s.alias == alias), None)
 
-    def pick(self, backend: str, now: float) -> KeyState | None:
-        available = [s for s in self.states.get(backend, []) if s.available(now)]
+    def pick(
+        self, backend: str, now: float, exclude: frozenset[tuple[str, str]] = frozenset()
+    ) -> KeyState | None:
+        available = [
+            s for s in self.states.get(backend, []) if s.available(now) and (backend, s.alias) not in exclude
+        ]
         if not available:
             return None
         best = max(s.headroom(now) for s in available)

@@ -27,6 +27,7 @@ class _Loaded:
 class Runtime:
     started: float = field(default_factory=time.time)
     requests: int = 0
+    waiting: int = 0  # requests waiting for a key
     pool: Pool | None = None
     governors: dict[str, Governor] = field(default_factory=dict)
     _loaded: _Loaded | None = None
