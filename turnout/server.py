@@ -214,8 +214,10 @@ class ProxyHandle:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self._master is not None:
+        """Shut down and wait; the analytics store is drained first. Safe to call twice."""
+        if self._master is not None and self._thread.is_alive():
             self._master.shutdown()
+        self._master = None
         self._thread.join(timeout)
 
     def __enter__(self) -> ProxyHandle:

@@ -36,5 +36,6 @@ def test_chain_order() -> None:
         "Failover",
         "Translator",
         "UpstreamErrors",
+        "Analytics",
         "RequestLog",
     ]

@@ -76,6 +76,8 @@ limits:
   max_body_mb: 1
 pool:
   error_cooldown: 0
+analytics:
+  path: {path.parent / "analytics.sqlite3"}
 autodetect: {{environment: false, local: false}}
 {extra}""")
     return path

@@ -58,6 +58,7 @@ routes:
     backend: scripted
     model: scripted-model
 autodetect: {{environment: false, local: false}}
+analytics: {{path: {tmp / "analytics.sqlite3"}}}
 """)
         proxy = start_proxy_thread(
             ServerSettings(port=0, config=str(config), confdir=str(tmp / "certs"), discover=False, api_key="")

@@ -28,7 +28,11 @@ def test_mitmdump_script_routes_like_the_cli(tmp_path: Path) -> None:
     port = free_port()
     with FakeUpstream() as up:
         config = write_config(tmp_path / "config.yaml", up.url)
-        env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+        env = {
+            **os.environ,
+            "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+        }
         proc = subprocess.Popen(
             [
                 str(mitmdump),

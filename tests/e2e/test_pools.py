@@ -51,6 +51,7 @@ routes:
   - {{match: "claude-primary*", backend: claudeish, fallbacks: ["backup/fallback-model"]}}
   - {{match: "unreachable-model", backend: gone, fallbacks: [backup]}}
 pool: {{queue_timeout: 0.6, attempts: 3, error_cooldown: 0.3}}
+analytics: {{path: {db}}}
 autodetect: {{environment: false, local: false}}
 """
 
@@ -59,7 +60,7 @@ autodetect: {{environment: false, local: false}}
 def pools(tmp_path: Path) -> Iterator[tuple[ProxyHandle, FakeUpstream]]:
     with FakeUpstream() as up:
         config = tmp_path / "config.yaml"
-        config.write_text(CONFIG.format(up=up.url))
+        config.write_text(CONFIG.format(up=up.url, db=tmp_path / "analytics.sqlite3"))
         proxy = start_proxy_thread(
             ServerSettings(
                 port=0, config=str(config), confdir=str(tmp_path / "certs"), discover=False, api_key=""

@@ -16,6 +16,7 @@ from typing import Any
 
 from mitmproxy import hooks
 
+from turnout.addons.analytics import Analytics
 from turnout.addons.config import ConfigLoader
 from turnout.addons.credentials import Credentials
 from turnout.addons.endpoints import Endpoints
@@ -45,6 +46,7 @@ def concerns(runtime: Runtime) -> list[Any]:
         Failover(runtime, router, credentials),  # buffered requests retried on other keys, then fallbacks
         Translator(),  # responses and streams into the client's dialect
         UpstreamErrors(runtime),  # unreachable → 502, timeout → 504, as JSON
+        Analytics(runtime),  # one record per request into the analytics store
         RequestLog(),  # --verbose: one line per request
     ]
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Any
 
 import orjson
 from mitmproxy import http
 
 from turnout.addons._flows import META, answer, fail_closed
+from turnout.core.analytics import prometheus, summarize
 from turnout.core.catalog import accounts_payload, models_payload, status_payload
+from turnout.core.errors import NotFound
 from turnout.core.runtime import Runtime
+from turnout.core.store import read_rows
 
 
 class Endpoints:
@@ -17,27 +22,44 @@ class Endpoints:
         self.runtime = runtime
 
     @fail_closed
-    def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Any:
         if flow.response or flow.error:
-            return
+            return None
         path = flow.request.path.split("?", 1)[0].rstrip("/") or "/"
         if flow.request.method not in ("GET", "HEAD"):
-            return
+            return None
+        now, runtime = time.time(), self.runtime
         if path == "/health":
             payload: object = {"status": "ok"}
         elif path == "/status":
             payload = status_payload(
-                self.runtime.config,
-                self.runtime.router,
-                started=self.runtime.started,
-                requests=self.runtime.requests,
+                runtime.config, runtime.router, started=runtime.started, requests=runtime.requests
             )
         elif path == "/accounts":
-            payload = accounts_payload(self.runtime, time.time())
+            payload = accounts_payload(runtime, now)
+        elif path == "/metrics":
+            keys = runtime.pool.snapshot(now) if runtime.pool else []
+            flow.metadata[META + "local"] = path
+            text = prometheus(runtime.counters, keys, runtime.waiting).encode()
+            answer(flow, 200, text, {"content-type": "text/plain; version=0.0.4; charset=utf-8"})
+            return None
+        elif path == "/analytics":
+            flow.metadata[META + "local"] = path
+            return self._analytics(flow, now)
         elif path in ("/v1/models", "/models"):
             dialect = "anthropic" if "anthropic-version" in flow.request.headers else "openai"
-            payload = models_payload(dialect, self.runtime.router.routable_models())
+            payload = models_payload(dialect, runtime.router.routable_models())
         else:
-            return
+            return None
         flow.metadata[META + "local"] = path
         answer(flow, 200, orjson.dumps(payload))
+        return None
+
+    async def _analytics(self, flow: http.HTTPFlow, now: float) -> None:
+        """Read in a thread: the database may be large, the event loop must not wait on it."""
+        store = self.runtime.store
+        if store is None:
+            raise NotFound("Analytics are off (analytics.enabled: false, or the store could not be opened).")
+        rows = await asyncio.to_thread(read_rows, store.path)
+        keys = self.runtime.pool.snapshot(now) if self.runtime.pool else []
+        answer(flow, 200, orjson.dumps(summarize(rows, now, keys)))

@@ -9,10 +9,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from turnout.core.analytics import Counters
 from turnout.core.governor import Governor
 from turnout.core.models import Config
 from turnout.core.pool import Pool
+from turnout.core.prices import PriceTable
 from turnout.core.routing import Router
+from turnout.core.store import Store
 
 __all__ = ["Runtime"]
 
@@ -30,6 +33,9 @@ class Runtime:
     waiting: int = 0  # requests waiting for a key
     pool: Pool | None = None
     governors: dict[str, Governor] = field(default_factory=dict)
+    store: Store | None = None  # the analytics store, while it is open
+    counters: Counters = field(default_factory=Counters)
+    prices: PriceTable | None = None
     _loaded: _Loaded | None = None
 
     def install(self, config: Config) -> None:
@@ -41,6 +47,7 @@ class Runtime:
         for name, b in config.backends.items():
             governor = self.governors.setdefault(name, Governor())
             governor.max_concurrent, governor.min_interval = b.max_concurrent, b.min_interval
+        self.prices = PriceTable(config.prices)
         self._loaded = _Loaded(config, Router(config))
 
     @property

@@ -30,6 +30,11 @@ class SSEParser:
             SSEEvent(e.decode() if e else None, d.decode("utf-8", "replace")) for e, d in self.feed_raw(chunk)
         ]
 
+    @property
+    def idle(self) -> bool:
+        """Nothing pending: every byte fed so far belonged to a complete event."""
+        return not (self._buffer or self._data or self._event)
+
     def single_data(self, chunk: bytes) -> bytes | None:
         """The data of ``chunk`` when it is exactly one ``data:`` event and nothing is
         pending; else None (then call ``feed_raw``). The per-event fast lane of streams."""

@@ -70,9 +70,15 @@ class StreamAdapter:
     """
 
     def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
         self.translator: _Translator = (
             ToAnthropicStream(ctx) if ctx.client == "anthropic" else ToOpenAIStream(ctx)
         )
+
+    @property
+    def upstream_usage(self) -> dict[str, Any]:
+        """The usage the upstream reported, in the backend's dialect."""
+        return dict(getattr(self.translator, "_usage", None) or {})
 
     def __call__(self, data: bytes) -> list[bytes]:
         try:

@@ -1,0 +1,109 @@
+"""Analytics: every request recorded exactly once, tokens and cost, the views."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import anthropic
+import httpx
+import pytest
+
+from tests.e2e.conftest import start_rig
+from tests.fakes.upstream import FakeUpstream
+from turnout.core.store import read_rows
+from turnout.server import ProxyHandle
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[tuple[ProxyHandle, FakeUpstream, Path]]:
+    # One event per write: the proxy, the upstream and the clients share this process's GIL.
+    with FakeUpstream(odd_splits=False, chunk_pause=0) as up:
+        proxy = start_rig(tmp_path, up)
+        try:
+            yield proxy, up, tmp_path / "analytics.sqlite3"
+        finally:
+            proxy.stop()
+
+
+def test_a_thousand_concurrent_requests_are_each_recorded_once(
+    rig: tuple[ProxyHandle, FakeUpstream, Path],
+) -> None:
+    proxy, _, db = rig
+
+    async def run() -> list[int]:
+        limits = httpx.Limits(max_connections=64)
+        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+            async def one(i: int) -> int:
+                body = {"model": f"compat:m-{i}", "stream": i % 4 == 0, "messages": []}
+                r = await client.post(proxy.url + "/v1/chat/completions", json=body)
+                return r.status_code
+
+            return await asyncio.gather(*(one(i) for i in range(1000)))
+
+    assert asyncio.run(run()) == [200] * 1000
+    proxy.stop()  # shutdown drains the writer: nothing recorded is lost
+    rows = read_rows(db)
+    assert sorted(r["model_asked"] for r in rows) == sorted(f"compat:m-{i}" for i in range(1000))
+    streamed = [r for r in rows if r["stream"]]
+    assert len(streamed) == 250 and all(r["tokens_out"] == 20 and r["tokens_in"] == 9 for r in streamed)
+    assert all(r["tokens_out"] == 4 for r in rows if not r["stream"])
+
+
+def test_tokens_cost_latency_and_errors_are_recorded(rig: tuple[ProxyHandle, FakeUpstream, Path]) -> None:
+    proxy, _, db = rig
+    claude = anthropic.Anthropic(base_url=proxy.url, api_key="x", max_retries=0)
+    claude.messages.create(
+        model="claude-sonnet-5-5", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+    )
+    with claude.messages.stream(
+        model="gpt-4o", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+    ) as s:
+        s.get_final_message()
+    httpx.post(proxy.url + "/v1/chat/completions", json={"model": "dead-model", "messages": []})
+    httpx.post(proxy.url + "/v1/chat/completions", json={"model": "limited:groq-error-429", "messages": []})
+    proxy.stop()
+    rows = {r["model_asked"]: r for r in read_rows(db)}
+    sonnet = rows["claude-sonnet-5-5"]
+    assert (
+        sonnet["backend"],
+        sonnet["key_alias"],
+        sonnet["status"],
+        sonnet["tokens_in"],
+        sonnet["tokens_out"],
+    ) == ("anth", "default", 200, 11, 4)
+    assert sonnet["cost"] == pytest.approx((11 * 3 + 4 * 15) / 1e6)
+    assert sonnet["latency_ms"] > 0 and sonnet["ttfb_ms"] is not None and sonnet["dialect"] == "anthropic"
+    translated = rows["gpt-4o"]
+    assert (translated["stream"], translated["tokens_in"], translated["tokens_out"]) == (1, 9, 20)
+    assert translated["cost"] == pytest.approx((9 * 2.5 + 20 * 10) / 1e6)
+    assert rows["dead-model"]["status"] == 502 and rows["dead-model"]["error"] == "BackendUnreachable"
+    limited = rows["limited:groq-error-429"]
+    assert limited["status"] == 429 and limited["attempts"] == 2
+
+
+def test_views(rig: tuple[ProxyHandle, FakeUpstream, Path]) -> None:
+    proxy, _, _ = rig
+    for model in ("gpt-4o", "claude-sonnet-5-5", "dead-model"):
+        httpx.post(proxy.url + "/v1/chat/completions", json={"model": model, "messages": []})
+    httpx.post(
+        proxy.url + "/v1/messages", json={"model": "claude-sonnet-5-5", "max_tokens": 5, "messages": []}
+    )
+    report = httpx.get(proxy.url + "/analytics").json()
+    hour = report["last_hour"]
+    assert hour["totals"]["requests"] >= 3 and hour["totals"]["errors"] >= 1
+    assert set(hour["by_backend"]) >= {"oai", "anth"} and "anth/default" in hour["by_key"]
+    assert hour["by_backend"]["oai"]["latency_p50_ms"] > 0 and report["burn"]["tokens_per_minute"] > 0
+    assert report["all_time"]["totals"]["requests"] == hour["totals"]["requests"]
+    metrics = httpx.get(proxy.url + "/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = metrics.text
+    assert "# TYPE turnout_requests_total counter" in text
+    assert re.search(r'^turnout_requests_total\{backend="oai",model="gpt-4o",status="200"\} 1$', text, re.M)
+    assert re.search(r'^turnout_key_headroom_ratio\{backend="oai",key="default"\} 0\.96', text, re.M)
+    assert re.search(r"^turnout_queue_waiting 0$", text, re.M)
+    for line in text.splitlines():
+        assert line.startswith("#") or re.match(r"^[a-z_]+(\{[^}]*\})? -?[0-9.e+-]+$", line), line

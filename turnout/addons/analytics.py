@@ -1,0 +1,136 @@
+"""One record per request, on response and on error, into the analytics store.
+
+Time to first byte is taken when the response headers arrive. Tokens come from the
+response body, or from the stream: pass-through streams get a ``UsageSniffer`` (reads
+pass unchanged), translated streams report what their translator saw. The write is a
+queue put; the store's thread does the disk work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from mitmproxy import ctx, http
+from mitmproxy.addonmanager import Loader
+
+from turnout.addons._flows import META, TRANSLATION, dialect_of
+from turnout.core.dialects.translate import StreamAdapter
+from turnout.core.models import DIALECT_OF_KIND
+from turnout.core.paths import data_dir
+from turnout.core.prices import Usage
+from turnout.core.runtime import Runtime
+from turnout.core.store import Record, Store, StoreError
+from turnout.core.usage import UsageSniffer, usage_from_body, usage_of
+
+logger = logging.getLogger("turnout")
+
+TTFB = META + "ttfb_ms"
+_ERROR_STATUS = {"BackendTimeout": 504, "BackendUnreachable": 502}
+
+
+class Analytics:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def load(self, loader: Loader) -> None:
+        loader.add_option(
+            "turnout_analytics",
+            bool,
+            True,
+            "Record every request in the analytics store (`analytics:` in the config: path, retention).",
+        )
+
+    def running(self) -> None:
+        settings = self.runtime.config.analytics
+        if not (ctx.options.turnout_analytics and settings.enabled) or self.runtime.store is not None:
+            return
+        path = data_dir() / "analytics.sqlite3" if settings.path is None else Path(settings.path)
+        try:
+            self.runtime.store = Store(path.expanduser(), retention_days=settings.retention_days)
+        except StoreError as e:
+            logger.warning("turnout: analytics off: %s", e.message)
+
+    def done(self) -> None:
+        if self.runtime.store is not None:
+            self.runtime.store.close()
+            self.runtime.store = None
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if META + "requested" not in flow.metadata or flow.response is None:
+            return
+        flow.metadata[TTFB] = round((time.time() - flow.request.timestamp_start) * 1000, 2)
+        if flow.response.stream is True and (name := flow.metadata.get(META + "backend")):
+            kind = self.runtime.config.backends[name].kind
+            flow.response.stream = UsageSniffer(DIALECT_OF_KIND[kind])
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self._record(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._record(flow)
+
+    def _record(self, flow: http.HTTPFlow) -> None:
+        if META + "requested" not in flow.metadata or flow.metadata.get(META + "recorded"):
+            return
+        flow.metadata[META + "recorded"] = True
+        try:
+            row = asdict(self._row(flow))
+        except Exception:  # bookkeeping must never disturb traffic
+            logger.exception("turnout: could not record a request")
+            return
+        self.runtime.counters.add(row)
+        if self.runtime.store is not None:
+            self.runtime.store.record(Record(**row))
+
+    def _row(self, flow: http.HTTPFlow) -> Record:
+        meta, response = flow.metadata, flow.response
+        usage = self._usage(flow) or Usage()
+        model = meta.get(META + "model") or meta.get(META + "requested", "")
+        aborted = bool(flow.error and "disconnect" in flow.error.msg.lower())
+        if response is not None:
+            status = response.status_code
+        else:
+            status = 499 if aborted else _ERROR_STATUS.get(meta.get(META + "error", ""), 502)
+        attempts = response.headers.get("x-turnout-attempts", "1") if response is not None else "1"
+        prices = self.runtime.prices
+        return Record(
+            ts=flow.request.timestamp_start,
+            dialect=dialect_of(flow),
+            model_asked=meta.get(META + "requested", ""),
+            route=meta.get(META + "rule", ""),
+            backend=meta.get(META + "backend", ""),
+            key_alias=meta.get(META + "key", ""),
+            model_served=model,
+            stream=int(bool(meta.get(META + "stream"))),
+            status=status,
+            attempts=int(attempts) if attempts.isdigit() else 1,
+            latency_ms=round((time.time() - flow.request.timestamp_start) * 1000, 2),
+            ttfb_ms=meta.get(TTFB),
+            tokens_in=usage.input,
+            tokens_out=usage.output,
+            cache_read=usage.cache_read,
+            cache_write=usage.cache_write,
+            reasoning=usage.reasoning,
+            cost=prices.cost(model, usage) if prices and (usage.input or usage.output) else None,
+            error=meta.get(META + "error") or (flow.error.msg[:200] if flow.error else None),
+            aborted=int(aborted),
+        )
+
+    def _usage(self, flow: http.HTTPFlow) -> Usage | None:
+        response = flow.response
+        if response is None:
+            return None
+        stream = response.stream
+        backend = self.runtime.config.backends.get(flow.metadata.get(META + "backend", ""))
+        if isinstance(stream, UsageSniffer):
+            return stream.usage
+        if isinstance(stream, StreamAdapter):
+            raw = stream.upstream_usage
+            return usage_of(stream.ctx.backend, raw) if raw else None
+        if stream or not response.raw_content:
+            return None
+        dialect = dialect_of(flow) if TRANSLATION in flow.metadata or backend is None else backend.dialect
+        return usage_from_body(dialect, response.get_content(strict=False) or b"")

@@ -1,0 +1,148 @@
+"""The analytics store: one SQLite row per request, written off the event loop.
+
+``record`` only puts the row on a queue; a writer thread inserts in batches (WAL mode,
+one transaction per batch), so the proxy never waits on the disk. ``close`` drains the
+queue before returning: nothing recorded is lost at shutdown. Old rows are pruned by
+``retention_days``.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from turnout.core.errors import TurnoutError
+
+__all__ = ["Record", "Store", "StoreError", "read_rows"]
+
+
+class StoreError(TurnoutError):
+    """The analytics database cannot be opened or read."""
+
+
+@dataclass(frozen=True)
+class Record:
+    ts: float
+    dialect: str
+    model_asked: str
+    route: str
+    backend: str
+    key_alias: str
+    model_served: str
+    stream: int
+    status: int
+    attempts: int
+    latency_ms: float
+    ttfb_ms: float | None
+    tokens_in: int
+    tokens_out: int
+    cache_read: int
+    cache_write: int
+    reasoning: int
+    cost: float | None
+    error: str | None
+    aborted: int
+
+
+COLUMNS = [f.name for f in fields(Record)]
+_SQL = {"float": "REAL", "int": "INTEGER", "str": "TEXT"}
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS requests (id INTEGER PRIMARY KEY, "
+    + ", ".join(f"{f.name} {_SQL[str(f.type).split()[0]]}" for f in fields(Record))
+    + "); CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);"
+)
+_INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_STOP = object()
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False, timeout=10)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot open the analytics database {path}: {e}; check analytics.path") from e
+    return db
+
+
+class Store:
+    def __init__(self, path: Path, *, retention_days: float = 90.0, batch: int = 500) -> None:
+        self.path = path
+        self.retention = retention_days * 86400
+        self.batch = batch
+        self.written = 0
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._db = connect(path)
+        self.prune()
+        self._thread = threading.Thread(target=self._write_loop, name="turnout-store", daemon=True)
+        self._thread.start()
+
+    def record(self, row: Record) -> None:
+        """Never blocks: the row is written by the store's thread."""
+        self._queue.put(row)
+
+    def _write_loop(self) -> None:
+        last_prune = time.monotonic()
+        while True:
+            item = self._queue.get()
+            rows: list[Record] = []
+            stop = item is _STOP
+            if not stop:
+                rows.append(item)
+            while len(rows) < self.batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                rows.append(more)
+            if rows:
+                self._insert(rows)
+            if stop:
+                return
+            if time.monotonic() - last_prune > 3600:
+                self.prune()
+                last_prune = time.monotonic()
+
+    def _insert(self, rows: Iterable[Record]) -> None:
+        values = [astuple(r) for r in rows]
+        with self._db:
+            self._db.executemany(_INSERT, values)
+        self.written += len(values)
+
+    def prune(self) -> int:
+        with self._db:
+            return self._db.execute(
+                "DELETE FROM requests WHERE ts < ?", (time.time() - self.retention,)
+            ).rowcount
+
+    def close(self) -> None:
+        """Write everything queued, then stop the writer."""
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._db.close()
+
+
+def read_rows(path: Path, since: float | None = None) -> list[dict[str, Any]]:
+    """Rows as dicts, oldest first; for the views and `turnout stats` (any process)."""
+    if not path.exists():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        db.row_factory = sqlite3.Row
+        query = "SELECT * FROM requests" + (" WHERE ts >= ?" if since is not None else "") + " ORDER BY ts"
+        return [dict(r) for r in db.execute(query, (since,) if since is not None else ())]
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot read the analytics database {path}: {e}") from e
+    finally:
+        db.close()
