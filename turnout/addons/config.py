@@ -1,7 +1,10 @@
-"""Loads the config into the shared runtime when the proxy starts or an option changes."""
+"""Loads the config into the shared runtime at start, when an option changes, and when
+the config file or the stored keys change on disk (``turnout keys add`` and
+``turnout backend add`` take effect in a running proxy without a restart)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -10,6 +13,8 @@ from mitmproxy.addonmanager import Loader
 
 from turnout.core.config import load_user_config
 from turnout.core.errors import ConfigError
+from turnout.core.models import Config
+from turnout.core.paths import credentials_dir, user_config_path
 from turnout.core.runtime import Runtime
 
 logger = logging.getLogger("turnout")
@@ -18,6 +23,8 @@ logger = logging.getLogger("turnout")
 class ConfigLoader:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self._watch: asyncio.Task[None] | None = None
+        self._seen: tuple[float, ...] = ()
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -26,6 +33,12 @@ class ConfigLoader:
             "",
             "Path to turnout's YAML config. Empty: $TURNOUT_CONFIG, else ~/.config/turnout/config.yaml; "
             "with no file, backends come from the environment.",
+        )
+        loader.add_option(
+            "turnout_reload_interval",
+            float,
+            1.0,
+            "Seconds between checks of the config file and stored keys for changes; 0 turns live reload off.",
         )
         loader.add_option(
             "turnout_discover",
@@ -38,16 +51,61 @@ class ConfigLoader:
     def configure(self, updated: set[str]) -> None:
         if not {"turnout_config", "turnout_discover"} & updated and self.runtime.ready:
             return
+        self._seen = self._signature()
         try:
-            config = load_user_config(
-                ctx.options.turnout_config or None,
-                discover=ctx.options.turnout_discover,
-                exclude_urls=tuple(self_urls(ctx.options.mode)),
-            )
+            config = self._load()
         except ConfigError as e:
             raise exceptions.OptionsError(f"turnout_config: {e}") from e
         self.runtime.install(config)
         logger.debug("turnout: loaded %d backends from %s", len(config.backends), config.source)
+
+    def _load(self) -> Config:
+        return load_user_config(
+            ctx.options.turnout_config or None,
+            discover=ctx.options.turnout_discover,
+            exclude_urls=tuple(self_urls(ctx.options.mode)),
+        )
+
+    def running(self) -> None:
+        interval = ctx.options.turnout_reload_interval
+        if interval > 0 and self._watch is None:
+            self._watch = asyncio.get_running_loop().create_task(self._watch_files(interval))
+
+    def done(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+
+    def _signature(self) -> tuple[float, ...]:
+        """Modification times of the config file and every stored key file."""
+        paths = [user_config_path(ctx.options.turnout_config or None)]
+        store = credentials_dir()
+        if store.is_dir():
+            paths += [store, *store.rglob("*")]
+        times = []
+        for path in paths:
+            try:
+                times.append(path.stat().st_mtime)
+            except OSError:
+                times.append(0.0)
+        return tuple(times)
+
+    async def _watch_files(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            signature = await asyncio.to_thread(self._signature)
+            if signature == self._seen:
+                continue
+            self._seen = signature
+            try:
+                config = await asyncio.to_thread(self._load)
+            except ConfigError as e:
+                logger.warning(
+                    "turnout: config change not applied, the old config stays in effect: %s", e.message
+                )
+                continue
+            self.runtime.install(config)
+            logger.warning("turnout: reloaded the config (%d backends)", len(config.backends))
 
 
 def self_urls(modes: Sequence[str]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from turnout.cli import backend, inspect
+from turnout.cli import backend, inspect, keys, stats
 from turnout.cli._console import err, fail, out
 
 app = typer.Typer(
@@ -21,6 +21,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(backend.app, name="backend")
+app.add_typer(keys.app, name="keys")
+app.command("stats")(stats.stats)
+app.command("top")(stats.top)
 app.command("models")(inspect.models)
 app.command("status")(inspect.status)
 app.command("doctor")(inspect.doctor)

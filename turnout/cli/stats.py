@@ -1,0 +1,170 @@
+"""``turnout stats`` (from the analytics store) and ``turnout top`` (a live dashboard)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.markup import escape
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+
+from turnout.cli._console import fail, out
+from turnout.core.analytics import summarize
+from turnout.core.config import load_user_config
+from turnout.core.errors import ConfigError
+from turnout.core.paths import data_dir
+from turnout.core.store import StoreError, read_rows
+
+ConfigOpt = Annotated[
+    str | None, typer.Option("--config", "-c", envvar="TURNOUT_CONFIG", help="YAML config file.")
+]
+_SINCE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str) -> float | None:
+    """``30m``, ``24h``, ``7d`` → seconds; ``all`` → None."""
+    if text == "all":
+        return None
+    m = _SINCE.match(text)
+    if not m:
+        raise typer.BadParameter("use a number and a unit: 30m, 24h, 7d, or all")
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+def _num(value: float | int | None, fmt: str = "{:,.0f}") -> str:
+    return "—" if value is None else fmt.format(value)
+
+
+def stats_table(title: str, groups: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title=title)
+    table.add_column("", no_wrap=True, style="bold")
+    for col in (
+        "requests",
+        "errors",
+        "tokens in",
+        "tokens out",
+        "cached",
+        "cost $",
+        "p50 ms",
+        "p95 ms",
+        "TTFB p50",
+    ):
+        table.add_column(col, justify="right")
+    for name, s in groups.items():
+        table.add_row(
+            escape(name),
+            _num(s["requests"]),
+            f"{s['error_rate']:.1%}",
+            _num(s["tokens_in"]),
+            _num(s["tokens_out"]),
+            _num(s["cache_read"]),
+            _num(s["cost"], "{:,.4f}"),
+            _num(s["latency_p50_ms"]),
+            _num(s["latency_p95_ms"]),
+            _num(s["ttfb_p50_ms"]),
+        )
+    return table
+
+
+def stats(
+    since: Annotated[str, typer.Option(help="How far back: 30m, 24h, 7d, or all.")] = "24h",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Requests, errors, tokens, cost and latency per backend, model and key."""
+    window = parse_since(since)
+    try:
+        cfg = load_user_config(config, discover=False)
+        path = (
+            Path(cfg.analytics.path).expanduser() if cfg.analytics.path else data_dir() / "analytics.sqlite3"
+        )
+        now = time.time()
+        rows = read_rows(path, now - window if window else None)
+    except (ConfigError, StoreError) as e:
+        fail(e.message)
+    report = summarize(rows, now)["all_time"]
+    report["burn"] = summarize(rows, now)["burn"]
+    if as_json:
+        typer.echo(json.dumps({"since": since, **report}, indent=2))
+        return
+    if not rows:
+        out.print(f"No requests recorded in the last {since} ({escape(str(path))}).")
+        return
+    out.print(stats_table(f"By backend, last {since}", report["by_backend"]))
+    out.print(stats_table("By model", report["by_model"]))
+    out.print(stats_table("By key", report["by_key"]))
+    burn = report["burn"]
+    out.print(
+        f"Burn (last {burn['window_minutes']:.0f} min): {burn['tokens_per_minute']:,.0f} tokens/min, "
+        f"${burn['dollars_per_hour']:,.4f}/h, {burn['requests_per_minute']:,.1f} req/min",
+        highlight=False,
+    )
+
+
+def dashboard(analytics: dict[str, Any], accounts: dict[str, Any]) -> Group:
+    """One frame of `turnout top`."""
+    burn = analytics.get("burn", {})
+    head = Table.grid(padding=(0, 3))
+    head.add_row(
+        f"[bold]{burn.get('requests_per_minute', 0) / 60:,.2f}[/] req/s",
+        f"[bold]{burn.get('tokens_per_minute', 0):,.0f}[/] tokens/min",
+        f"[bold]${burn.get('dollars_per_hour', 0):,.4f}[/]/h",
+        f"errors (1 h): [bold]{analytics['last_hour']['totals']['error_rate']:.1%}[/]",
+        f"waiting: [bold]{accounts.get('waiting', 0)}[/]",
+    )
+    keys = Table(title="Keys")
+    for col in ("backend", "key", "status", "headroom", "", "requests", "errors", "exhausted in"):
+        keys.add_column(col, justify="right" if col in ("requests", "errors", "exhausted in") else "left")
+    for k in accounts.get("keys", []):
+        color = {"ok": "green", "cooling": "yellow", "failed": "red"}.get(k["status"], "white")
+        minutes = k.get("minutes_to_exhaustion")
+        keys.add_row(
+            escape(k["backend"]),
+            escape(k["alias"]),
+            f"[{color}]{k['status']}[/]",
+            f"{k['headroom']:.0%}",
+            ProgressBar(total=1.0, completed=k["headroom"], width=20),
+            str(k["requests"]),
+            str(k["errors"]),
+            f"{minutes:.0f} min" if minutes else "—",
+        )
+    by_backend = stats_table("Last hour, by backend", analytics["last_hour"]["by_backend"])
+    return Group(head, keys, by_backend)
+
+
+def top(
+    url: Annotated[
+        str, typer.Option("--url", envvar="TURNOUT_URL", help="Where turnout runs.")
+    ] = "http://127.0.0.1:3456",
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
+    once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
+) -> None:
+    """A live dashboard: headroom per key, req/s, tokens/min, $/h, errors (Ctrl-C quits)."""
+
+    def frame() -> Group:
+        try:
+            a = httpx.get(url.rstrip("/") + "/analytics", timeout=5).json()
+            k = httpx.get(url.rstrip("/") + "/accounts", timeout=5).json()
+        except (httpx.HTTPError, ValueError) as e:
+            fail(f"turnout is not running at {url} ({type(e).__name__}); start it with `turnout proxy`")
+        return dashboard(a, k)
+
+    if once:
+        out.print(frame())
+        return
+    with Live(frame(), console=out, refresh_per_second=4, screen=False) as live:
+        try:
+            while True:
+                time.sleep(interval)
+                live.update(frame())
+        except KeyboardInterrupt:
+            pass
