@@ -149,3 +149,67 @@ def test_the_annotated_example_config_is_valid() -> None:
     cfg = load_config(example, env={"ANTHROPIC_API_KEY": "a", "GROQ_API_KEY": "g"})
     assert list(cfg.backends) == ["anthropic", "groq", "ollama"]
     assert cfg.aliases["fast"] == "groq:llama-3.3-70b-versatile"
+
+
+def test_pools_fallbacks_governor_and_settings(tmp_path: Path) -> None:
+    store = CredentialStore(tmp_path / "creds")
+    store.set_pool_key("groq", "stored", "gsk-stored")
+    path = write(
+        tmp_path,
+        """
+backends:
+  groq:
+    kind: openai-compat
+    base_url: https://api.groq.com/openai/v1
+    keys:
+      - {alias: work, key: gsk-work}
+      - {alias: eu, key: gsk-eu, base_url: https://eu.example.com/v1}
+    max_concurrent: 4
+    min_interval_ms: 250
+  single: {kind: openai, key: sk-one}
+routes:
+  - {match: "big-*", backend: single, fallbacks: ["groq/llama-3.3-70b", groq]}
+pool: {queue_timeout: 5, queue_max: 8, attempts: 4, error_cooldown: 1}
+analytics: {path: /tmp/x.sqlite3, retention_days: 7}
+prices: {"my-*": {input: 1, output: 2}}
+autodetect: {environment: false, local: false}
+""",
+    )
+    cfg = load_config(path, env={}, store=store)
+    groq = cfg.backends["groq"]
+    assert [(k.alias, k.key, k.base_url, k.source) for k in groq.members] == [
+        ("work", "gsk-work", None, "config"),
+        ("eu", "gsk-eu", "https://eu.example.com/v1", "config"),
+        ("stored", "gsk-stored", None, "stored"),
+    ]
+    assert (groq.max_concurrent, groq.min_interval) == (4, 0.25)
+    assert [m.alias for m in cfg.backends["single"].members] == ["default"]
+    assert cfg.routes[0].fallbacks == (("groq", "llama-3.3-70b"), ("groq", None))
+    assert (cfg.pool.queue_timeout, cfg.pool.queue_max, cfg.pool.attempts) == (5, 8, 4)
+    assert cfg.analytics.retention_days == 7 and cfg.prices == (("my-*", {"input": 1.0, "output": 2.0}),)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (
+            "backends: {x: {kind: openai, keys: [{alias: a}, {alias: a}]}}",
+            "backends.x.keys[1].alias: aliases are unique",
+        ),
+        ("backends: {x: {kind: openai, keys: [{key: k}]}}", "backends.x.keys[0].alias: must be a name"),
+        ("backends: {x: {kind: openai, max_concurrent: 0}}", "backends.x.max_concurrent: must be at least 1"),
+        (
+            "backends: {x: {kind: openai}}\nroutes: [{match: a, backend: x, fallbacks: [nope/m]}]",
+            "routes[0].fallbacks[0]: unknown backend 'nope'",
+        ),
+        ("pool: {queue_timeout: -1}", "pool.queue_timeout: must not be negative"),
+        ("pool: {patience: 3}", "pool.patience: unknown key"),
+        ("analytics: {enabled: maybe}", "analytics.enabled: must be true or false"),
+        ("prices: {m: {input: cheap}}", "prices.m.input: must be dollars per million tokens"),
+        ("prices: {m: {tax: 1}}", "prices.m.tax: unknown price"),
+    ],
+)
+def test_pool_config_errors(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text), env={})
+    assert needle in str(e.value)

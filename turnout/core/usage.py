@@ -6,6 +6,7 @@ only the event holding it is parsed, so pass-through streams stay fast.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -15,6 +16,8 @@ from turnout.core.models import Dialect
 from turnout.core.prices import Usage
 
 __all__ = ["UsageSniffer", "usage_from_body", "usage_of"]
+
+_USAGE = re.compile(rb'"usage"\s*:\s*\{')  # a usage object, not OpenAI's `"usage": null` on every chunk
 
 
 def usage_of(dialect: Dialect, usage: dict[str, Any] | None) -> Usage:
@@ -74,10 +77,12 @@ class UsageSniffer:
     def _sniff(self, data: bytes) -> None:
         if self._parser is None:
             window = self._tail + data
-            at = window.find(b'"usage"')
-            if at < 0:
-                self._tail = window[-16:]
+            found = _USAGE.search(window)
+            if found is None:  # keep the unfinished event: its usage may come in the next read
+                end = window.rfind(b"\n\n")
+                self._tail = (window[end + 2 :] if end >= 0 else window)[-65536:]
                 return
+            at = found.start()
             start = window.rfind(b"\n\n", 0, at)
             data = window[start + 2 if start >= 0 else 0 :]
             self._parser = SSEParser()
