@@ -59,5 +59,5 @@ def test_retention_and_since(tmp_path: Path) -> None:
 
 def test_unopenable_database_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "dir.sqlite3").mkdir()
-    with pytest.raises(StoreError, match="analytics.path"):
+    with pytest.raises(StoreError, match=r"analytics\.path"):
         Store(tmp_path / "dir.sqlite3")
