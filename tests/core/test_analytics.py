@@ -1,16 +1,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 
 from tests.core.test_store import record
 from turnout.core.analytics import Counters, burn_rate, prometheus, summarize
+from turnout.core.store import Record
 
 
 def rows(now: float) -> list[dict]:
     out = []
     for i in range(10):
-        r = asdict(record(i, ts=now - 30 * i))
+        r = record(i, ts=now - 30 * i)._asdict()
         r.update(
             latency_ms=float(i + 1) * 10,
             cost=0.001,
@@ -18,7 +18,7 @@ def rows(now: float) -> list[dict]:
             key_alias="k1" if i % 2 else "k2",
         )
         out.append(r)
-    out.append({**asdict(record(99, ts=now - 7200)), "backend": "old"})
+    out.append({**record(99, ts=now - 7200)._asdict(), "backend": "old"})
     return out
 
 
@@ -46,7 +46,7 @@ def test_summary_groups_percentiles_and_burn() -> None:
 def test_prometheus_text_format() -> None:
     counters = Counters()
     for r in rows(10_000.0):
-        counters.add({**r, "model_served": 'we"ird\nmodel'})
+        counters.add(Record(**{**r, "model_served": 'we"ird\nmodel'}))
     text = prometheus(counters, [{"backend": "b", "alias": "k1", "status": "cooling", "headroom": 0.25}], 2)
     assert "# TYPE turnout_requests_total counter" in text
     assert 'turnout_requests_total{backend="b",model="we\\"ird\\nmodel",status="200"} 9' in text

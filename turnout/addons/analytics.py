@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from mitmproxy import ctx, http
@@ -77,13 +76,13 @@ class Analytics:
             return
         flow.metadata[META + "recorded"] = True
         try:
-            row = asdict(self._row(flow))
+            row = self._row(flow)
         except Exception:  # bookkeeping must never disturb traffic
             logger.exception("turnout: could not record a request")
             return
         self.runtime.counters.add(row)
         if self.runtime.store is not None:
-            self.runtime.store.record(Record(**row))
+            self.runtime.store.record(row)
 
     def _row(self, flow: http.HTTPFlow) -> Record:
         meta, response = flow.metadata, flow.response

@@ -108,15 +108,16 @@ class Counters:
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     count: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
-    def add(self, row: dict[str, Any]) -> None:
-        backend, model = row["backend"] or "(local)", row["model_served"] or row["model_asked"] or "(none)"
-        self.requests[(backend, model, str(row["status"]))] += 1
+    def add(self, row: Any) -> None:
+        """Count one ``Record`` (anything with its attributes)."""
+        backend, model = row.backend or "(local)", row.model_served or row.model_asked or "(none)"
+        self.requests[(backend, model, str(row.status))] += 1
         for kind in TOKEN_KINDS:
-            if row[kind]:
-                self.tokens[(backend, model, kind)] += row[kind]
-        if row["cost"]:
-            self.cost[(backend, model)] += row["cost"]
-        self.seconds[backend] += row["latency_ms"] / 1000
+            if value := getattr(row, kind):
+                self.tokens[(backend, model, kind)] += value
+        if row.cost:
+            self.cost[(backend, model)] += row.cost
+        self.seconds[backend] += row.latency_ms / 1000
         self.count[backend] += 1
 
 
