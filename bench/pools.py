@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from run import measure, spawn
+from run import cpu_seconds, measure, spawn
 
 from turnout.core.store import Record, Store
 
@@ -81,16 +81,24 @@ def main() -> None:
                 )
                 procs.append(proc)
                 ports[name] = port
-            print(f"{'scenario':26} {'off req/s':>10} {'on req/s':>10} {'on/off':>7}")
+            print(
+                f"{'scenario':26} {'off req/s':>10} {'on req/s':>10} {'on/off':>7}"
+                f" {'off CPU ms/req':>15} {'on CPU ms/req':>14} {'CPU on/off':>10}"
+            )
+            pids = {"off": procs[1].pid, "on": procs[2].pid}
             for stream in (False, True):
                 for clients in (1, 16):
-                    r = {
-                        n: asyncio.run(measure(p, clients, 1024, stream, args.seconds))
-                        for n, p in ports.items()
-                    }
+                    r, cpu = {}, {}
+                    for n, port in ports.items():
+                        before = cpu_seconds(pids[n])
+                        r[n] = asyncio.run(measure(port, clients, 1024, stream, args.seconds))
+                        cpu[n] = (cpu_seconds(pids[n]) - before) / (r[n].rps * (args.seconds + 0.3)) * 1000
                     label = f"{'SSE 20 chunks' if stream else 'JSON'}, {clients} client(s)"
                     ratio = r["on"].rps / r["off"].rps
-                    print(f"{label:26} {r['off'].rps:10.0f} {r['on'].rps:10.0f} {ratio:6.2f}x")
+                    print(
+                        f"{label:26} {r['off'].rps:10.0f} {r['on'].rps:10.0f} {ratio:6.2f}x"
+                        f" {cpu['off']:15.3f} {cpu['on']:14.3f} {cpu['off'] / cpu['on']:9.2f}x"
+                    )
         finally:
             for p in procs:
                 p.terminate()

@@ -53,7 +53,6 @@ class Failover:
         response = flow.response
         if response is None or response.stream or META + "key" not in flow.metadata:
             return None
-        response.headers[ATTEMPTS] = "1"
         if original is None or not self._retryable(response.status_code, response.content or b""):
             return None
         return self._retry_into_response(flow, original)

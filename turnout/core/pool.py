@@ -115,8 +115,11 @@ class Pool:
         ]
         if not available:
             return None
-        best = max(s.headroom(now) for s in available)
-        ties = [s for s in available if s.headroom(now) >= best - 1e-9]
+        if len(available) == 1:
+            return available[0]
+        rooms = [s.headroom(now) for s in available]
+        best = max(rooms)
+        ties = [s for s, room in zip(available, rooms, strict=True) if room >= best - 1e-9]
         return ties[next(self._turn) % len(ties)]
 
     def place(self, candidates: Sequence[tuple[Backend, str]], now: float) -> Placement | None:

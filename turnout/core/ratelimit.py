@@ -8,6 +8,7 @@ input-tokens,output-tokens}-{limit,remaining,reset}``, resets as RFC 3339 times.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class Limit:
         return max(0.0, min(1.0, self.remaining / self.limit)) if self.limit > 0 else 1.0
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_duration(text: str) -> float | None:
     """``6m0s`` → 360.0, ``12ms`` → 0.012, ``1.5`` → 1.5; None if unreadable."""
     text = text.strip()
@@ -49,6 +51,7 @@ def parse_duration(text: str) -> float | None:
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
+@functools.lru_cache(maxsize=1024)
 def _rfc3339(text: str) -> float | None:
     try:
         return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).timestamp()
