@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,3 +108,19 @@ def test_views(rig: tuple[ProxyHandle, FakeUpstream, Path]) -> None:
     assert re.search(r"^turnout_queue_waiting 0$", text, re.M)
     for line in text.splitlines():
         assert line.startswith("#") or re.match(r"^[a-z_]+(\{[^}]*\})? -?[0-9.e+-]+$", line), line
+
+
+def test_client_aborts_and_requests_cut_by_shutdown_are_recorded(
+    rig: tuple[ProxyHandle, FakeUpstream, Path],
+) -> None:
+    proxy, _, db = rig
+    body = {"model": "claude-slow-slow", "max_tokens": 5, "messages": []}
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up first
+        httpx.post(proxy.url + "/v1/messages", json=body, timeout=0.2)
+    time.sleep(1)  # the backend's 0.5 s timeout ends the flow
+    with pytest.raises(httpx.ReadTimeout):  # and this one is still in flight at shutdown
+        httpx.post(proxy.url + "/v1/messages", json=body, timeout=0.2)
+    proxy.stop()
+    rows = [r for r in read_rows(db) if r["model_asked"] == "claude-slow-slow"]
+    assert len(rows) == 2 and all(r["aborted"] == 1 and r["status"] == 499 for r in rows), rows
+    assert rows[1]["error"] == "shutdown"

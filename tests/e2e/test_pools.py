@@ -214,3 +214,27 @@ def test_rate_governor_spaces_requests(pools: tuple[ProxyHandle, FakeUpstream]) 
     assert time.monotonic() - started >= 0.45  # 3 gaps of 150 ms
     arrivals = [r for r in up.requests if r.json().get("model") == "gov-model"]
     assert len(arrivals) == 4
+
+
+def test_a_full_wait_queue_answers_429_at_once(tmp_path: Path) -> None:
+    with FakeUpstream() as up:
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            CONFIG.format(up=up.url, db=tmp_path / "a.sqlite3").replace(
+                "queue_timeout: 0.6", "queue_timeout: 30, queue_max: 0"
+            )
+        )
+        proxy = start_proxy_thread(
+            ServerSettings(
+                port=0, config=str(config), confdir=str(tmp_path / "certs"), discover=False, api_key=""
+            )
+        )
+        try:
+            up.programs["key-a"] = up.programs["key-b"] = KeyProgram(status=429, retry_after="40")
+            chat(proxy)
+            started = time.monotonic()
+            r = chat(proxy)
+            assert r.status_code == 429 and time.monotonic() - started < 2
+            assert "queue is full" in r.json()["error"]["message"]
+        finally:
+            proxy.stop()

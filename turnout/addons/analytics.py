@@ -33,6 +33,7 @@ _ERROR_STATUS = {"BackendTimeout": 504, "BackendUnreachable": 502}
 class Analytics:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self._live: dict[str, http.HTTPFlow] = {}  # routed flows not yet recorded
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -53,9 +54,16 @@ class Analytics:
             logger.warning("turnout: analytics off: %s", e.message)
 
     def done(self) -> None:
+        for flow in list(self._live.values()):  # still in flight at shutdown: recorded as aborted
+            flow.metadata[META + "error"] = "shutdown"
+            self._record(flow, aborted=True)
         if self.runtime.store is not None:
             self.runtime.store.close()
             self.runtime.store = None
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if META + "requested" in flow.metadata and flow.response is None:
+            self._live[flow.id] = flow
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if META + "requested" not in flow.metadata or flow.response is None:
@@ -71,12 +79,13 @@ class Analytics:
     def error(self, flow: http.HTTPFlow) -> None:
         self._record(flow)
 
-    def _record(self, flow: http.HTTPFlow) -> None:
+    def _record(self, flow: http.HTTPFlow, aborted: bool = False) -> None:
+        self._live.pop(flow.id, None)
         if META + "requested" not in flow.metadata or flow.metadata.get(META + "recorded"):
             return
         flow.metadata[META + "recorded"] = True
         try:
-            row = self._row(flow)
+            row = self._row(flow, aborted)
         except Exception:  # bookkeeping must never disturb traffic
             logger.exception("turnout: could not record a request")
             return
@@ -84,12 +93,12 @@ class Analytics:
         if self.runtime.store is not None:
             self.runtime.store.record(row)
 
-    def _row(self, flow: http.HTTPFlow) -> Record:
+    def _row(self, flow: http.HTTPFlow, aborted: bool) -> Record:
         meta, response = flow.metadata, flow.response
         usage = self._usage(flow) or Usage()
         model = meta.get(META + "model") or meta.get(META + "requested", "")
-        aborted = bool(flow.error and "disconnect" in flow.error.msg.lower())
-        if response is not None:
+        aborted = aborted or bool(flow.error and "disconnect" in flow.error.msg.lower())
+        if response is not None and not aborted:
             status = response.status_code
         else:
             status = 499 if aborted else _ERROR_STATUS.get(meta.get(META + "error", ""), 502)
