@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import orjson
+from mitmproxy import http
+from mitmproxy.test import taddons
+
+from tests.addons.helpers import flow, runtime
+from turnout.addons._flows import META
+from turnout.addons.analytics import Analytics
+from turnout.core.usage import UsageSniffer
+
+
+def routed() -> http.HTTPFlow:
+    f = flow("/v1/chat/completions", {"model": "gpt-4o"})
+    f.metadata.update(
+        {
+            META + "requested": "gpt-4o",
+            META + "backend": "oai",
+            META + "key": "default",
+            META + "model": "gpt-4o",
+            META + "rule": "default openai models",
+        }
+    )
+    return f
+
+
+def test_a_response_becomes_one_counted_row_with_tokens_and_cost() -> None:
+    rt = runtime()
+    addon = Analytics(rt)
+    f = routed()
+    body = orjson.dumps({"usage": {"prompt_tokens": 1000, "completion_tokens": 100}})
+    f.response = http.Response.make(
+        200, body, {"content-type": "application/json", "x-turnout-attempts": "2"}
+    )
+    with taddons.context(addon) as tctx:
+        tctx.options.turnout_analytics = False
+        addon.request(f)
+        addon.responseheaders(f)
+        addon.response(f)
+        addon.response(f)  # recorded once
+    assert sum(rt.counters.requests.values()) == 1
+    assert rt.counters.tokens[("oai", "gpt-4o", "tokens_in")] == 1000
+    assert rt.counters.cost[("oai", "gpt-4o")] == (1000 * 2.5 + 100 * 10) / 1e6
+
+
+def test_pass_through_streams_get_a_sniffer_and_shutdown_records_what_is_in_flight() -> None:
+    rt = runtime()
+    addon = Analytics(rt)
+    streamed, pending = routed(), routed()
+    streamed.response = http.Response.make(200, b"", {"content-type": "text/event-stream"})
+    streamed.response.stream = True
+    with taddons.context(addon):
+        addon.responseheaders(streamed)
+        addon.request(pending)
+        addon.done()
+    assert isinstance(streamed.response.stream, UsageSniffer)
+    assert rt.counters.requests[("oai", "gpt-4o", "499")] == 1
