@@ -10,8 +10,9 @@ import asyncio
 import sys
 import tempfile
 
-from mitmproxy import http, master, options
-from mitmproxy.addons import core, dns_resolver, errorcheck, next_layer, proxyserver, tlsconfig
+from mitmproxy import http, options
+
+from turnout.server import lean_master
 
 
 class StreamSSE:
@@ -29,17 +30,8 @@ class PrintPort:
 
 async def main(upstream: str) -> None:
     opts = options.Options()
-    m = master.Master(opts, with_termlog=True)
-    m.addons.add(
-        core.Core(),
-        proxyserver.Proxyserver(),
-        next_layer.NextLayer(),
-        tlsconfig.TlsConfig(),
-        dns_resolver.DnsResolver(),
-        errorcheck.ErrorCheck(),
-        StreamSSE(),
-        PrintPort(),
-    )
+    m = lean_master(opts)  # exactly the master turnout runs, without turnout's chain
+    m.addons.add(StreamSSE(), PrintPort())
     opts.update(
         mode=[f"reverse:{upstream}@127.0.0.1:0"],
         connection_strategy="lazy",

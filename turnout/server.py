@@ -25,7 +25,7 @@ from turnout.core.errors import ConfigError
 from turnout.core.paths import data_dir
 from turnout.core.runtime import Runtime
 
-__all__ = ["ProxyHandle", "ServerSettings", "check_bind", "run_proxy", "start_proxy_thread"]
+__all__ = ["ProxyHandle", "ServerSettings", "check_bind", "lean_master", "run_proxy", "start_proxy_thread"]
 
 PLACEHOLDER_UPSTREAM = "http://127.0.0.1:9"  # never used: every flow is routed or answered
 
@@ -77,7 +77,8 @@ def check_bind(host: str, api_key: str | None) -> None:
         )
 
 
-def _lean_master(opts: options.Options) -> master.Master:
+def lean_master(opts: options.Options) -> master.Master:
+    """A master with only the mitmproxy addons a reverse-proxying router needs."""
     m = master.Master(opts, with_termlog=True)
     m.addons.add(
         core.Core(),
@@ -97,7 +98,7 @@ def build_master(settings: ServerSettings, runtime: Runtime) -> master.Master:
 
         m: master.Master = WebMaster(opts, with_termlog=True)
     else:
-        m = _lean_master(opts)
+        m = lean_master(opts)
     m.addons.add(build_chain(runtime))
     Path(settings.option_values()["confdir"]).mkdir(parents=True, exist_ok=True)
     opts.update(**settings.option_values())  # also the first configure of turnout's addons

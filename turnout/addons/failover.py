@@ -151,9 +151,7 @@ class Failover:
         scratch.request.content = original.raw
         scratch.metadata = {k: v for k, v in flow.metadata.items() if k != TRANSLATION}
         scratch.comment = ""
-        self.router.forward(
-            scratch, original.endpoint, original.raw, original.body, original.decision, placement
-        )
+        self.router.forward(scratch, original, placement)
         self.credentials.request(scratch)
         scratch.request.headers["accept-encoding"] = "identity"
         return scratch

@@ -35,7 +35,8 @@ GOVERNED = META + "governed"  # the backend whose governor counted this request
 
 @dataclass
 class Original:
-    """What a retry needs of the client's request: references, nothing copied."""
+    """The client's request as routed: parsed once, shared by placement, forwarding and
+    retries. References only, nothing copied."""
 
     endpoint: Endpoint
     raw: bytes
@@ -95,19 +96,18 @@ class Router:
             tokens = estimate_input_tokens(body)
             answer(flow, 200, orjson.dumps({"input_tokens": tokens}), {"x-turnout-estimate": "chars/4"})
             return None
+        original = Original(endpoint, raw, body, decision, flow.request.headers.fields)
         candidates = self.candidates(decision)
         placement = self._try_place(candidates)
         if placement is None:
-            return self._wait_and_forward(flow, endpoint, raw, body, decision, candidates)
-        self._remember(flow, endpoint, raw, body, decision)
-        self.forward(flow, endpoint, raw, body, decision, placement)
+            return self._wait_and_forward(flow, original, candidates)
+        self._remember(flow, original)
+        self.forward(flow, original, placement)
         return None
 
-    def _remember(
-        self, flow: http.HTTPFlow, endpoint: Endpoint, raw: bytes, body: dict[str, Any], decision: Decision
-    ) -> None:
-        if self.runtime.config.pool.attempts > 1 and body.get("stream") is not True:
-            self.originals[flow.id] = Original(endpoint, raw, body, decision, flow.request.headers.fields)
+    def _remember(self, flow: http.HTTPFlow, original: Original) -> None:
+        if self.runtime.config.pool.attempts > 1 and original.body.get("stream") is not True:
+            self.originals[flow.id] = original
 
     def candidates(self, decision: Decision) -> list[tuple[Backend, str]]:
         backends = self.runtime.config.backends
@@ -134,13 +134,7 @@ class Router:
         return None
 
     async def _wait_and_forward(
-        self,
-        flow: http.HTTPFlow,
-        endpoint: Endpoint,
-        raw: bytes,
-        body: dict[str, Any],
-        decision: Decision,
-        candidates: list[tuple[Backend, str]],
+        self, flow: http.HTTPFlow, original: Original, candidates: list[tuple[Backend, str]]
     ) -> None:
         settings = self.runtime.config.pool
         names = [b.name for b, _ in candidates]
@@ -166,8 +160,8 @@ class Router:
             self.runtime.waiting -= 1
         if flow.error:  # the client gave up while waiting
             return
-        self._remember(flow, endpoint, raw, body, decision)
-        self.forward(flow, endpoint, raw, body, decision, placement)
+        self._remember(flow, original)
+        self.forward(flow, original, placement)
 
     def _retry(self, names: list[str]) -> float:
         recovery = self.runtime.pool.earliest_recovery(names, time.time()) if self.runtime.pool else None
@@ -179,15 +173,7 @@ class Router:
             "retry after the time in the retry-after header, or add keys with `turnout keys add`."
         )
 
-    def forward(
-        self,
-        flow: http.HTTPFlow,
-        endpoint: Endpoint,
-        raw: bytes,
-        body: dict[str, Any],
-        decision: Decision,
-        placement: Placement,
-    ) -> None:
+    def forward(self, flow: http.HTTPFlow, original: Original, placement: Placement) -> None:
         backend, model, state = placement.backend, placement.model, placement.state
         flow.metadata.update(
             {
@@ -196,8 +182,8 @@ class Router:
                 META + "model": model,
             }
         )
-        if original := self.originals.get(flow.id):
-            original.tried.add((backend.name, state.alias))
+        original.tried.add((backend.name, state.alias))
+        endpoint, decision = original.endpoint, original.decision
         if self.runtime.governors[backend.name].active:
             flow.metadata[GOVERNED] = backend.name
         if backend is not decision.backend:
@@ -205,7 +191,11 @@ class Router:
         path = endpoint.path
         if endpoint.dialect != backend.dialect:
             content, ctx = translate_request(
-                body, endpoint=endpoint.name, backend=backend, model=model, requested=decision.requested
+                original.body,
+                endpoint=endpoint.name,
+                backend=backend,
+                model=model,
+                requested=decision.requested,
             )
             flow.request.content = content
             flow.request.headers["content-type"] = "application/json"
@@ -214,7 +204,7 @@ class Router:
             flow.comment += f" [{endpoint.dialect} → {backend.dialect}]"
             path = BACKEND_PATHS[backend.dialect]
         elif model != decision.requested:
-            flow.request.content = replace_model(raw, body, model)
+            flow.request.content = replace_model(original.raw, original.body, model)
         target = state.target
         request = flow.request
         # Fields, not `request.url`: parsing a URL per request costs ~0.1 ms.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 __all__ = [
     "anthropic_stop_reason",
     "anthropic_usage",
@@ -11,6 +13,7 @@ __all__ = [
     "effort_for_budget",
     "openai_finish_reason",
     "openai_usage",
+    "tool_input",
 ]
 
 _TO_OPENAI = {
@@ -89,3 +92,20 @@ def effort_for_budget(budget: int) -> str:
 def budget_for_effort(effort: str) -> int | None:
     """``None`` for efforts that mean no thinking (``none``)."""
     return _BUDGETS.get(effort)
+
+
+def tool_input(arguments: Any) -> dict[str, Any]:
+    """Tool-call arguments (a JSON string, or already an object) as Anthropic's ``input``.
+
+    ``""`` is ``{}``; unparseable text is kept as ``{"raw": …}`` rather than lost; a JSON
+    value that is not an object is wrapped as ``{"value": …}``.
+    """
+    if isinstance(arguments, dict):
+        return arguments
+    if not arguments:
+        return {}
+    try:
+        parsed = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return {"raw": arguments}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}

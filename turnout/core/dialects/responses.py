@@ -19,6 +19,7 @@ from turnout.core.dialects.mapping import (
     anthropic_usage,
     openai_finish_reason,
     openai_usage,
+    tool_input,
 )
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "reasoning_text",
     "to_anthropic_message",
     "to_openai_completion",
-    "tool_input",
 ]
 
 SYNTHETIC_SIGNATURE = "turnout-synthetic-signature"
@@ -41,16 +41,6 @@ def reasoning_text(message: dict[str, Any]) -> str:
     if isinstance(details, list):
         return "".join(d.get("text") or d.get("summary") or "" for d in details if isinstance(d, dict))
     return ""
-
-
-def tool_input(arguments: str) -> dict[str, Any]:
-    if not arguments:
-        return {}
-    try:
-        parsed = orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        return {"raw": arguments}
-    return parsed if isinstance(parsed, dict) else {"value": parsed}
 
 
 def to_anthropic_message(body: dict[str, Any], ctx: Context) -> dict[str, Any]:

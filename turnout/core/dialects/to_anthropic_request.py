@@ -12,11 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
-
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.ids import sanitize_tool_id, synthetic_tool_id
-from turnout.core.dialects.mapping import budget_for_effort
+from turnout.core.dialects.mapping import budget_for_effort, tool_input
 from turnout.core.errors import BadRequest
 from turnout.core.models import Quirks
 
@@ -67,18 +65,6 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
-def _tool_input(arguments: Any) -> dict[str, Any]:
-    if isinstance(arguments, dict):
-        return arguments
-    if not arguments:
-        return {}
-    try:
-        parsed = orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        return {"raw": arguments}
-    return parsed if isinstance(parsed, dict) else {"value": parsed}
-
-
 def _assistant(message: dict[str, Any], seed: str, position: int) -> list[dict[str, Any]]:
     blocks = _blocks(message.get("content"))
     for k, call in enumerate(message.get("tool_calls") or []):
@@ -88,7 +74,7 @@ def _assistant(message: dict[str, Any], seed: str, position: int) -> list[dict[s
                 "type": "tool_use",
                 "id": sanitize_tool_id(call.get("id"), synthetic_tool_id(f"{seed}:{position}", k)),
                 "name": function.get("name", ""),
-                "input": _tool_input(function.get("arguments")),
+                "input": tool_input(function.get("arguments")),
             }
         )
     return blocks
