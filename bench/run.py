@@ -135,27 +135,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         procs, ports = start_targets(Path(tmp))
         try:
-            run_all(ports, args)
+            run_all(ports, dict(zip(ports, (p.pid for p in procs), strict=True)), args)
         finally:
             for p in procs:
                 p.terminate()
                 p.wait(10)
 
 
-def run_all(ports: dict[str, int], args: argparse.Namespace) -> None:
+def run_all(ports: dict[str, int], pids: dict[str, int], args: argparse.Namespace) -> None:
     sizes = (1024,) if args.quick else (1024, 200 * 1024)
-    print(f"{'scenario':34} {'target':12} {'req/s':>9} {'p50 ms':>8}")
+    print(f"{'scenario':34} {'target':12} {'req/s':>9} {'p50 ms':>8} {'CPU ms/req':>11}")
     for size in sizes:
         for stream in (False, True):
             for clients in (1, 16):
                 name = f"{'SSE 20 chunks' if stream else 'JSON'}, {size // 1024} KB, {clients} client(s)"
-                results = {
-                    t: asyncio.run(measure(p, clients, size, stream, args.seconds)) for t, p in ports.items()
-                }
-                for target, r in results.items():
-                    print(f"{name:34} {target:12} {r.rps:9.0f} {r.p50_ms:8.2f}")
+                results, cpu = {}, {}
+                for target, port in ports.items():
+                    before = cpu_seconds(pids[target])
+                    results[target] = r = asyncio.run(measure(port, clients, size, stream, args.seconds))
+                    cpu[target] = (cpu_seconds(pids[target]) - before) / (r.rps * (args.seconds + 0.3)) * 1000
+                    print(f"{name:34} {target:12} {r.rps:9.0f} {r.p50_ms:8.2f} {cpu[target]:11.3f}")
                 t, b = results["turnout"], results["bare master"]
-                print(f"{'':34} {'turnout/bare':12} {t.rps / b.rps:8.2f}x {t.p50_ms - b.p50_ms:+7.2f}ms\n")
+                print(
+                    f"{'':34} {'turnout/bare':12} {t.rps / b.rps:8.2f}x {t.p50_ms - b.p50_ms:+7.2f}ms"
+                    f" {cpu['bare master'] / cpu['turnout']:10.2f}x\n"
+                )
 
 
 if __name__ == "__main__":

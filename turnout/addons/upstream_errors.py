@@ -37,15 +37,22 @@ REPLY = "_turnout_reply"  # attribute on the live Request object; never serializ
 
 def _send_prepared_reply(original: Any) -> Any:
     def send(self: _http1.Http1Server, event: Any) -> Generator[Any, Any, None]:
-        reply = getattr(self.request, REPLY, None) if isinstance(event, ResponseProtocolError) else None
-        if reply is None or self.response is not None:
-            return (yield from original(self, event))
-        if self.conn.state & ConnectionState.CAN_WRITE:
-            yield commands.SendData(self.conn, reply)
-        yield commands.CloseConnection(self.conn)
+        # Not a generator itself: every other event gets mitmproxy's own generator back,
+        # with no extra frame per chunk of every response.
+        if type(event) is ResponseProtocolError and self.response is None:
+            reply = getattr(self.request, REPLY, None)
+            if reply is not None:
+                return _reply(self, reply)
+        return original(self, event)  # type: ignore[no-any-return]
 
     send.__turnout_original__ = original  # type: ignore[attr-defined]
     return send
+
+
+def _reply(layer: _http1.Http1Server, reply: bytes) -> Generator[Any, Any, None]:
+    if layer.conn.state & ConnectionState.CAN_WRITE:
+        yield commands.SendData(layer.conn, reply)
+    yield commands.CloseConnection(layer.conn)
 
 
 def json_error_response(status_code: int, message: str = "") -> bytes:
@@ -106,7 +113,6 @@ class UpstreamErrors:
 
     @fail_closed
     def request(self, flow: http.HTTPFlow) -> None:
-        install_reply_patch()  # also when loaded as a script into a running mitmdump
         name = flow.metadata.get(META + "backend")
         if flow.response or flow.error or name is None:
             return

@@ -110,6 +110,9 @@ class Pool:
     def pick(
         self, backend: str, now: float, exclude: frozenset[tuple[str, str]] = frozenset()
     ) -> KeyState | None:
+        states = self.states.get(backend, [])
+        if len(states) == 1 and not exclude:  # a single key: nothing to compare
+            return states[0] if states[0].available(now) else None
         available = [
             s for s in self.states.get(backend, []) if s.available(now) and (backend, s.alias) not in exclude
         ]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import NamedTuple
 
 __all__ = ["Limit", "parse_duration", "parse_limits", "parse_retry_after"]
 
@@ -25,8 +25,7 @@ _ANTHROPIC = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(NamedTuple):
     name: str  # requests, tokens, input-tokens, output-tokens
     remaining: float
     limit: float
@@ -59,17 +58,23 @@ def _rfc3339(text: str) -> float | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)
+def _header_name(key: str) -> tuple[str, str] | None:
+    """(limit name, field) of a rate-limit header name, or None."""
+    if m := _OPENAI.match(key):
+        return m.group(2), m.group(1)
+    if m := _ANTHROPIC.match(key):
+        return m.group(1), m.group(2)
+    return None
+
+
 def parse_limits(headers: Mapping[str, str], now: float) -> list[Limit]:
     """Every limit the response reports; placeholder values (Azure's -1/0 limits) skipped."""
     found: dict[str, dict[str, str]] = {}
     for key, value in headers.items():
-        key = key.lower()
-        if not key.startswith(("x-ratelimit-", "anthropic-ratelimit-")):
-            continue
-        if m := _OPENAI.match(key):
-            found.setdefault(m.group(2), {})[m.group(1)] = value
-        elif m := _ANTHROPIC.match(key):
-            found.setdefault(m.group(1), {})[m.group(2)] = value
+        if parsed := _header_name(key.lower()):
+            name, field = parsed
+            found.setdefault(name, {})[field] = value
     limits = []
     for name, fields in found.items():
         try:

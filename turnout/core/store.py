@@ -76,8 +76,11 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 class Store:
-    def __init__(self, path: Path, *, retention_days: float = 90.0, batch: int = 500) -> None:
+    def __init__(
+        self, path: Path, *, retention_days: float = 90.0, batch: int = 500, linger: float = 0.05
+    ) -> None:
         self.path = path
+        self.linger = linger
         self.retention = retention_days * 86400
         self.batch = batch
         self.written = 0
@@ -99,9 +102,10 @@ class Store:
             stop = item is _STOP
             if not stop:
                 rows.append(item)
+            deadline = time.monotonic() + self.linger
             while len(rows) < self.batch:
-                try:
-                    more = self._queue.get_nowait()
+                try:  # linger a little: one transaction for many rows costs far less than one each
+                    more = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
                 except queue.Empty:
                     break
                 if more is _STOP:
