@@ -60,7 +60,7 @@ class Failover:
     async def _retry_into_response(self, flow: http.HTTPFlow, original: Original) -> None:
         assert flow.response is not None
         reason = f"HTTP {flow.response.status_code}"
-        result = await self._retry(flow, original, reason, self._too_long(flow.response))
+        result = await self._retry(flow, original, reason, self._context_too_long(flow.response))
         if result is not None:
             flow.response = result
 
@@ -89,7 +89,9 @@ class Failover:
             status in (400, 413) and bool(CONTEXT_TOO_LONG.search(upstream_message(content, status)))
         )
 
-    def _too_long(self, response: http.Response) -> bool:
+    def _context_too_long(self, response: http.Response) -> bool:
+        """A retryable 400/413 is a context-length complaint: other keys of the same backend
+        would refuse it too, so the next try skips to a fallback."""
         return response.status_code in (400, 413)
 
     async def _retry(
@@ -124,7 +126,7 @@ class Failover:
             last = answer
             if not self._retryable(answer.status_code, answer.content or b""):
                 return answer
-            reason, skip_backend = f"HTTP {answer.status_code}", self._too_long(answer)
+            reason, skip_backend = f"HTTP {answer.status_code}", self._context_too_long(answer)
             failed_backend = placement.backend.name
         if last is None and flow.response is not None:
             flow.response.headers[ATTEMPTS] = str(attempts)
