@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SSEEvent", "SSEParser", "format_event"]
+__all__ = ["EventBuffer", "SSEEvent", "SSEParser", "format_event"]
 
 
 @dataclass(frozen=True)
@@ -133,3 +133,16 @@ def format_event(event: str | None, data: bytes) -> bytes:
     if event is None:
         return b"data: " + data + b"\n\n"
     return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+
+
+class EventBuffer:
+    """Events a stream translator has written since the last ``take``."""
+
+    _out: list[bytes]
+
+    def take(self) -> bytes:
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        return out[0] if len(out) == 1 else b"".join(out)

@@ -21,7 +21,7 @@ from turnout.core.dialects.context import Context
 from turnout.core.dialects.ids import sanitize_tool_id, synthetic_tool_id
 from turnout.core.dialects.mapping import anthropic_stop_reason, anthropic_usage
 from turnout.core.dialects.responses import SYNTHETIC_SIGNATURE, reasoning_text
-from turnout.core.dialects.sse import SSEParser, format_event
+from turnout.core.dialects.sse import EventBuffer, SSEParser, format_event
 
 __all__ = ["ToAnthropicStream"]
 
@@ -39,11 +39,11 @@ class _Tool:
     index: int | None = None  # the Anthropic block index, once started
 
 
-class ToAnthropicStream:
+class ToAnthropicStream(EventBuffer):
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._parser = SSEParser()
-        self._out: list[bytes] = []
+        self._out = []
         self._started = False
         self._next_index = 0
         self._open: tuple[str, Any] | None = None  # ("text"|"thinking", None) or ("tool", key)
@@ -64,7 +64,7 @@ class ToAnthropicStream:
         else:
             for _, payload in self._parser.feed_raw(data):
                 self._on_data(payload)
-        return self._take()
+        return self.take()
 
     def finish(self) -> bytes:
         for _, payload in self._parser.flush_raw():
@@ -74,24 +74,17 @@ class ToAnthropicStream:
                 self._error("api_error", "The upstream stream ended before it finished.")
             else:
                 self._close()
-        return self._take()
+        return self.take()
 
     def fail(self, message: str) -> bytes:
         """An internal failure, reported to the client as an error event."""
         if not self._stopped:
             self._error("api_error", message)
-        return self._take()
+        return self.take()
 
     # -- events out -----------------------------------------------------------------------
     def _emit(self, kind: str, payload: dict[str, Any]) -> None:
         self._out.append(format_event(kind, orjson.dumps({"type": kind, **payload})))
-
-    def _take(self) -> bytes:
-        out = self._out
-        if not out:
-            return b""
-        self._out = []
-        return out[0] if len(out) == 1 else b"".join(out)
 
     def _start(self) -> None:
         if self._started:

@@ -16,16 +16,16 @@ import orjson
 
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.mapping import openai_finish_reason, openai_usage
-from turnout.core.dialects.sse import SSEParser, format_event
+from turnout.core.dialects.sse import EventBuffer, SSEParser, format_event
 
 __all__ = ["ToOpenAIStream"]
 
 
-class ToOpenAIStream:
+class ToOpenAIStream(EventBuffer):
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._parser = SSEParser()
-        self._out: list[bytes] = []
+        self._out = []
         self._id = "chatcmpl-turnout"
         self._created = ctx.created
         self._tool_of_block: dict[int, int] = {}
@@ -36,28 +36,21 @@ class ToOpenAIStream:
     def feed(self, data: bytes) -> bytes:
         for name, payload in self._parser.feed_raw(data):
             self._on_event(name, payload)
-        return self._take()
+        return self.take()
 
     def finish(self) -> bytes:
         for name, payload in self._parser.flush_raw():
             self._on_event(name, payload)
         if not self._stopped:
             self._error("The upstream stream ended before it finished.", "server_error")
-        return self._take()
+        return self.take()
 
     def fail(self, message: str) -> bytes:
         if not self._stopped:
             self._error(message, "server_error")
-        return self._take()
+        return self.take()
 
     # -- chunks out -------------------------------------------------------------------------
-    def _take(self) -> bytes:
-        out = self._out
-        if not out:
-            return b""
-        self._out = []
-        return out[0] if len(out) == 1 else b"".join(out)
-
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> None:
         chunk: dict[str, Any] = {
             "id": self._id,
