@@ -11,6 +11,7 @@ from turnout.core.errors import (
     BadRequest,
     BodyTooLarge,
     ConfigError,
+    KeysExhausted,
     NoRouteError,
     NotFound,
     RequestError,
@@ -19,6 +20,7 @@ from turnout.core.errors import (
     UpstreamError,
 )
 from turnout.core.models import Backend, Config, Decision, Route
+from turnout.core.store import StoreError
 from turnout.server import ProxyHandle
 
 __version__ = "0.1.0"
@@ -32,11 +34,13 @@ __all__ = [
     "Config",
     "ConfigError",
     "Decision",
+    "KeysExhausted",
     "NoRouteError",
     "NotFound",
     "ProxyHandle",
     "RequestError",
     "Route",
+    "StoreError",
     "TurnoutError",
     "Unauthorized",
     "UpstreamError",

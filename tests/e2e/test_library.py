@@ -1,0 +1,34 @@
+"""The library surface: start_proxy, list_backends, get_status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+import turnout
+from tests.e2e.conftest import OPENAI_KEY, write_config
+from tests.fakes.upstream import FakeUpstream
+
+
+def test_start_proxy_get_status_and_list_backends(tmp_path: Path, upstream: FakeUpstream) -> None:
+    config = write_config(tmp_path / "config.yaml", upstream.url)
+    backends = {b.name: b for b in turnout.list_backends(config, discover=False)}
+    assert set(backends) >= {"anth", "oai", "compat"} and backends["oai"].key == OPENAI_KEY
+    assert turnout.mask(backends["oai"].key) == "sk-…1111" and OPENAI_KEY not in repr(backends["oai"])
+    with turnout.start_proxy(port=0, config=config, discover=False, api_key="") as proxy:
+        assert proxy.url.startswith("http://127.0.0.1:") and proxy.port > 0
+        r = httpx.post(proxy.url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": []})
+        assert r.status_code == 200
+        status = turnout.get_status(proxy.url)
+        assert status["requests"] == 1 and {b["name"] for b in status["backends"]} >= {"anth", "oai"}
+    with pytest.raises(httpx.HTTPError):
+        turnout.get_status(proxy.url, timeout=1)  # stopped
+
+
+def test_public_api_is_sorted_and_complete() -> None:
+    assert turnout.__all__ == sorted(turnout.__all__)
+    for name in turnout.__all__:
+        assert hasattr(turnout, name), name
+    assert {"start_proxy", "list_backends", "get_status"} <= set(turnout.__all__)
