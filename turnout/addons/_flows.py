@@ -12,7 +12,7 @@ import inspect
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from mitmproxy import http
 
@@ -32,8 +32,8 @@ JSON = {"content-type": "application/json"}
 
 def dialect_of(flow: http.HTTPFlow) -> Dialect:
     recorded = flow.metadata.get(META + "dialect")
-    if recorded in ("anthropic", "openai"):
-        return recorded  # type: ignore[return-value]
+    if recorded == "anthropic" or recorded == "openai":
+        return cast(Dialect, recorded)
     return client_dialect(flow.request.path, "anthropic-version" in flow.request.headers)
 
 

@@ -13,6 +13,7 @@ from turnout.addons._flows import META, answer, fail_closed
 from turnout.core.analytics import prometheus, summarize
 from turnout.core.catalog import accounts_payload, models_payload, status_payload
 from turnout.core.errors import NotFound
+from turnout.core.models import Dialect
 from turnout.core.runtime import Runtime
 from turnout.core.store import read_rows
 
@@ -47,7 +48,7 @@ class Endpoints:
             flow.metadata[META + "local"] = path
             return self._analytics(flow, now)
         elif path in ("/v1/models", "/models"):
-            dialect = "anthropic" if "anthropic-version" in flow.request.headers else "openai"
+            dialect: Dialect = "anthropic" if "anthropic-version" in flow.request.headers else "openai"
             payload = models_payload(dialect, runtime.router.routable_models())
         else:
             return None

@@ -43,7 +43,7 @@ def _send_prepared_reply(original: Any) -> Any:
             reply = getattr(self.request, REPLY, None)
             if reply is not None:
                 return _reply(self, reply)
-        return original(self, event)  # type: ignore[no-any-return]
+        return original(self, event)
 
     send.__turnout_original__ = original  # type: ignore[attr-defined]
     return send
