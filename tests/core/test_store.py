@@ -61,3 +61,12 @@ def test_unopenable_database_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "dir.sqlite3").mkdir()
     with pytest.raises(StoreError, match=r"analytics\.path"):
         Store(tmp_path / "dir.sqlite3")
+
+
+def test_flush_makes_recorded_rows_readable_at_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "a.sqlite3", linger=30)  # the writer would otherwise sleep for 30 s
+    for i in range(10):
+        store.record(record(i))
+    store.flush()
+    assert len(read_rows(tmp_path / "a.sqlite3")) == 10 and store.written == store.queued == 10
+    store.close()

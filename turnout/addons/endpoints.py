@@ -61,6 +61,7 @@ class Endpoints:
         store = self.runtime.store
         if store is None:
             raise NotFound("Analytics are off (analytics.enabled: false, or the store could not be opened).")
+        await asyncio.to_thread(store.flush)  # the view includes every request answered so far
         rows = await asyncio.to_thread(read_rows, store.path)
         keys = self.runtime.pool.snapshot(now) if self.runtime.pool else []
         answer(flow, 200, orjson.dumps(summarize(rows, now, keys)))

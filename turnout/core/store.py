@@ -60,7 +60,6 @@ SCHEMA = (
     + "); CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);"
 )
 _INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-_STOP = object()
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -84,7 +83,10 @@ class Store:
         self.retention = retention_days * 86400
         self.batch = batch
         self.written = 0
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Record] = queue.SimpleQueue()
+        self._wake = threading.Event()  # set to write now (flush, close)
+        self._stopping = False
+        self.queued = 0
         self._db = connect(path)
         self.prune()
         self._thread = threading.Thread(target=self._write_loop, name="turnout-store", daemon=True)
@@ -92,29 +94,36 @@ class Store:
 
     def record(self, row: Record) -> None:
         """Never blocks: the row is written by the store's thread."""
+        self.queued += 1
         self._queue.put(row)
 
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every row recorded so far is on disk (for readers that need them)."""
+        target, deadline = self.queued, time.monotonic() + timeout
+        self._wake.set()
+        while self.written < target and time.monotonic() < deadline:
+            time.sleep(0.002)
+
     def _write_loop(self) -> None:
+        """Wake every ``linger`` seconds (or at close) and write whatever has queued.
+
+        The writer never blocks on the queue itself: a thread waiting in ``get`` would be
+        woken, and take the GIL from the event loop, for every single record.
+        """
         last_prune = time.monotonic()
         while True:
-            item = self._queue.get()
+            self._wake.wait(self.linger)
+            self._wake.clear()
+            stopping = self._stopping
             rows: list[Record] = []
-            stop = item is _STOP
-            if not stop:
-                rows.append(item)
-            deadline = time.monotonic() + self.linger
-            while len(rows) < self.batch:
-                try:  # linger a little: one transaction for many rows costs far less than one each
-                    more = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
+            while True:
+                try:
+                    rows.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                if more is _STOP:
-                    stop = True
-                    break
-                rows.append(more)
-            if rows:
-                self._insert(rows)
-            if stop:
+            for start in range(0, len(rows), self.batch):
+                self._insert(rows[start : start + self.batch])
+            if stopping:
                 return
             if time.monotonic() - last_prune > 3600:
                 self.prune()
@@ -133,7 +142,8 @@ class Store:
 
     def close(self) -> None:
         """Write everything queued, then stop the writer."""
-        self._queue.put(_STOP)
+        self._stopping = True
+        self._wake.set()
         self._thread.join()
         self._db.close()
 
