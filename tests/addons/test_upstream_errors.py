@@ -61,28 +61,32 @@ def test_unrouted_or_answered_flows_get_nothing() -> None:
     assert not hasattr(f.request, "_turnout_reply")
 
 
-async def test_watchdog_armed_on_request_and_cancelled_on_response_headers() -> None:
+async def test_deadline_set_on_request_and_cleared_on_response_headers() -> None:
     addon = UpstreamErrors(runtime())
     f = flow("/v1/chat/completions", {"model": "m"})
     f.metadata[META + "backend"] = "local"
     with taddons.context(addon):
         addon.request(f)
-        assert f.id in addon._watchdogs
+        assert f.id in addon._deadlines
         addon.responseheaders(f)
-        assert f.id not in addon._watchdogs
+        assert f.id not in addon._deadlines
         addon.request(f)
         addon.done()
-        assert addon._watchdogs == {}
+        assert addon._deadlines == {}
 
 
-async def test_watchdog_expiry_marks_the_flow() -> None:
+async def test_the_sweeper_expires_flows_past_their_deadline() -> None:
     addon = UpstreamErrors(runtime())
+    addon.SWEEP = 0.01
     f = flow("/v1/chat/completions", {"model": "m"})
     f.metadata[META + "backend"] = "local"
     with taddons.context(addon):
-        addon._expire(f)  # no live connection: only the mark
-    assert f.metadata[META + "timed_out"] is True
-    await asyncio.sleep(0)
+        addon.running()
+        addon.request(f)
+        addon._deadlines[f.id] = (0.0, f)  # already due
+        await asyncio.sleep(0.05)
+        addon.done()
+    assert f.metadata[META + "timed_out"] is True and f.id not in addon._deadlines
 
 
 def test_patch_installs_once_and_uninstalls() -> None:

@@ -53,7 +53,9 @@ class Failover:
         response = flow.response
         if response is None or response.stream or META + "key" not in flow.metadata:
             return None
-        if original is None or not self._retryable(response.status_code, response.content or b""):
+        if original is None or response.status_code < 400:
+            return None
+        if not self._retryable(response.status_code, response.get_content(strict=False)):
             return None
         return self._retry_into_response(flow, original)
 
@@ -84,9 +86,9 @@ class Failover:
             result.headers["content-type"] = "application/json"
         setattr(flow.request, REPLY, assemble_response(result))
 
-    def _retryable(self, status: int, content: bytes) -> bool:
+    def _retryable(self, status: int, content: bytes | None) -> bool:
         return status in RETRY_STATUSES or (
-            status in (400, 413) and bool(CONTEXT_TOO_LONG.search(upstream_message(content, status)))
+            status in (400, 413) and bool(CONTEXT_TOO_LONG.search(upstream_message(content or b"", status)))
         )
 
     def _context_too_long(self, response: http.Response) -> bool:
@@ -124,7 +126,7 @@ class Failover:
             self._adopt(flow, scratch)
             answer.headers[ATTEMPTS] = str(attempts)
             last = answer
-            if not self._retryable(answer.status_code, answer.content or b""):
+            if not self._retryable(answer.status_code, answer.content):
                 return answer
             reason, skip_backend = f"HTTP {answer.status_code}", self._context_too_long(answer)
             failed_backend = placement.backend.name

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Generator
 from typing import Any
 
@@ -98,34 +99,48 @@ def assemble_reply(flow: http.HTTPFlow, error: TurnoutError) -> bytes:
 
 
 class UpstreamErrors:
+    """Deadlines are kept in a dict and swept every ``SWEEP`` seconds: a timer per request
+    (``call_later`` and ``cancel``) would cost more than the dict on every request."""
+
+    SWEEP = 0.1
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._watchdogs: dict[str, asyncio.TimerHandle] = {}
+        self._deadlines: dict[str, tuple[float, http.HTTPFlow]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     def running(self) -> None:
         install_reply_patch()
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
     def done(self) -> None:
-        for handle in self._watchdogs.values():
-            handle.cancel()
-        self._watchdogs.clear()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        self._deadlines.clear()
         uninstall_reply_patch()
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.SWEEP)
+            now = time.monotonic()
+            for flow_id, (deadline, flow) in list(self._deadlines.items()):
+                if deadline <= now:
+                    del self._deadlines[flow_id]
+                    self._expire(flow)
 
     @fail_closed
     def request(self, flow: http.HTTPFlow) -> None:
         name = flow.metadata.get(META + "backend")
         if flow.response or flow.error or name is None:
             return
-        timeout = self.runtime.config.backends[name].timeout
-        loop = asyncio.get_running_loop()
-        self._watchdogs[flow.id] = loop.call_later(timeout, self._expire, flow)
+        self._deadlines[flow.id] = (time.monotonic() + self.runtime.config.backends[name].timeout, flow)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if handle := self._watchdogs.pop(flow.id, None):
-            handle.cancel()
+        self._deadlines.pop(flow.id, None)
 
     def _expire(self, flow: http.HTTPFlow) -> None:
-        self._watchdogs.pop(flow.id, None)
         flow.metadata[META + "timed_out"] = True
         proxyserver = ctx.master.addons.get("proxyserver")
         handler = proxyserver.connections.get(flow.client_conn.id) if proxyserver else None
@@ -134,8 +149,7 @@ class UpstreamErrors:
             io.writer.close()  # mitmproxy sees the server hang up and raises the error path
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if handle := self._watchdogs.pop(flow.id, None):
-            handle.cancel()
+        self._deadlines.pop(flow.id, None)
         name = flow.metadata.get(META + "backend")
         if name is None or flow.response is not None or hasattr(flow.request, REPLY):
             return  # not ours, answered, or a failover already prepared the reply
