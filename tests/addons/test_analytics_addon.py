@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 from mitmproxy import http
 from mitmproxy.test import taddons
@@ -7,6 +9,9 @@ from mitmproxy.test import taddons
 from tests.addons.helpers import flow, runtime
 from turnout.addons._flows import META
 from turnout.addons.analytics import Analytics
+from turnout.core.models import AnalyticsSettings, Config
+from turnout.core.runtime import Runtime
+from turnout.core.store import read_rows
 from turnout.core.usage import UsageSniffer
 
 
@@ -24,34 +29,69 @@ def routed() -> http.HTTPFlow:
     return f
 
 
-def test_a_response_becomes_one_counted_row_with_tokens_and_cost() -> None:
+def with_store(tmp_path: Path) -> Runtime:
     rt = runtime()
+    cfg = rt.config
+    rt.install(
+        Config(
+            cfg.backends, cfg.routes, cfg.aliases, analytics=AnalyticsSettings(path=str(tmp_path / "a.db"))
+        )
+    )
+    return rt
+
+
+def test_a_response_becomes_one_row_with_tokens_and_cost(tmp_path: Path) -> None:
+    rt = with_store(tmp_path)
     addon = Analytics(rt)
     f = routed()
     body = orjson.dumps({"usage": {"prompt_tokens": 1000, "completion_tokens": 100}})
     f.response = http.Response.make(
         200, body, {"content-type": "application/json", "x-turnout-attempts": "2"}
     )
-    with taddons.context(addon) as tctx:
-        tctx.options.turnout_analytics = False
+    with taddons.context(addon):
+        addon.running()
         addon.request(f)
         addon.responseheaders(f)
         addon.response(f)
         addon.response(f)  # recorded once
-    assert sum(rt.counters.requests.values()) == 1
-    assert rt.counters.tokens[("oai", "gpt-4o", "tokens_in")] == 1000
-    assert rt.counters.cost[("oai", "gpt-4o")] == (1000 * 2.5 + 100 * 10) / 1e6
+        rt.store.flush()  # type: ignore[union-attr]
+        assert sum(rt.counters.requests.values()) == 1
+        assert rt.counters.tokens[("oai", "gpt-4o", "tokens_in")] == 1000
+        assert rt.counters.cost[("oai", "gpt-4o")] == (1000 * 2.5 + 100 * 10) / 1e6
+        addon.done()
+    [row] = read_rows(tmp_path / "a.db")
+    assert (row["attempts"], row["tokens_out"], row["status"], row["ttfb_ms"] is not None) == (
+        2,
+        100,
+        200,
+        True,
+    )
 
 
-def test_pass_through_streams_get_a_sniffer_and_shutdown_records_what_is_in_flight() -> None:
-    rt = runtime()
+def test_streams_get_a_sniffer_and_shutdown_records_what_is_in_flight(tmp_path: Path) -> None:
+    rt = with_store(tmp_path)
     addon = Analytics(rt)
     streamed, pending = routed(), routed()
     streamed.response = http.Response.make(200, b"", {"content-type": "text/event-stream"})
     streamed.response.stream = True
     with taddons.context(addon):
+        addon.running()
         addon.responseheaders(streamed)
         addon.request(pending)
         addon.done()
     assert isinstance(streamed.response.stream, UsageSniffer)
     assert rt.counters.requests[("oai", "gpt-4o", "499")] == 1
+    assert [r["error"] for r in read_rows(tmp_path / "a.db")] == ["shutdown"]
+
+
+def test_nothing_is_kept_when_analytics_are_off() -> None:
+    rt = runtime()
+    addon = Analytics(rt)
+    f = routed()
+    f.response = http.Response.make(200, b"{}")
+    with taddons.context(addon) as tctx:
+        tctx.options.turnout_analytics = False
+        addon.running()
+        addon.request(f)
+        addon.response(f)
+    assert rt.store is None and not rt.counters.requests

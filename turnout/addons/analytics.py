@@ -8,6 +8,7 @@ queue put; the store's thread does the disk work.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from pathlib import Path
@@ -49,7 +50,9 @@ class Analytics:
             return
         path = data_dir() / "analytics.sqlite3" if settings.path is None else Path(settings.path)
         try:
-            self.runtime.store = Store(path.expanduser(), retention_days=settings.retention_days)
+            self.runtime.store = Store(
+                path.expanduser(), retention_days=settings.retention_days, on_rows=self._count
+            )
         except StoreError as e:
             logger.warning("turnout: analytics off: %s", e.message)
 
@@ -62,7 +65,7 @@ class Analytics:
             self.runtime.store = None
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if META + "requested" in flow.metadata and flow.response is None:
+        if self.runtime.store is not None and META + "requested" in flow.metadata and flow.response is None:
             self._live[flow.id] = flow
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -80,20 +83,19 @@ class Analytics:
         self._record(flow)
 
     def _record(self, flow: http.HTTPFlow, aborted: bool = False) -> None:
+        """Queue the flow; its row is built by the store's thread (batched, off the hot path)."""
         self._live.pop(flow.id, None)
-        if META + "requested" not in flow.metadata or flow.metadata.get(META + "recorded"):
+        store = self.runtime.store
+        if store is None or META + "requested" not in flow.metadata or flow.metadata.get(META + "recorded"):
             return
         flow.metadata[META + "recorded"] = True
-        try:
-            row = self._row(flow, aborted)
-        except Exception:  # bookkeeping must never disturb traffic
-            logger.exception("turnout: could not record a request")
-            return
-        self.runtime.counters.add(row)
-        if self.runtime.store is not None:
-            self.runtime.store.record(row)
+        store.record(functools.partial(self._row, flow, aborted, time.time()))
 
-    def _row(self, flow: http.HTTPFlow, aborted: bool) -> Record:
+    def _count(self, rows: list[Record]) -> None:
+        for row in rows:
+            self.runtime.counters.add(row)
+
+    def _row(self, flow: http.HTTPFlow, aborted: bool, end: float) -> Record:
         meta, response = flow.metadata, flow.response
         usage = self._usage(flow) or Usage()
         model = meta.get(META + "model") or meta.get(META + "requested", "")
@@ -115,7 +117,7 @@ class Analytics:
             stream=int(bool(meta.get(META + "stream"))),
             status=status,
             attempts=int(attempts) if attempts.isdigit() else 1,
-            latency_ms=round((time.time() - flow.request.timestamp_start) * 1000, 2),
+            latency_ms=round((end - flow.request.timestamp_start) * 1000, 2),
             ttfb_ms=meta.get(TTFB),
             tokens_in=usage.input,
             tokens_out=usage.output,

@@ -39,11 +39,8 @@ class Endpoints:
         elif path == "/accounts":
             payload = accounts_payload(runtime, now)
         elif path == "/metrics":
-            keys = runtime.pool.snapshot(now) if runtime.pool else []
             flow.metadata[META + "local"] = path
-            text = prometheus(runtime.counters, keys, runtime.waiting).encode()
-            answer(flow, 200, text, {"content-type": "text/plain; version=0.0.4; charset=utf-8"})
-            return None
+            return self._metrics(flow, now)
         elif path == "/analytics":
             flow.metadata[META + "local"] = path
             return self._analytics(flow, now)
@@ -55,6 +52,14 @@ class Endpoints:
         flow.metadata[META + "local"] = path
         answer(flow, 200, orjson.dumps(payload))
         return None
+
+    async def _metrics(self, flow: http.HTTPFlow, now: float) -> None:
+        """Counters are kept by the store's thread; flush it so they include every answer."""
+        if self.runtime.store is not None:
+            await asyncio.to_thread(self.runtime.store.flush)
+        keys = self.runtime.pool.snapshot(now) if self.runtime.pool else []
+        text = prometheus(self.runtime.counters, keys, self.runtime.waiting).encode()
+        answer(flow, 200, text, {"content-type": "text/plain; version=0.0.4; charset=utf-8"})
 
     async def _analytics(self, flow: http.HTTPFlow, now: float) -> None:
         """Read in a thread: the database may be large, the event loop must not wait on it."""

@@ -1,23 +1,28 @@
 """The analytics store: one SQLite row per request, written off the event loop.
 
-``record`` only puts the row on a queue; a writer thread inserts in batches (WAL mode,
-one transaction per batch), so the proxy never waits on the disk. ``close`` drains the
-queue before returning: nothing recorded is lost at shutdown. Old rows are pruned by
-``retention_days``.
+``record`` only puts the row — or a function that builds it — on a queue; a writer
+thread builds pending rows, hands them to ``on_rows`` (live counters) and inserts them
+in batches (WAL mode, one transaction per batch), so the proxy never waits on the disk
+and builds no rows on its hot path. ``close`` drains the queue before returning:
+nothing recorded is lost at shutdown. Old rows are pruned by ``retention_days``.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from turnout.core.errors import TurnoutError
 
 __all__ = ["Record", "Store", "StoreError", "read_rows"]
+
+logger = logging.getLogger("turnout")
 
 
 class StoreError(TurnoutError):
@@ -76,14 +81,21 @@ def connect(path: Path) -> sqlite3.Connection:
 
 class Store:
     def __init__(
-        self, path: Path, *, retention_days: float = 90.0, batch: int = 500, linger: float = 0.05
+        self,
+        path: Path,
+        *,
+        retention_days: float = 90.0,
+        batch: int = 500,
+        linger: float = 0.05,
+        on_rows: Callable[[list[Record]], None] | None = None,
     ) -> None:
+        self.on_rows = on_rows
         self.path = path
         self.linger = linger
         self.retention = retention_days * 86400
         self.batch = batch
         self.written = 0
-        self._queue: queue.SimpleQueue[Record] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Record | Callable[[], Record]] = queue.SimpleQueue()
         self._wake = threading.Event()  # set to write now (flush, close)
         self._stopping = False
         self.queued = 0
@@ -92,8 +104,8 @@ class Store:
         self._thread = threading.Thread(target=self._write_loop, name="turnout-store", daemon=True)
         self._thread.start()
 
-    def record(self, row: Record) -> None:
-        """Never blocks: the row is written by the store's thread."""
+    def record(self, row: Record | Callable[[], Record]) -> None:
+        """Never blocks: the row (or the function that builds it) goes to the store's thread."""
         self.queued += 1
         self._queue.put(row)
 
@@ -118,9 +130,19 @@ class Store:
             rows: list[Record] = []
             while True:
                 try:
-                    rows.append(self._queue.get_nowait())
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if isinstance(item, Record):
+                    rows.append(item)
+                    continue
+                try:
+                    rows.append(item())
+                except Exception:  # one bad row must not stop the writer
+                    logger.exception("turnout: could not build an analytics row")
+                    self.written += 1
+            if rows and self.on_rows is not None:
+                self.on_rows(rows)
             for start in range(0, len(rows), self.batch):
                 self._insert(rows[start : start + self.batch])
             if stopping:
