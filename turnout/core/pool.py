@@ -23,6 +23,8 @@ from turnout.core.routing import Target
 
 __all__ = ["KeyState", "Placement", "Pool"]
 
+TREND_EVERY = 5.0  # seconds between headroom samples kept for the exhaustion forecast
+
 
 @dataclass
 class KeyState:
@@ -36,7 +38,7 @@ class KeyState:
     requests: int = 0
     errors: int = 0
     last_error: str | None = None
-    trend: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=120))
+    trend: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=120))  # 10 min
 
     @property
     def alias(self) -> str:
@@ -103,9 +105,10 @@ class Pool:
                     state.status, state.reason = "ok", ""
                 states.append(state)
             self.states[name] = states
+        self._by_key = {(s.backend, s.alias): s for states in self.states.values() for s in states}
 
     def state(self, backend: str, alias: str) -> KeyState | None:
-        return next((s for s in self.states.get(backend, []) if s.alias == alias), None)
+        return self._by_key.get((backend, alias))
 
     def pick(
         self, backend: str, now: float, exclude: frozenset[tuple[str, str]] = frozenset()
@@ -141,7 +144,7 @@ class Pool:
         state.requests += 1
         for limit in parse_limits(headers, now):
             state.limits[limit.name] = limit
-        if state.limits:
+        if state.limits and (not state.trend or now - state.trend[-1][0] >= TREND_EVERY):
             state.trend.append((now, state.headroom(now)))
         if status == 429:
             wait = parse_retry_after(headers, now)
