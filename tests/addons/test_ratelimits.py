@@ -6,8 +6,9 @@ from mitmproxy.test import taddons
 
 from tests.addons.helpers import flow, runtime
 from turnout.addons._flows import META
-from turnout.addons.ratelimits import RateLimits, limit_headers
+from turnout.addons.ratelimits import RateLimits
 from turnout.addons.router import GOVERNED
+from turnout.core.ratelimit import headers_from_fields
 
 
 def routed(rt, backend: str = "oai") -> http.HTTPFlow:  # type: ignore[no-untyped-def]
@@ -51,6 +52,20 @@ def test_failures_rest_the_key_and_release_the_governor() -> None:
     assert rt.governors["local"].in_flight == 0 and GOVERNED not in f.metadata
 
 
-def test_limit_headers_keeps_only_rate_limit_fields() -> None:
+def test_headers_from_fields_keeps_only_rate_limit_fields() -> None:
     headers = http.Headers(**{"Retry-After": "3", "x-ratelimit-reset-tokens": "1s", "content-type": "x"})
-    assert limit_headers(headers) == {"retry-after": "3", "x-ratelimit-reset-tokens": "1s"}
+    assert headers_from_fields(headers.fields) == {"retry-after": "3", "x-ratelimit-reset-tokens": "1s"}
+
+
+def test_good_answers_for_a_single_key_are_parsed_only_when_looked_at() -> None:
+    rt = runtime()
+    addon = RateLimits(rt)
+    f = routed(rt)
+    f.response = http.Response.make(
+        200, b"", {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "4"}
+    )
+    with taddons.context(addon):
+        addon.responseheaders(f)
+    state = rt.pool.state("oai", "default")
+    assert state.pending is not None and state.limits == {} and state.requests == 1
+    assert state.headroom(0) == 0.4 and state.pending is None

@@ -16,16 +16,6 @@ from turnout.addons.router import GOVERNED
 from turnout.core.runtime import Runtime
 
 OBSERVED = META + "observed"
-_PREFIXES = (b"x-ratelimit-", b"anthropic-ratelimit-", b"retry-after")
-
-
-def limit_headers(headers: http.Headers) -> dict[str, str]:
-    """Only the rate-limit headers, straight from the raw fields (decoding all of them costs more)."""
-    return {
-        k.decode("latin-1").lower(): v.decode("latin-1")
-        for k, v in headers.fields
-        if k.lower().startswith(_PREFIXES)
-    }
 
 
 class RateLimits:
@@ -39,8 +29,8 @@ class RateLimits:
             return
         flow.metadata[OBSERVED] = True
         assert self.runtime.pool is not None
-        self.runtime.pool.observe(
-            state, flow.response.status_code, limit_headers(flow.response.headers), time.time()
+        self.runtime.pool.observe_fields(
+            state, flow.response.status_code, flow.response.headers.fields, time.time()
         )
 
     def response(self, flow: http.HTTPFlow) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from turnout.core.credentials import mask
 from turnout.core.models import Backend, Config, KeySpec
-from turnout.core.ratelimit import Limit, parse_limits, parse_retry_after
+from turnout.core.ratelimit import Limit, headers_from_fields, parse_limits, parse_retry_after
 from turnout.core.routing import Target
 
 __all__ = ["KeyState", "Placement", "Pool"]
@@ -39,12 +39,30 @@ class KeyState:
     errors: int = 0
     last_error: str | None = None
     trend: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=120))  # 10 min
+    # The raw header fields of the last good answer, parsed only when someone looks:
+    # a single key's headroom decides nothing, so most answers never need parsing.
+    pending: tuple[tuple[bytes, bytes], ...] | None = field(default=None, repr=False)
+    pending_at: float = 0.0
 
     @property
     def alias(self) -> str:
         return self.spec.alias
 
+    def settle(self) -> None:
+        """Parse the pending rate-limit headers, if any."""
+        if self.pending is not None:
+            fields, at = self.pending, self.pending_at
+            self.pending = None
+            self.learn(headers_from_fields(fields), at)
+
+    def learn(self, headers: Mapping[str, str], now: float) -> None:
+        for limit in parse_limits(headers, now):
+            self.limits[limit.name] = limit
+        if self.limits and (not self.trend or now - self.trend[-1][0] >= TREND_EVERY):
+            self.trend.append((now, self.headroom(now)))
+
     def headroom(self, now: float) -> float:
+        self.settle()
         fractions = [
             lim.fraction for lim in self.limits.values() if lim.reset_at is None or lim.reset_at > now
         ]
@@ -56,11 +74,13 @@ class KeyState:
         return self.status == "ok"
 
     def reset_at(self, now: float) -> float | None:
+        self.settle()
         resets = [lim.reset_at for lim in self.limits.values() if lim.reset_at and lim.reset_at > now]
         return min(resets) if resets else None
 
     def minutes_to_exhaustion(self, now: float) -> float | None:
         """From the headroom trend over the last ten minutes: None unless it is falling."""
+        self.settle()
         points = [(t, h) for t, h in self.trend if now - t <= 600]
         if len(points) < 2 or points[-1][0] - points[0][0] < 1:
             return None
@@ -140,12 +160,21 @@ class Pool:
         ends = [s.until for b in backends for s in self.states.get(b, []) if s.status == "cooling"]
         return max(min(ends) - now, 0.0) if ends else None
 
+    def observe_fields(
+        self, state: KeyState, status: int, fields: tuple[tuple[bytes, bytes], ...], now: float
+    ) -> None:
+        """``observe`` for raw header fields; a good answer for a backend's only key is kept
+        unparsed until its headroom is looked at (``/accounts``, metrics, forecasts)."""
+        if status < 400 and len(self.states.get(state.backend, ())) == 1:
+            state.requests += 1
+            state.pending, state.pending_at = fields, now
+            return
+        self.observe(state, status, headers_from_fields(fields), now)
+
     def observe(self, state: KeyState, status: int, headers: Mapping[str, str], now: float) -> None:
         state.requests += 1
-        for limit in parse_limits(headers, now):
-            state.limits[limit.name] = limit
-        if state.limits and (not state.trend or now - state.trend[-1][0] >= TREND_EVERY):
-            state.trend.append((now, state.headroom(now)))
+        state.pending = None
+        state.learn(headers, now)
         if status == 429:
             wait = parse_retry_after(headers, now)
             if wait is None:

@@ -15,7 +15,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import NamedTuple
 
-__all__ = ["Limit", "parse_duration", "parse_limits", "parse_retry_after"]
+__all__ = ["Limit", "headers_from_fields", "parse_duration", "parse_limits", "parse_retry_after"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -90,6 +90,16 @@ def parse_limits(headers: Mapping[str, str], now: float) -> list[Limit]:
             reset_at = now + seconds if seconds is not None else _rfc3339(reset)
         limits.append(Limit(name, remaining, limit, reset_at))
     return limits
+
+
+_PREFIXES = (b"x-ratelimit-", b"anthropic-ratelimit-", b"retry-after")
+
+
+def headers_from_fields(fields: tuple[tuple[bytes, bytes], ...]) -> dict[str, str]:
+    """Only the rate-limit headers of raw HTTP header fields, decoded (decoding them all costs more)."""
+    return {
+        k.decode("latin-1").lower(): v.decode("latin-1") for k, v in fields if k.lower().startswith(_PREFIXES)
+    }
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
