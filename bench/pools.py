@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from run import cpu_seconds, measure, spawn
+from run import cpu_seconds, measure, spawn, spawn_turnout
 
 from turnout.core.store import Record, Store
 
@@ -61,24 +61,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         upstream, up_port = spawn([sys.executable, "-m", "tests.fakes.upstream", "--events"])
-        env = {"XDG_CONFIG_HOME": f"{tmp}/xdg", "XDG_DATA_HOME": f"{tmp}/data", "COLUMNS": "500"}
         procs, ports = [upstream], {}
         try:
             for name, on in (("off", False), ("on", True)):
-                proc, port = spawn(
-                    [
-                        sys.executable,
-                        "-m",
-                        "turnout",
-                        "proxy",
-                        "-p",
-                        "0",
-                        "-c",
-                        str(config(tmp, up_port, on)),
-                        "--no-discover",
-                    ],
-                    env,
-                )
+                proc, port = spawn_turnout(config(tmp, up_port, on), tmp)
                 procs.append(proc)
                 ports[name] = port
             print(

@@ -109,6 +109,14 @@ def spawn(args: list[str], env: dict[str, str] | None = None) -> tuple[subproces
     return proc, int(match.group(1))
 
 
+def spawn_turnout(config: Path, tmp: Path) -> tuple[subprocess.Popen[str], int]:
+    """`turnout proxy` on a free port with ``config``, its home under ``tmp``."""
+    env = {"XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_DATA_HOME": str(tmp / "data"), "COLUMNS": "500"}
+    return spawn(
+        [sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "--no-discover"], env
+    )
+
+
 def start_targets(tmp: Path) -> tuple[list[subprocess.Popen[str]], dict[str, int]]:
     upstream, up_port = spawn([sys.executable, "-m", "tests.fakes.upstream", "--events"])
     up_url = f"http://127.0.0.1:{up_port}"
@@ -118,10 +126,7 @@ def start_targets(tmp: Path) -> tuple[list[subprocess.Popen[str]], dict[str, int
         f'backends: {{up: {{kind: openai, base_url: "{up_url}/v1", key: sk-bench}}}}\n'
         "autodetect: {environment: false, local: false}\n"
     )
-    env = {"XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_DATA_HOME": str(tmp / "data"), "COLUMNS": "500"}
-    turnout, turnout_port = spawn(
-        [sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "--no-discover"], env
-    )
+    turnout, turnout_port = spawn_turnout(config, tmp)
     return [upstream, bare, turnout], {"direct": up_port, "bare master": bare_port, "turnout": turnout_port}
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from run import Result, client, cpu_seconds, spawn
+from run import Result, client, cpu_seconds, spawn, spawn_turnout
 
 
 async def measure(port: int, clients: int, path: str, body: dict, seconds: float) -> Result:
@@ -53,10 +53,7 @@ def main() -> None:
             f'backends: {{up: {{kind: openai, base_url: "http://127.0.0.1:{up_port}/v1", key: sk-b}}}}\n'
             "autodetect: {environment: false, local: false}\n"
         )
-        env = {"XDG_CONFIG_HOME": f"{tmp}/xdg", "XDG_DATA_HOME": f"{tmp}/data", "COLUMNS": "500"}
-        turnout, port = spawn(
-            [sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "--no-discover"], env
-        )
+        turnout, port = spawn_turnout(config, Path(tmp))
         try:
             header = f"{'stream':12} {'clients':>7} {'pass req/s':>11} {'transl. req/s':>14} {'ratio':>6}"
             print(header + f" {'pass CPU ms/req':>16} {'transl. CPU ms/req':>19} {'CPU ratio':>9}")

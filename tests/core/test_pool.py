@@ -64,13 +64,13 @@ def test_auth_failures_last_until_reload_and_errors_rest_briefly() -> None:
     assert snapshot["a"]["key"] == "sec…ey-a" and "secret-key-a" not in str(snapshot)
 
 
-def test_place_walks_candidates_and_exclusions() -> None:
-    cfg = config("a")
-    pool = Pool(cfg)
+def test_pick_skips_excluded_and_cooling_keys() -> None:
+    pool = Pool(config("a", "b2"))
     pool.observe(pool.states["b"][0], 429, {"retry-after": "9"}, NOW)
-    placement = pool.place([(cfg.backends["b"], "m"), (cfg.backends["c"], "m2")], NOW)
-    assert placement is not None and placement.backend.name == "c" and placement.model == "m2"
+    assert pool.pick("b", NOW).alias == "b2"
+    assert pool.pick("b", NOW, exclude=frozenset({("b", "b2")})) is None
     assert pool.pick("c", NOW, exclude=frozenset({("c", "default")})) is None
+    assert pool.pick("nope", NOW) is None
 
 
 def test_minutes_to_exhaustion_from_the_trend() -> None:

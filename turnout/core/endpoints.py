@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from turnout.core.models import Dialect
 
-__all__ = ["LOCAL_PATHS", "Endpoint", "classify", "client_dialect"]
+__all__ = ["Endpoint", "classify", "client_dialect"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,6 @@ _PROXIED = {
     "/v1/embeddings": Endpoint("embeddings", "openai", "/v1/embeddings", True),
     "/v1/responses": Endpoint("responses", "openai", "/v1/responses", True),
 }
-LOCAL_PATHS = ("/health", "/status", "/v1/models")
 
 
 def classify(path: str) -> Endpoint | None:

@@ -148,13 +148,6 @@ class Pool:
         ties = [s for s, room in zip(available, rooms, strict=True) if room >= best - 1e-9]
         return ties[next(self._turn) % len(ties)]
 
-    def place(self, candidates: Sequence[tuple[Backend, str]], now: float) -> Placement | None:
-        """The first candidate (backend, model) with a key to spare, and that key."""
-        for backend, model in candidates:
-            if state := self.pick(backend.name, now):
-                return Placement(state, backend, model)
-        return None
-
     def earliest_recovery(self, backends: Sequence[str], now: float) -> float | None:
         """Seconds until the first cooling key among ``backends`` is back; None if none will."""
         ends = [s.until for b in backends for s in self.states.get(b, []) if s.status == "cooling"]
