@@ -98,3 +98,17 @@ def test_routable_models_lists_models_and_resolvable_aliases() -> None:
 )
 def test_upstream_url(base: str, path: str, url: str) -> None:
     assert upstream_url(Backend("b", "openai-compat", base), path) == url
+
+
+def test_decisions_are_remembered_per_name_and_the_memory_is_bounded() -> None:
+    r = router(ANTH, OAI, GROQ)
+    first = r.resolve("gpt-4o")
+    assert r.resolve("gpt-4o") is first  # resolved once
+    with pytest.raises(NoRouteError):
+        r.resolve("nobody-serves-this")
+    with pytest.raises(NoRouteError):  # an unknown name stays unknown, and stays an error
+        r.resolve("nobody-serves-this")
+    r.CACHE_SIZE = 3
+    for name in ("gpt-a", "gpt-b", "gpt-c", "gpt-d"):
+        r.resolve(name)
+    assert len(r._decisions) <= 3 and r.resolve("gpt-4o").backend.name == "openai"

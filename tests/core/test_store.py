@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -34,10 +35,11 @@ def record(i: int, ts: float | None = None) -> Record:
     )
 
 
-def test_writes_in_the_background_and_close_drains(tmp_path: Path) -> None:
+def test_nothing_is_written_before_a_flush_and_close_flushes(tmp_path: Path) -> None:
     store = Store(tmp_path / "a.sqlite3")
     for i in range(2500):
         store.record(record(i))
+    assert read_rows(tmp_path / "a.sqlite3") == [] and store.pending == 2500
     store.close()
     rows = read_rows(tmp_path / "a.sqlite3")
     assert [r["model_asked"] for r in rows] == [f"m{i}" for i in range(2500)] and store.written == 2500
@@ -63,10 +65,49 @@ def test_unopenable_database_is_a_clear_error(tmp_path: Path) -> None:
         Store(tmp_path / "dir.sqlite3")
 
 
-def test_flush_makes_recorded_rows_readable_at_once(tmp_path: Path) -> None:
-    store = Store(tmp_path / "a.sqlite3", linger=30)  # the writer would otherwise sleep for 30 s
+def test_flush_builds_rows_hands_them_on_and_makes_them_readable(tmp_path: Path) -> None:
+    seen: list[Record] = []
+    store = Store(tmp_path / "a.sqlite3", on_rows=seen.extend)
     for i in range(10):
+        store.record(record(i) if i % 2 else (lambda i=i: record(i)))  # rows, or functions building them
+    store.record(lambda: 1 / 0)  # type: ignore[arg-type, return-value]  # a broken builder is skipped
+    assert store.flush() == 10 and store.written == 10 and store.pending == 0
+    assert [r.model_asked for r in seen] == [f"m{i}" for i in range(10)]
+    assert len(read_rows(tmp_path / "a.sqlite3")) == 10
+    store.close()
+
+
+def test_a_locked_database_keeps_rows_until_it_frees(tmp_path: Path) -> None:
+    """Another process holding the write lock must neither block the proxy nor lose rows."""
+    path = tmp_path / "a.sqlite3"
+    store = Store(path, busy_timeout=0.01)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the write lock, as another writer would hold it
+    store.record(record(1))
+    started = time.monotonic()
+    assert store.flush() == 0 and store.pending == 1
+    assert time.monotonic() - started < 1
+    store.record(record(2))
+    assert store.flush() == 0 and store.pending == 2
+    other.execute("COMMIT")
+    assert store.flush() == 2 and store.pending == 0
+    assert [r["model_asked"] for r in read_rows(path)] == ["m1", "m2"]
+    store.close()
+
+
+def test_checkpoints_run_on_their_own_connection_from_any_thread(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite3"
+    store = Store(path)
+    store.CHECKPOINT_ROWS = 100
+    for i in range(150):
         store.record(record(i))
     store.flush()
-    assert len(read_rows(tmp_path / "a.sqlite3")) == 10 and store.written == store.queued == 10
+    wal = path.with_name(path.name + "-wal")
+    assert store.checkpoint_due and wal.stat().st_size > 0
+    thread = threading.Thread(target=store.checkpoint)
+    thread.start()
+    thread.join()
+    assert not store.checkpoint_due
+    fresh = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)  # the main file alone, WAL ignored
+    assert fresh.execute("SELECT count(*) FROM requests").fetchone()[0] == 150
     store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,9 @@ def test_start_proxy_get_status_and_list_backends(tmp_path: Path, upstream: Fake
     assert turnout.mask(backends["oai"].key) == "sk-…1111" and OPENAI_KEY not in repr(backends["oai"])
     with turnout.start_proxy(port=0, config=config, discover=False, api_key="") as proxy:
         assert proxy.url.startswith("http://127.0.0.1:") and proxy.port > 0
+        # once started, the start-up addon has frozen the heap and left: turnout is one addon
+        addons = [type(a).__name__ for a in proxy._master.addons.chain]  # type: ignore[union-attr]
+        assert addons[-1] == "Chain" and "_OnStart" not in addons and gc.get_freeze_count() > 0
         r = httpx.post(proxy.url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": []})
         assert r.status_code == 200
         status = turnout.get_status(proxy.url)

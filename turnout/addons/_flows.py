@@ -18,6 +18,7 @@ from mitmproxy import http
 
 from turnout.core.endpoints import client_dialect
 from turnout.core.errors import TurnoutError, error_body
+from turnout.core.headers import rewrite
 from turnout.core.models import Dialect
 
 logger = logging.getLogger("turnout")
@@ -38,11 +39,10 @@ def dialect_of(flow: http.HTTPFlow) -> Dialect:
 
 
 def drop_headers(headers: http.Headers, names: frozenset[bytes]) -> None:
-    """Remove every header in ``names`` (lowercase bytes) in one pass over the fields;
-    ``pop`` per name rescans the headers each time."""
+    """Remove every header in ``names`` (lowercase bytes) in one pass (see core/headers.py)."""
     fields = headers.fields
-    if any(k.lower() in names for k, _ in fields):
-        headers.fields = tuple(f for f in fields if f[0].lower() not in names)
+    if (kept := rewrite(fields, names)) is not fields:
+        headers.fields = kept
 
 
 def answer(flow: http.HTTPFlow, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:

@@ -2,12 +2,16 @@
 
 Time to first byte is taken when the response headers arrive. Tokens come from the
 response body, or from the stream: pass-through streams get a ``UsageSniffer`` (reads
-pass unchanged), translated streams report what their translator saw. The write is a
-queue put; the store's thread does the disk work.
+pass unchanged), translated streams report what their translator saw. A finished flow
+is only appended to the store's pending list; its row is built and written with the
+others of the last ``LINGER`` seconds, in one batch on the event loop (see
+``core/store.py`` for why that is cheaper than a writer thread and never waits on the
+disk). Checkpoints, which do wait on it, run in a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -18,6 +22,7 @@ from mitmproxy.addonmanager import Loader
 
 from turnout.addons._flows import META, TRANSLATION, dialect_of
 from turnout.core.dialects.translate import StreamAdapter
+from turnout.core.headers import header_value
 from turnout.core.models import DIALECT_OF_KIND
 from turnout.core.paths import data_dir
 from turnout.core.prices import Usage
@@ -32,9 +37,13 @@ _ERROR_STATUS = {"BackendTimeout": 504, "BackendUnreachable": 502}
 
 
 class Analytics:
+    LINGER = 0.05  # seconds a finished request waits for its row to be written with others
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._live: dict[str, http.HTTPFlow] = {}  # routed flows not yet recorded
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._checkpointing: asyncio.Future[None] | None = None
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -56,10 +65,15 @@ class Analytics:
         except StoreError as e:
             logger.warning("turnout: analytics off: %s", e.message)
 
-    def done(self) -> None:
+    async def done(self) -> None:
         for flow in list(self._live.values()):  # still in flight at shutdown: recorded as aborted
             flow.metadata[META + "error"] = "shutdown"
             self._record(flow, aborted=True)
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        if self._checkpointing is not None:
+            await self._checkpointing
         if self.runtime.store is not None:
             self.runtime.store.close()
             self.runtime.store = None
@@ -83,13 +97,35 @@ class Analytics:
         self._record(flow)
 
     def _record(self, flow: http.HTTPFlow, aborted: bool = False) -> None:
-        """Queue the flow; its row is built by the store's thread (batched, off the hot path)."""
+        """Leave the flow with the store; its row is built at the next flush, with others."""
         self._live.pop(flow.id, None)
         store = self.runtime.store
         if store is None or META + "requested" not in flow.metadata or flow.metadata.get(META + "recorded"):
             return
         flow.metadata[META + "recorded"] = True
         store.record(functools.partial(self._row, flow, aborted, time.time()))
+        if self._flush_at is None:
+            self._flush_at = asyncio.get_running_loop().call_later(self.LINGER, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_at = None
+        store = self.runtime.store
+        if store is None:
+            return
+        try:
+            store.flush()
+        except Exception:  # a timer callback: log, never let it take the loop down
+            logger.exception("turnout: analytics flush failed")
+        if store.pending:  # the database was locked: try again later
+            self._flush_at = asyncio.get_running_loop().call_later(1.0, self._flush)
+        if store.checkpoint_due and self._checkpointing is None:
+            self._checkpointing = asyncio.ensure_future(self._checkpoint(store))
+
+    async def _checkpoint(self, store: Store) -> None:
+        try:
+            await asyncio.to_thread(store.checkpoint)
+        finally:
+            self._checkpointing = None
 
     def _count(self, rows: list[Record]) -> None:
         for row in rows:
@@ -104,7 +140,6 @@ class Analytics:
             status = response.status_code
         else:
             status = 499 if aborted else _ERROR_STATUS.get(meta.get(META + "error", ""), 502)
-        attempts = response.headers.get("x-turnout-attempts", "1") if response is not None else "1"
         prices = self.runtime.prices
         return Record(
             ts=flow.request.timestamp_start,
@@ -116,7 +151,7 @@ class Analytics:
             model_served=model,
             stream=int(bool(meta.get(META + "stream"))),
             status=status,
-            attempts=int(attempts) if attempts.isdigit() else 1,
+            attempts=meta.get(META + "attempts", 1),
             latency_ms=round((end - flow.request.timestamp_start) * 1000, 2),
             ttfb_ms=meta.get(TTFB),
             tokens_in=usage.input,
@@ -143,4 +178,6 @@ class Analytics:
         if stream or not response.raw_content:
             return None
         dialect = dialect_of(flow) if TRANSLATION in flow.metadata or backend is None else backend.dialect
-        return usage_from_body(dialect, response.get_content(strict=False) or b"")
+        encoded = header_value(response.headers.fields, b"content-encoding") is not None
+        body = response.get_content(strict=False) if encoded else response.raw_content
+        return usage_from_body(dialect, body or b"")

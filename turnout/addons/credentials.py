@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from turnout.addons._flows import META, drop_headers, fail_closed
+from turnout.addons._flows import META, fail_closed
+from turnout.core.headers import Fields, header_value, rewrite
 from turnout.core.runtime import Runtime
 
-ANTHROPIC_VERSION = "2023-06-01"
+ANTHROPIC_VERSION = b"2023-06-01"
 ANTHROPIC_ONLY = frozenset(
     {b"anthropic-version", b"anthropic-beta", b"anthropic-dangerous-direct-browser-access"}
 )
@@ -35,13 +36,15 @@ class Credentials:
         )
         key = state.spec.key if state else backend.key
         headers = flow.request.headers
+        fields = headers.fields
+        extra: Fields = tuple((k.lower().encode(), v.encode()) for k, v in backend.headers)
+        drop = frozenset(k for k, _ in extra)
         if backend.kind == "anthropic":
-            headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
-            if key:
-                headers["x-api-key"] = key
+            add: Fields = ((b"x-api-key", key.encode()),) if key else ()
+            if header_value(fields, b"anthropic-version") is None:
+                add += ((b"anthropic-version", ANTHROPIC_VERSION),)
+            drop |= {b"x-api-key"}
         else:
-            drop_headers(headers, ANTHROPIC_ONLY)
-            if key:
-                headers["authorization"] = f"Bearer {key}"
-        for k, v in backend.headers:
-            headers[k] = v
+            add = ((b"authorization", b"Bearer " + key.encode()),) if key else ()
+            drop |= ANTHROPIC_ONLY | {b"authorization"}
+        headers.fields = rewrite(fields, drop, add + extra)  # one pass, not a rescan per header

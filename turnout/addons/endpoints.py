@@ -40,7 +40,8 @@ class Endpoints:
             payload = accounts_payload(runtime, now)
         elif path == "/metrics":
             flow.metadata[META + "local"] = path
-            return self._metrics(flow, now)
+            self._metrics(flow, now)
+            return None
         elif path == "/analytics":
             flow.metadata[META + "local"] = path
             return self._analytics(flow, now)
@@ -53,10 +54,10 @@ class Endpoints:
         answer(flow, 200, orjson.dumps(payload))
         return None
 
-    async def _metrics(self, flow: http.HTTPFlow, now: float) -> None:
-        """Counters are kept by the store's thread; flush it so they include every answer."""
+    def _metrics(self, flow: http.HTTPFlow, now: float) -> None:
+        """Counters are updated as rows are written; flush so they include every answer."""
         if self.runtime.store is not None:
-            await asyncio.to_thread(self.runtime.store.flush)
+            self.runtime.store.flush()
         keys = self.runtime.pool.snapshot(now) if self.runtime.pool else []
         text = prometheus(self.runtime.counters, keys, self.runtime.waiting).encode()
         answer(flow, 200, text, {"content-type": "text/plain; version=0.0.4; charset=utf-8"})
@@ -66,7 +67,7 @@ class Endpoints:
         store = self.runtime.store
         if store is None:
             raise NotFound("Analytics are off (analytics.enabled: false, or the store could not be opened).")
-        await asyncio.to_thread(store.flush)  # the view includes every request answered so far
+        store.flush()  # the view includes every request answered so far
         rows = await asyncio.to_thread(read_rows, store.path)
         keys = self.runtime.pool.snapshot(now) if self.runtime.pool else []
         answer(flow, 200, orjson.dumps(summarize(rows, now, keys)))

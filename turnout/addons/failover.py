@@ -35,6 +35,7 @@ CONTEXT_TOO_LONG = re.compile(
     r"context (length|window)|too long|too many (input )?tokens|maximum context|prompt is too long", re.I
 )
 ATTEMPTS = "x-turnout-attempts"
+ATTEMPTED = META + "attempts"  # the same count, for the analytics row
 _DROP = frozenset({b"content-length", b"content-encoding", b"transfer-encoding", b"connection"})
 
 
@@ -110,6 +111,7 @@ class Failover:
             if placement is None:
                 break
             attempts += 1
+            flow.metadata[ATTEMPTED] = attempts
             scratch = self._prepare(flow, original, placement)
             flow.comment += (
                 f" ⟳ {reason}; attempt {attempts}: {placement.backend.name}/{placement.state.alias}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from mitmproxy import http
 
 from turnout.addons._flows import META, fail_closed
+from turnout.core.headers import header_value
 
 
 class Relay:
@@ -21,5 +22,5 @@ class Relay:
         headers = flow.response.headers
         # Appended to the raw fields: one tuple concatenation instead of two scans of the headers.
         headers.fields += ((b"x-turnout-backend", backend.encode()), (b"x-turnout-attempts", b"1"))
-        if headers.get("content-type", "").startswith("text/event-stream"):
+        if (header_value(headers.fields, b"content-type") or b"").startswith(b"text/event-stream"):
             flow.response.stream = True

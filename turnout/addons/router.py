@@ -23,6 +23,7 @@ from turnout.core.body import parse_json_object, replace_model, requested_model
 from turnout.core.dialects.translate import BACKEND_PATHS, translate_request
 from turnout.core.endpoints import Endpoint, classify
 from turnout.core.errors import BadRequest, BodyTooLarge, KeysExhausted, NotFound
+from turnout.core.headers import header_value, rewrite
 from turnout.core.models import Backend, Decision
 from turnout.core.pool import Placement
 from turnout.core.runtime import Runtime
@@ -31,6 +32,7 @@ from turnout.core.tokens import estimate_input_tokens
 logger = logging.getLogger("turnout")
 
 GOVERNED = META + "governed"  # the backend whose governor counted this request
+HOST = frozenset({b"host"})
 
 
 @dataclass
@@ -56,7 +58,7 @@ class Router:
         if flow.response or flow.error:
             return
         limit = self.runtime.config.limits.max_body_bytes
-        length = flow.request.headers.get("content-length", "")
+        length = header_value(flow.request.headers.fields, b"content-length") or b""
         if length.isdigit() and int(length) > limit:
             raise BodyTooLarge(_too_large(int(length), limit))
 
@@ -209,7 +211,12 @@ class Router:
         request = flow.request
         # Fields, not `request.url`: parsing a URL per request costs ~0.1 ms.
         request.scheme, request.data.host, request.data.port = target.scheme, target.host, target.port
-        request.host_header = target.authority
+        if request.data.http_version.startswith(b"HTTP/1"):  # one pass, not Headers' setter
+            request.headers.fields = rewrite(
+                request.headers.fields, HOST, first=((b"host", target.host_header),)
+            )
+        else:
+            request.host_header = target.authority
         request.path = target.path(path)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from turnout.core.errors import NoRouteError
@@ -33,6 +34,10 @@ class Target:
     port: int
     prefix: str  # replaces the client's leading "/v1"
     authority: str  # the Host header: host, with the port only when it is not the default
+
+    @cached_property
+    def host_header(self) -> bytes:
+        return self.authority.encode()
 
     @classmethod
     def of(cls, backend: Backend) -> Target:
@@ -61,8 +66,14 @@ def upstream_url(backend: Backend, path: str) -> str:
 
 
 class Router:
+    """Decisions depend only on the config, which a Router never outlives (a reload builds
+    a new one), so each requested name is resolved once and remembered."""
+
+    CACHE_SIZE = 4096  # distinct model names remembered; past that the memory starts over
+
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._decisions: dict[str, Decision | None] = {}
         self._first_of_kind: dict[str, Backend] = {}
         for b in config.backends.values():
             self._first_of_kind.setdefault(b.kind, b)
@@ -76,6 +87,16 @@ class Router:
         raise NoRouteError(self._no_route_message(requested, model))
 
     def decide(self, requested: str) -> Decision | None:
+        try:
+            return self._decisions[requested]
+        except KeyError:
+            pass
+        if len(self._decisions) >= self.CACHE_SIZE:
+            self._decisions.clear()
+        decision = self._decisions[requested] = self._decide(requested)
+        return decision
+
+    def _decide(self, requested: str) -> Decision | None:
         model, via = requested, ""
         if requested in self.config.aliases:
             model, via = self.config.aliases[requested], f"alias {requested}, "
