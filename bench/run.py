@@ -1,12 +1,13 @@
 """Benchmark: direct vs a bare lean mitmproxy master vs turnout's full chain, one run.
 
-    uv run python bench/run.py [--seconds 2] [--quick]
+    uv run python bench/run.py [--seconds 2] [--rounds 3] [--quick]
 
 Every target runs in its own process against the same fake upstream process; the load
 generator is an asyncio HTTP/1.1 keep-alive client in this process. Scenarios: 1 and 16
 concurrent clients x non-streaming and 20-chunk SSE x 1 KB and 200 KB request bodies.
 Prints requests/s and p50 latency per target, and turnout's ratios against the bare
-master, all measured in this one run (machines here are noisy: compare ratios).
+master, all measured in this one run (machines here are noisy: compare ratios). Each
+scenario runs in interleaved rounds; figures are medians, ratios are taken per round.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per scenario and target")
+    parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per round and target")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per scenario (medians)")
     parser.add_argument("--quick", action="store_true", help="only 1 KB bodies")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,23 +149,44 @@ def main() -> None:
                 p.wait(10)
 
 
+def run_round(port: int, pid: int, scenario: tuple[int, int, bool], seconds: float) -> tuple[Result, float]:
+    """One measurement and the target's CPU ms per request during it."""
+    clients, size, stream = scenario
+    before = cpu_seconds(pid)
+    result = asyncio.run(measure(port, clients, size, stream, seconds))
+    return result, (cpu_seconds(pid) - before) / (result.rps * (seconds + 0.3)) * 1000
+
+
 def run_all(ports: dict[str, int], pids: dict[str, int], args: argparse.Namespace) -> None:
+    """Each scenario is measured in ``rounds`` rounds, every target once per round, one
+    after the other; a ratio is taken within each round (same minute, same noise) and the
+    median of those is reported, with the median rates, p50s and CPU times."""
     sizes = (1024,) if args.quick else (1024, 200 * 1024)
+    median = statistics.median
     print(f"{'scenario':34} {'target':12} {'req/s':>9} {'p50 ms':>8} {'CPU ms/req':>11}")
     for size in sizes:
         for stream in (False, True):
             for clients in (1, 16):
                 name = f"{'SSE 20 chunks' if stream else 'JSON'}, {size // 1024} KB, {clients} client(s)"
-                results, cpu = {}, {}
-                for target, port in ports.items():
-                    before = cpu_seconds(pids[target])
-                    results[target] = r = asyncio.run(measure(port, clients, size, stream, args.seconds))
-                    cpu[target] = (cpu_seconds(pids[target]) - before) / (r.rps * (args.seconds + 0.3)) * 1000
-                    print(f"{name:34} {target:12} {r.rps:9.0f} {r.p50_ms:8.2f} {cpu[target]:11.3f}")
-                t, b = results["turnout"], results["bare master"]
+                rounds: dict[str, list[tuple[Result, float]]] = {target: [] for target in ports}
+                for _ in range(args.rounds):
+                    for target, port in ports.items():
+                        rounds[target].append(
+                            run_round(port, pids[target], (clients, size, stream), args.seconds)
+                        )
+                for target, measured in rounds.items():
+                    rps, p50 = median(r.rps for r, _ in measured), median(r.p50_ms for r, _ in measured)
+                    print(
+                        f"{name:34} {target:12} {rps:9.0f} {p50:8.2f} {median(c for _, c in measured):11.3f}"
+                    )
+                pairs = list(zip(rounds["turnout"], rounds["bare master"], strict=True))
+                ratio = median(t.rps / b.rps for (t, _), (b, _) in pairs)
+                p50_delta = median(t.p50_ms - b.p50_ms for (t, _), (b, _) in pairs)
+                cpu_ratio = median(bc / tc for (_, tc), (_, bc) in pairs)
+                spread = ", ".join(f"{t.rps / b.rps:.2f}" for (t, _), (b, _) in pairs)
                 print(
-                    f"{'':34} {'turnout/bare':12} {t.rps / b.rps:8.2f}x {t.p50_ms - b.p50_ms:+7.2f}ms"
-                    f" {cpu['bare master'] / cpu['turnout']:10.2f}x\n"
+                    f"{'':34} {'turnout/bare':12} {ratio:8.2f}x {p50_delta:+7.2f}ms {cpu_ratio:10.2f}x"
+                    f"   rounds: {spread}\n"
                 )
 
 

@@ -1,15 +1,15 @@
 """The analytics store: one SQLite row per request, written in batches.
 
-``record`` only appends the row — or a function that builds it — to a list; ``flush``
-builds the pending rows, hands them to ``on_rows`` (live counters) and inserts them in
-one transaction. The analytics addon flushes every few tens of milliseconds on the event
-loop. A commit there is cheap and never waits on the disk: the database is in WAL mode
-with ``synchronous=NORMAL`` (a commit is a write into the page cache) and automatic
-checkpoints are off, so the fsyncs happen in ``checkpoint``, which the addon runs in a
-worker thread on its own connection. An earlier design wrote from a thread of its own;
-handing the GIL back and forth with the event loop cost more than the writing (measured
-in bench/run.py). Rows that cannot be written (the database locked by another process)
-stay pending and go with the next flush; old rows are pruned by ``retention_days``.
+``record`` only appends the row to a list; ``flush`` hands the pending rows to
+``on_rows`` (live counters) and inserts them in one transaction. The analytics addon
+flushes every few tens of milliseconds on the event loop. A commit there is cheap and
+never waits on the disk: the database is in WAL mode with ``synchronous=NORMAL`` (a
+commit is a write into the page cache) and automatic checkpoints are off, so the fsyncs
+happen in ``checkpoint``, which the addon runs in a worker thread on its own connection.
+An earlier design wrote from a thread of its own; handing the GIL back and forth with
+the event loop cost more than the writing (bench/README.md). Rows that cannot be written
+(the database locked by another process) stay pending and go with the next flush; old
+rows are pruned by ``retention_days``.
 """
 
 from __future__ import annotations
@@ -84,9 +84,6 @@ def connect(path: Path, *, timeout: float = 10.0) -> sqlite3.Connection:
     return db
 
 
-Pending = Record | Callable[[], Record]
-
-
 class Store:
     """Not thread-safe except ``checkpoint``: ``record``, ``flush`` and ``close`` belong to
     one thread (the event loop's)."""
@@ -108,15 +105,15 @@ class Store:
         self.retention = retention_days * 86400
         self.written = 0
         self.dropped = 0
-        self._pending: list[Pending] = []
-        self._unsaved: list[Record] = []  # built, handed to on_rows, not yet on disk
+        self._pending: list[Record] = []
+        self._unsaved: list[Record] = []  # handed to on_rows, not yet on disk
         self._since_checkpoint = 0
         self._db = connect(path, timeout=busy_timeout)
         self._last_prune = time.monotonic()
         self.prune()
 
-    def record(self, row: Pending) -> None:
-        """Never touches the disk: the row (or the function that builds it) waits for ``flush``."""
+    def record(self, row: Record) -> None:
+        """Never touches the disk: the row waits for ``flush``."""
         self._pending.append(row)
 
     @property
@@ -128,17 +125,8 @@ class Store:
         return self._since_checkpoint >= self.CHECKPOINT_ROWS
 
     def flush(self) -> int:
-        """Build and write every pending row; returns how many reached the database."""
-        items, self._pending = self._pending, []
-        rows: list[Record] = []
-        for item in items:
-            if isinstance(item, Record):
-                rows.append(item)
-                continue
-            try:
-                rows.append(item())
-            except Exception:  # one bad row must not stop the others
-                logger.exception("turnout: could not build an analytics row")
+        """Write every pending row; returns how many reached the database."""
+        rows, self._pending = self._pending, []
         if rows and self.on_rows is not None:
             self.on_rows(rows)
         rows = self._unsaved + rows
