@@ -5,9 +5,8 @@ from mitmproxy import http
 from mitmproxy.test import taddons
 
 from tests.addons.helpers import flow, runtime
-from turnout.addons._flows import META
+from turnout.addons._flows import META, Meta
 from turnout.addons.ratelimits import RateLimits
-from turnout.addons.router import GOVERNED
 from turnout.core.ratelimit import headers_from_fields
 
 
@@ -44,12 +43,12 @@ def test_failures_rest_the_key_and_release_the_governor() -> None:
     rt.governors["local"].try_start(0)
     addon = RateLimits(rt)
     f = routed(rt, "local")
-    f.metadata[GOVERNED] = "local"
+    f.metadata[Meta.governed] = "local"
     f.error = mflow.Error("Connect call failed")
     with taddons.context(addon):
         addon.error(f)
     assert rt.pool.state("local", "default").status == "cooling"
-    assert rt.governors["local"].in_flight == 0 and GOVERNED not in f.metadata
+    assert rt.governors["local"].in_flight == 0 and Meta.governed not in f.metadata
 
 
 def test_headers_from_fields_keeps_only_rate_limit_fields() -> None:

@@ -4,7 +4,7 @@ import orjson
 from mitmproxy import http
 
 from tests.addons.helpers import flow
-from turnout.addons._flows import TRANSLATION
+from turnout.addons._flows import Meta
 from turnout.addons.translator import Translator
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.translate import StreamAdapter
@@ -12,7 +12,7 @@ from turnout.core.dialects.translate import StreamAdapter
 
 def translated(content_type: str, status: int = 200, body: bytes = b"") -> http.HTTPFlow:
     f = flow("/v1/messages", {"model": "m"})
-    f.metadata[TRANSLATION] = Context("anthropic", "openai", "asked").to_metadata()
+    f.metadata[Meta.translation] = Context("anthropic", "openai", "asked").to_metadata()
     f.response = http.Response.make(
         status, body, {"content-type": content_type, "content-length": str(len(body))}
     )

@@ -23,16 +23,47 @@ from turnout.core.models import Dialect
 
 logger = logging.getLogger("turnout")
 
-__all__ = ["META", "TRANSLATION", "answer", "answer_error", "dialect_of", "drop_headers", "fail_closed"]
+__all__ = [
+    "META",
+    "Meta",
+    "answer",
+    "answer_error",
+    "dialect_of",
+    "drop_headers",
+    "fail_closed",
+]
 
 META = "turnout."  # prefix of every flow.metadata key turnout sets (plain values only)
-TRANSLATION = META + "translation"  # the dialect Context of a translated flow
+
+
+class Meta:
+    """The ``flow.metadata`` keys turnout sets, in one place (and each string built once:
+    these are read several times per request)."""
+
+    dialect = META + "dialect"  # the client's dialect, from the endpoint
+    endpoint = META + "endpoint"  # messages, chat, embeddings, count_tokens, ...
+    local = META + "local"  # answered by turnout itself (/health, /status, /v1/models)
+    requested = META + "requested"  # the model name the client asked for
+    rule = META + "rule"  # the routing rule that matched
+    stream = META + "stream"  # the client asked for a stream
+    backend = META + "backend"  # where the request went
+    key = META + "key"  # the alias of the key it used (never the key)
+    model = META + "model"  # the model name the backend was asked for
+    governed = META + "governed"  # the backend whose rate governor counted this request
+    translation = META + "translation"  # the dialect Context of a translated flow
+    observed = META + "observed"  # rate-limit headers already taken into the pool
+    attempts = META + "attempts"  # how many backends/keys were tried (failover)
+    timed_out = META + "timed_out"  # the backend timeout closed the upstream connection
+    error = META + "error"  # the TurnoutError class name of a refused or failed request
+    ttfb_ms = META + "ttfb_ms"  # time to the response headers
+    recorded = META + "recorded"  # its analytics row is written
+
 
 JSON = {"content-type": "application/json"}
 
 
 def dialect_of(flow: http.HTTPFlow) -> Dialect:
-    recorded = flow.metadata.get(META + "dialect")
+    recorded = flow.metadata.get(Meta.dialect)
     if recorded == "anthropic" or recorded == "openai":
         return cast(Dialect, recorded)
     return client_dialect(flow.request.path, "anthropic-version" in flow.request.headers)
@@ -50,7 +81,7 @@ def answer(flow: http.HTTPFlow, status: int, body: bytes, headers: dict[str, str
 
 
 def answer_error(flow: http.HTTPFlow, error: TurnoutError) -> None:
-    flow.metadata[META + "error"] = type(error).__name__
+    flow.metadata[Meta.error] = type(error).__name__
     headers = {"retry-after": str(math.ceil(error.retry_after))} if error.retry_after is not None else None
     answer(flow, error.status, error_body(dialect_of(flow), error.status, error.message), headers)
 
@@ -59,7 +90,7 @@ def _internal_error(flow: http.HTTPFlow, where: str, e: Exception) -> None:
     logger.error(
         "turnout: %s failed (%s: %s); answered 500, request not forwarded", where, type(e).__name__, e
     )
-    flow.metadata[META + "error"] = "InternalError"
+    flow.metadata[Meta.error] = "InternalError"
     body = error_body(
         dialect_of(flow),
         500,

@@ -20,7 +20,7 @@ from pathlib import Path
 from mitmproxy import ctx, http
 from mitmproxy.addonmanager import Loader
 
-from turnout.addons._flows import META, TRANSLATION, dialect_of
+from turnout.addons._flows import Meta, dialect_of
 from turnout.core.dialects.translate import StreamAdapter
 from turnout.core.headers import header_value
 from turnout.core.models import DIALECT_OF_KIND
@@ -32,7 +32,6 @@ from turnout.core.usage import UsageSniffer, usage_from_body, usage_of
 
 logger = logging.getLogger("turnout")
 
-TTFB = META + "ttfb_ms"
 _ERROR_STATUS = {"BackendTimeout": 504, "BackendUnreachable": 502}
 
 
@@ -67,7 +66,7 @@ class Analytics:
 
     async def done(self) -> None:
         for flow in list(self._live.values()):  # still in flight at shutdown: recorded as aborted
-            flow.metadata[META + "error"] = "shutdown"
+            flow.metadata[Meta.error] = "shutdown"
             self._record(flow, aborted=True)
         if self._flush_at is not None:
             self._flush_at.cancel()
@@ -79,14 +78,14 @@ class Analytics:
             self.runtime.store = None
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if self.runtime.store is not None and META + "requested" in flow.metadata and flow.response is None:
+        if self.runtime.store is not None and Meta.requested in flow.metadata and flow.response is None:
             self._live[flow.id] = flow
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if META + "requested" not in flow.metadata or flow.response is None:
+        if Meta.requested not in flow.metadata or flow.response is None:
             return
-        flow.metadata[TTFB] = round((time.time() - flow.request.timestamp_start) * 1000, 2)
-        if flow.response.stream is True and (name := flow.metadata.get(META + "backend")):
+        flow.metadata[Meta.ttfb_ms] = round((time.time() - flow.request.timestamp_start) * 1000, 2)
+        if flow.response.stream is True and (name := flow.metadata.get(Meta.backend)):
             kind = self.runtime.config.backends[name].kind
             flow.response.stream = UsageSniffer(DIALECT_OF_KIND[kind])
 
@@ -100,9 +99,9 @@ class Analytics:
         """The flow's row, to the store's pending list; written at the next flush."""
         self._live.pop(flow.id, None)
         store = self.runtime.store
-        if store is None or META + "requested" not in flow.metadata or flow.metadata.get(META + "recorded"):
+        if store is None or Meta.requested not in flow.metadata or flow.metadata.get(Meta.recorded):
             return
-        flow.metadata[META + "recorded"] = True
+        flow.metadata[Meta.recorded] = True
         try:
             row = self._row(flow, aborted, time.time())
         except Exception:  # a bookkeeping failure must not disturb the answer already made
@@ -139,33 +138,33 @@ class Analytics:
     def _row(self, flow: http.HTTPFlow, aborted: bool, end: float) -> Record:
         meta, response = flow.metadata, flow.response
         usage = self._usage(flow) or Usage()
-        model = meta.get(META + "model") or meta.get(META + "requested", "")
+        model = meta.get(Meta.model) or meta.get(Meta.requested, "")
         aborted = aborted or bool(flow.error and "disconnect" in flow.error.msg.lower())
         if response is not None and not aborted:
             status = response.status_code
         else:
-            status = 499 if aborted else _ERROR_STATUS.get(meta.get(META + "error", ""), 502)
+            status = 499 if aborted else _ERROR_STATUS.get(meta.get(Meta.error, ""), 502)
         prices = self.runtime.prices
         return Record(
             ts=flow.request.timestamp_start,
             dialect=dialect_of(flow),
-            model_asked=meta.get(META + "requested", ""),
-            route=meta.get(META + "rule", ""),
-            backend=meta.get(META + "backend", ""),
-            key_alias=meta.get(META + "key", ""),
+            model_asked=meta.get(Meta.requested, ""),
+            route=meta.get(Meta.rule, ""),
+            backend=meta.get(Meta.backend, ""),
+            key_alias=meta.get(Meta.key, ""),
             model_served=model,
-            stream=int(bool(meta.get(META + "stream"))),
+            stream=int(bool(meta.get(Meta.stream))),
             status=status,
-            attempts=meta.get(META + "attempts", 1),
+            attempts=meta.get(Meta.attempts, 1),
             latency_ms=round((end - flow.request.timestamp_start) * 1000, 2),
-            ttfb_ms=meta.get(TTFB),
+            ttfb_ms=meta.get(Meta.ttfb_ms),
             tokens_in=usage.input,
             tokens_out=usage.output,
             cache_read=usage.cache_read,
             cache_write=usage.cache_write,
             reasoning=usage.reasoning,
             cost=prices.cost(model, usage) if prices and (usage.input or usage.output) else None,
-            error=meta.get(META + "error") or (flow.error.msg[:200] if flow.error else None),
+            error=meta.get(Meta.error) or (flow.error.msg[:200] if flow.error else None),
             aborted=int(aborted),
         )
 
@@ -174,7 +173,7 @@ class Analytics:
         if response is None:
             return None
         stream = response.stream
-        backend = self.runtime.config.backends.get(flow.metadata.get(META + "backend", ""))
+        backend = self.runtime.config.backends.get(flow.metadata.get(Meta.backend, ""))
         if isinstance(stream, UsageSniffer):
             return stream.usage
         if isinstance(stream, StreamAdapter):
@@ -182,7 +181,9 @@ class Analytics:
             return usage_of(stream.ctx.backend, raw) if raw else None
         if stream or not response.raw_content:
             return None
-        dialect = dialect_of(flow) if TRANSLATION in flow.metadata or backend is None else backend.dialect
+        dialect = (
+            dialect_of(flow) if Meta.translation in flow.metadata or backend is None else backend.dialect
+        )
         encoded = header_value(response.headers.fields, b"content-encoding") is not None
         body = response.get_content(strict=False) if encoded else response.raw_content
         return usage_from_body(dialect, body or b"")

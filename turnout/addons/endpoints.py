@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from mitmproxy import http
 
-from turnout.addons._flows import META, answer, fail_closed
+from turnout.addons._flows import Meta, answer, fail_closed
 from turnout.core.analytics import prometheus, summarize
 from turnout.core.catalog import accounts_payload, models_payload, status_payload
 from turnout.core.errors import NotFound
@@ -39,18 +39,18 @@ class Endpoints:
         elif path == "/accounts":
             payload = accounts_payload(runtime, now)
         elif path == "/metrics":
-            flow.metadata[META + "local"] = path
+            flow.metadata[Meta.local] = path
             self._metrics(flow, now)
             return None
         elif path == "/analytics":
-            flow.metadata[META + "local"] = path
+            flow.metadata[Meta.local] = path
             return self._analytics(flow, now)
         elif path in ("/v1/models", "/models"):
             dialect: Dialect = "anthropic" if "anthropic-version" in flow.request.headers else "openai"
             payload = models_payload(dialect, runtime.router.routable_models())
         else:
             return None
-        flow.metadata[META + "local"] = path
+        flow.metadata[Meta.local] = path
         answer(flow, 200, orjson.dumps(payload))
         return None
 

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from mitmproxy import http
 
-from turnout.addons._flows import META, TRANSLATION, fail_closed
+from turnout.addons._flows import Meta, fail_closed
 from turnout.addons.credentials import Credentials
 from turnout.addons.router import Original, Router
 from turnout.addons.upstream_errors import REPLY, assemble_response
@@ -35,7 +35,6 @@ CONTEXT_TOO_LONG = re.compile(
     r"context (length|window)|too long|too many (input )?tokens|maximum context|prompt is too long", re.I
 )
 ATTEMPTS = "x-turnout-attempts"
-ATTEMPTED = META + "attempts"  # the same count, for the analytics row
 _DROP = frozenset({b"content-length", b"content-encoding", b"transfer-encoding", b"connection"})
 
 
@@ -52,7 +51,7 @@ class Failover:
     def response(self, flow: http.HTTPFlow) -> Any:
         original = self.router.originals.pop(flow.id, None)
         response = flow.response
-        if response is None or response.stream or META + "key" not in flow.metadata:
+        if response is None or response.stream or Meta.key not in flow.metadata:
             return None
         if original is None or response.status_code < 400:
             return None
@@ -69,18 +68,18 @@ class Failover:
 
     def error(self, flow: http.HTTPFlow) -> Any:
         original = self.router.originals.pop(flow.id, None)
-        if original is None or flow.response is not None or META + "key" not in flow.metadata:
+        if original is None or flow.response is not None or Meta.key not in flow.metadata:
             return None
         if flow.error and "Client disconnected" in flow.error.msg:
             return None
         return self._retry_into_reply(flow, original)
 
     async def _retry_into_reply(self, flow: http.HTTPFlow, original: Original) -> None:
-        reason = "timed out" if flow.metadata.get(META + "timed_out") else "unreachable"
+        reason = "timed out" if flow.metadata.get(Meta.timed_out) else "unreachable"
         result = await self._retry(flow, original, reason, False)
         if result is None:
             return
-        if ctx := flow.metadata.get(TRANSLATION):  # no response hook follows an error: translate here
+        if ctx := flow.metadata.get(Meta.translation):  # no response hook follows an error: translate here
             result.content = translate_response(
                 result.content or b"", result.status_code, Context.from_metadata(ctx)
             )
@@ -105,13 +104,13 @@ class Failover:
         attempts = 1
         last: http.Response | None = None
         candidates = self.router.candidates(original.decision)
-        failed_backend = flow.metadata.get(META + "backend")
+        failed_backend = flow.metadata.get(Meta.backend)
         while attempts < budget:
             placement = self._next(candidates, original, failed_backend if skip_backend else None)
             if placement is None:
                 break
             attempts += 1
-            flow.metadata[ATTEMPTED] = attempts
+            flow.metadata[Meta.attempts] = attempts
             scratch = self._prepare(flow, original, placement)
             flow.comment += (
                 f" ⟳ {reason}; attempt {attempts}: {placement.backend.name}/{placement.state.alias}"
@@ -155,7 +154,7 @@ class Failover:
         scratch.request = flow.request.copy()
         scratch.request.headers.fields = original.fields
         scratch.request.content = original.raw
-        scratch.metadata = {k: v for k, v in flow.metadata.items() if k != TRANSLATION}
+        scratch.metadata = {k: v for k, v in flow.metadata.items() if k != Meta.translation}
         scratch.comment = ""
         self.router.forward(scratch, original, placement)
         self.credentials.request(scratch)
@@ -190,9 +189,9 @@ class Failover:
 
     def _adopt(self, flow: http.HTTPFlow, scratch: http.HTTPFlow) -> None:
         """The flow now describes the attempt that answered."""
-        for key in (META + "backend", META + "key", META + "model"):
+        for key in (Meta.backend, Meta.key, Meta.model):
             flow.metadata[key] = scratch.metadata[key]
-        if TRANSLATION in scratch.metadata:
-            flow.metadata[TRANSLATION] = scratch.metadata[TRANSLATION]
+        if Meta.translation in scratch.metadata:
+            flow.metadata[Meta.translation] = scratch.metadata[Meta.translation]
         else:
-            flow.metadata.pop(TRANSLATION, None)
+            flow.metadata.pop(Meta.translation, None)

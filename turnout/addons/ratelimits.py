@@ -11,11 +11,8 @@ import time
 
 from mitmproxy import http
 
-from turnout.addons._flows import META, fail_closed
-from turnout.addons.router import GOVERNED
+from turnout.addons._flows import Meta, fail_closed
 from turnout.core.runtime import Runtime
-
-OBSERVED = META + "observed"
 
 
 class RateLimits:
@@ -25,9 +22,9 @@ class RateLimits:
     @fail_closed
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         state = self._state(flow)
-        if state is None or flow.response is None or flow.metadata.get(OBSERVED):
+        if state is None or flow.response is None or flow.metadata.get(Meta.observed):
             return
-        flow.metadata[OBSERVED] = True
+        flow.metadata[Meta.observed] = True
         assert self.runtime.pool is not None
         self.runtime.pool.observe_fields(
             state, flow.response.status_code, flow.response.headers.fields, time.time()
@@ -38,17 +35,17 @@ class RateLimits:
 
     def error(self, flow: http.HTTPFlow) -> None:
         state = self._state(flow)
-        if state is not None and not flow.metadata.get(OBSERVED) and self.runtime.pool is not None:
-            reason = "timed out" if flow.metadata.get(META + "timed_out") else "unreachable"
+        if state is not None and not flow.metadata.get(Meta.observed) and self.runtime.pool is not None:
+            reason = "timed out" if flow.metadata.get(Meta.timed_out) else "unreachable"
             self.runtime.pool.observe_failure(state, reason, time.time())
         self._release(flow)
 
     def _state(self, flow: http.HTTPFlow):  # type: ignore[no-untyped-def]
-        backend, alias = flow.metadata.get(META + "backend"), flow.metadata.get(META + "key")
+        backend, alias = flow.metadata.get(Meta.backend), flow.metadata.get(Meta.key)
         if backend is None or alias is None or self.runtime.pool is None:
             return None
         return self.runtime.pool.state(backend, alias)
 
     def _release(self, flow: http.HTTPFlow) -> None:
-        if name := flow.metadata.pop(GOVERNED, None):
+        if name := flow.metadata.pop(Meta.governed, None):
             self.runtime.governors[name].finish()

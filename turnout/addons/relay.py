@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from turnout.addons._flows import META, fail_closed
+from turnout.addons._flows import Meta, fail_closed
 from turnout.core.headers import header_value
 
 
 class Relay:
     @fail_closed
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        backend = flow.metadata.get(META + "backend")
-        if backend is None or flow.response is None or flow.metadata.get(META + "local"):
+        backend = flow.metadata.get(Meta.backend)
+        if backend is None or flow.response is None or flow.metadata.get(Meta.local):
             return
         headers = flow.response.headers
         # Appended to the raw fields: one tuple concatenation instead of two scans of the headers.

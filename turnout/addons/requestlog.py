@@ -7,7 +7,7 @@ import time
 
 from mitmproxy import http
 
-from turnout.addons._flows import META
+from turnout.addons._flows import Meta
 
 logger = logging.getLogger("turnout.requests")
 
@@ -16,8 +16,8 @@ def describe(flow: http.HTTPFlow) -> str:
     status = flow.response.status_code if flow.response else "ERR"
     end = (flow.response.timestamp_end if flow.response else None) or time.time()
     ms = (end - flow.request.timestamp_start) * 1000
-    route = flow.comment or flow.metadata.get(META + "local") or flow.request.path.split("?")[0]
-    extra = f" [{flow.metadata[META + 'error']}]" if META + "error" in flow.metadata else ""
+    route = flow.comment or flow.metadata.get(Meta.local) or flow.request.path.split("?")[0]
+    extra = f" [{flow.metadata[Meta.error]}]" if Meta.error in flow.metadata else ""
     return f"{flow.request.method} {route} → {status} in {ms:.0f} ms{extra}"
 
 

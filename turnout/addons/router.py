@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from mitmproxy import http
 
-from turnout.addons._flows import META, TRANSLATION, answer, fail_closed
+from turnout.addons._flows import Meta, answer, fail_closed
 from turnout.core.body import parse_json_object, replace_model, requested_model
 from turnout.core.dialects.translate import BACKEND_PATHS, translate_request
 from turnout.core.endpoints import Endpoint, classify
@@ -31,7 +31,6 @@ from turnout.core.tokens import estimate_input_tokens
 
 logger = logging.getLogger("turnout")
 
-GOVERNED = META + "governed"  # the backend whose governor counted this request
 HOST = frozenset({b"host"})
 
 
@@ -71,7 +70,7 @@ class Router:
             raise NotFound(
                 f"turnout has no endpoint {flow.request.method} {flow.request.path.split('?')[0]}."
             )
-        flow.metadata[META + "dialect"] = endpoint.dialect
+        flow.metadata[Meta.dialect] = endpoint.dialect
         if flow.request.method != "POST":
             raise BadRequest(f"{endpoint.path} takes POST (got {flow.request.method}).")
         try:
@@ -86,15 +85,15 @@ class Router:
         self.runtime.requests += 1
         flow.metadata.update(
             {
-                META + "endpoint": endpoint.name,
-                META + "requested": decision.requested,
-                META + "rule": decision.rule,
-                META + "stream": body.get("stream") is True,
+                Meta.endpoint: endpoint.name,
+                Meta.requested: decision.requested,
+                Meta.rule: decision.rule,
+                Meta.stream: body.get("stream") is True,
             }
         )
         flow.comment = decision.describe()
         if endpoint.name == "count_tokens" and decision.backend.kind != "anthropic":
-            flow.metadata[META + "backend"] = decision.backend.name
+            flow.metadata[Meta.backend] = decision.backend.name
             tokens = estimate_input_tokens(body)
             answer(flow, 200, orjson.dumps({"input_tokens": tokens}), {"x-turnout-estimate": "chars/4"})
             return None
@@ -179,15 +178,15 @@ class Router:
         backend, model, state = placement.backend, placement.model, placement.state
         flow.metadata.update(
             {
-                META + "backend": backend.name,
-                META + "key": state.alias,
-                META + "model": model,
+                Meta.backend: backend.name,
+                Meta.key: state.alias,
+                Meta.model: model,
             }
         )
         original.tried.add((backend.name, state.alias))
         endpoint, decision = original.endpoint, original.decision
         if self.runtime.governors[backend.name].active:
-            flow.metadata[GOVERNED] = backend.name
+            flow.metadata[Meta.governed] = backend.name
         if backend is not decision.backend:
             flow.comment += f" → fallback {backend.name} as {model}"
         path = endpoint.path
@@ -202,7 +201,7 @@ class Router:
             flow.request.content = content
             flow.request.headers["content-type"] = "application/json"
             flow.request.anticomp()  # the stream translator reads plain bytes
-            flow.metadata[TRANSLATION] = ctx.to_metadata()
+            flow.metadata[Meta.translation] = ctx.to_metadata()
             flow.comment += f" [{endpoint.dialect} → {backend.dialect}]"
             path = BACKEND_PATHS[backend.dialect]
         elif model != decision.requested:

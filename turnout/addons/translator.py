@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from turnout.addons._flows import TRANSLATION, fail_closed
+from turnout.addons._flows import Meta, fail_closed
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.translate import StreamAdapter, translate_response
 
@@ -17,7 +17,7 @@ from turnout.core.dialects.translate import StreamAdapter, translate_response
 class Translator:
     @fail_closed
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        data = flow.metadata.get(TRANSLATION)
+        data = flow.metadata.get(Meta.translation)
         response = flow.response
         if data is None or response is None or response.status_code >= 400:
             return
@@ -31,7 +31,7 @@ class Translator:
 
     @fail_closed
     def response(self, flow: http.HTTPFlow) -> None:
-        data = flow.metadata.get(TRANSLATION)
+        data = flow.metadata.get(Meta.translation)
         response = flow.response
         if data is None or response is None or response.stream:
             return

@@ -27,7 +27,7 @@ from mitmproxy.proxy import commands
 from mitmproxy.proxy.layers.http import _http1
 from mitmproxy.proxy.layers.http._events import ResponseProtocolError
 
-from turnout.addons._flows import META, dialect_of, fail_closed
+from turnout.addons._flows import Meta, dialect_of, fail_closed
 from turnout.core.errors import BackendTimeout, BackendUnreachable, TurnoutError, error_body
 from turnout.core.runtime import Runtime
 
@@ -93,7 +93,7 @@ def assemble_response(response: http.Response) -> bytes:
 def assemble_reply(flow: http.HTTPFlow, error: TurnoutError) -> bytes:
     body = error_body(dialect_of(flow), error.status, error.message)
     response = http.Response.make(error.status, body, {"content-type": "application/json"})
-    if backend := flow.metadata.get(META + "backend"):
+    if backend := flow.metadata.get(Meta.backend):
         response.headers["x-turnout-backend"] = backend
     return assemble_response(response)
 
@@ -132,7 +132,7 @@ class UpstreamErrors:
 
     @fail_closed
     def request(self, flow: http.HTTPFlow) -> None:
-        name = flow.metadata.get(META + "backend")
+        name = flow.metadata.get(Meta.backend)
         if flow.response or flow.error or name is None:
             return
         self._deadlines[flow.id] = (time.monotonic() + self.runtime.config.backends[name].timeout, flow)
@@ -141,7 +141,7 @@ class UpstreamErrors:
         self._deadlines.pop(flow.id, None)
 
     def _expire(self, flow: http.HTTPFlow) -> None:
-        flow.metadata[META + "timed_out"] = True
+        flow.metadata[Meta.timed_out] = True
         proxyserver = ctx.master.addons.get("proxyserver")
         handler = proxyserver.connections.get(flow.client_conn.id) if proxyserver else None
         io = handler.transports.get(flow.server_conn) if handler else None
@@ -150,13 +150,13 @@ class UpstreamErrors:
 
     def error(self, flow: http.HTTPFlow) -> None:
         self._deadlines.pop(flow.id, None)
-        name = flow.metadata.get(META + "backend")
+        name = flow.metadata.get(Meta.backend)
         if name is None or flow.response is not None or hasattr(flow.request, REPLY):
             return  # not ours, answered, or a failover already prepared the reply
         backend = self.runtime.config.backends.get(name)
         where = f"{name} ({backend.base_url})" if backend else name
         error: TurnoutError
-        if flow.metadata.get(META + "timed_out"):
+        if flow.metadata.get(Meta.timed_out):
             secs = backend.timeout if backend else 0
             error = BackendTimeout(
                 f"Backend {where} sent no response within {secs:g} s; "
@@ -167,5 +167,5 @@ class UpstreamErrors:
             error = BackendUnreachable(
                 f"Cannot reach backend {where}: {reason}. Is it running, and is its base_url right?"
             )
-        flow.metadata[META + "error"] = type(error).__name__
+        flow.metadata[Meta.error] = type(error).__name__
         setattr(flow.request, REPLY, assemble_reply(flow, error))

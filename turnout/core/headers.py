@@ -24,8 +24,10 @@ def header_value(fields: Fields, name: bytes) -> bytes | None:
 def rewrite(fields: Fields, drop: frozenset[bytes], add: Fields = (), *, first: Fields = ()) -> Fields:
     """``fields`` without every header named in ``drop``, with ``first`` before them and
     ``add`` after them: the whole edit in one pass, and no copy when nothing changes."""
-    if drop and any(key.lower() in drop for key, _ in fields):
-        fields = tuple(f for f in fields if f[0].lower() not in drop)
+    if drop:
+        kept = [f for f in fields if f[0].lower() not in drop]  # a list comprehension: no generator frame
+        if len(kept) != len(fields):
+            fields = tuple(kept)
     if first:
         fields = first + fields
     return fields + add if add else fields
