@@ -1,17 +1,16 @@
 """Benchmark: pools and analytics on vs off, one run; and the analytics write path.
 
-    uv run python bench/pools.py [--seconds 3]
+    uv run python bench/pools.py [--seconds 2] [--rounds 3]
 
 "On" is a backend with a pool of three keys and the analytics store recording every
 request (streams sniffed for usage); "off" is one key and analytics disabled. Same fake
-upstream, same load generator (bench/run.py). Target: on ≥ 0.9x off requests/s. Then
-the store alone: records queued and written per second (target ≥ 2,000/s).
+upstream, same load generator and interleaved rounds as bench/run.py (medians of the
+per-round ratios). Target: on ≥ 0.9x off requests/s. Then the store alone: records
+written per second (target ≥ 2,000/s).
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from run import cpu_seconds, measure, spawn, spawn_turnout
+from run import Comparison, Target, chat_request, interleaved, rounds_parser, spawn, spawn_turnout
 
 from turnout.core.store import Record, Store
 
@@ -39,24 +38,28 @@ def config(tmp: Path, up_port: int, on: bool) -> Path:
     return path
 
 
-def store_rate(count: int = 50_000) -> float:
+def store_rate(count: int = 50_000, batch: int = 100) -> float:
+    """Records per second through the store as the analytics addon drives it: a flush
+    every ``batch`` records (2,000 requests/s flushed every 50 ms), a checkpoint when due;
+    here all in one thread, so the checkpoints' disk time is counted too."""
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "s.sqlite3")
         row = Record(
             time.time(), "openai", "m", "r", "b", "k", "m", 0, 200, 1, 1.0, 1.0, 1, 1, 0, 0, 0, 0.0, None, 0
         )
         start = time.perf_counter()
-        for _ in range(count):
+        for i in range(1, count + 1):
             store.record(row)
+            if i % batch == 0:
+                store.flush()
+                if store.checkpoint_due:
+                    store.checkpoint()
         store.close()  # returns once every record is on disk
         return count / (time.perf_counter() - start)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser = rounds_parser(__doc__)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -66,30 +69,20 @@ def main() -> None:
             for name, on in (("off", False), ("on", True)):
                 proc, port = spawn_turnout(config(tmp, up_port, on), tmp)
                 procs.append(proc)
-                ports[name] = port
-            print(
-                f"{'scenario':26} {'off req/s':>10} {'on req/s':>10} {'on/off':>7}"
-                f" {'off CPU ms/req':>15} {'on CPU ms/req':>14} {'CPU on/off':>10}"
-            )
-            pids = {"off": procs[1].pid, "on": procs[2].pid}
+                ports[name] = (port, proc.pid)
+            print(f"{'scenario':26} {'on/off req/s':>12} {'CPU on/off':>10}   rounds")
             for stream in (False, True):
                 for clients in (1, 16):
-                    r, cpu = {}, {}
-                    for n, port in ports.items():
-                        before = cpu_seconds(pids[n])
-                        r[n] = asyncio.run(measure(port, clients, 1024, stream, args.seconds))
-                        cpu[n] = (cpu_seconds(pids[n]) - before) / (r[n].rps * (args.seconds + 0.3)) * 1000
+                    request = chat_request(1024, stream)
+                    targets = {n: Target(port, pid, request) for n, (port, pid) in ports.items()}
+                    c = Comparison.of(interleaved(targets, clients, args.seconds, args.rounds), "on", "off")
                     label = f"{'SSE 20 chunks' if stream else 'JSON'}, {clients} client(s)"
-                    ratio = r["on"].rps / r["off"].rps
-                    print(
-                        f"{label:26} {r['off'].rps:10.0f} {r['on'].rps:10.0f} {ratio:6.2f}x"
-                        f" {cpu['off']:15.3f} {cpu['on']:14.3f} {cpu['off'] / cpu['on']:9.2f}x"
-                    )
+                    print(f"{label:26} {c.rps:11.2f}x {c.cpu:9.2f}x   {c.spread}")
         finally:
             for p in procs:
                 p.terminate()
                 p.wait(10)
-    print(f"analytics store: {store_rate():,.0f} records/s written (queue to disk, 50,000 records)")
+    print(f"analytics store: {store_rate():,.0f} records/s written (50,000 records, flushed per 100)")
 
 
 if __name__ == "__main__":

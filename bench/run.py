@@ -77,12 +77,20 @@ async def client(port: int, request: bytes, deadline: float, latencies: list[flo
         writer.close()
 
 
-async def measure(port: int, clients: int, size: int, stream: bool, seconds: float) -> Result:
-    body = body_of(size, stream)
-    request = (
-        b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-        b"authorization: Bearer bench\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+def http_request(path: str, body: bytes, headers: str = "") -> bytes:
+    """One keep-alive HTTP/1.1 POST, sent as it is by every client of a measurement."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n{headers}"
+        f"content-length: {len(body)}\r\n\r\n"
     )
+    return head.encode() + body
+
+
+def chat_request(size: int, stream: bool) -> bytes:
+    return http_request("/v1/chat/completions", body_of(size, stream), "authorization: Bearer bench\r\n")
+
+
+async def measure(port: int, clients: int, request: bytes, seconds: float) -> Result:
     warm: list[float] = []
     await asyncio.gather(*(client(port, request, time.perf_counter() + 0.3, warm) for _ in range(clients)))
     latencies: list[float] = []
@@ -90,6 +98,62 @@ async def measure(port: int, clients: int, size: int, stream: bool, seconds: flo
     await asyncio.gather(*(client(port, request, start + seconds, latencies) for _ in range(clients)))
     elapsed = time.perf_counter() - start
     return Result(len(latencies) / elapsed, statistics.median(latencies) * 1000)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one side of a comparison measures: a process (port, pid) and a request."""
+
+    port: int
+    pid: int
+    request: bytes
+
+
+Rounds = dict[str, list[tuple[Result, float]]]  # per target: (result, CPU ms/request) per round
+
+
+def interleaved(targets: dict[str, Target], clients: int, seconds: float, rounds: int) -> Rounds:
+    """Every target once per round, one after the other, ``rounds`` times: a ratio taken
+    within a round compares the same minute's noise."""
+    out: Rounds = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, target in targets.items():
+            before = cpu_seconds(target.pid)
+            result = asyncio.run(measure(target.port, clients, target.request, seconds))
+            requests = result.rps * (seconds + 0.3)  # the warm-up counts in CPU time too
+            out[name].append((result, (cpu_seconds(target.pid) - before) / requests * 1000))
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``a`` against ``b`` over interleaved rounds: medians of the per-round ratios."""
+
+    rps: float  # a's requests/s over b's
+    p50_delta_ms: float  # a's p50 minus b's
+    cpu: float  # b's CPU per request over a's (above 1: a is cheaper)
+    spread: str  # every round's rps ratio
+
+    @classmethod
+    def of(cls, rounds: Rounds, a: str, b: str) -> Comparison:
+        pairs = list(zip(rounds[a], rounds[b], strict=True))
+        median = statistics.median
+        return cls(
+            median(ra.rps / rb.rps for (ra, _), (rb, _) in pairs),
+            median(ra.p50_ms - rb.p50_ms for (ra, _), (rb, _) in pairs),
+            median(cb / ca for (_, ca), (_, cb) in pairs),
+            ", ".join(f"{ra.rps / rb.rps:.2f}" for (ra, _), (rb, _) in pairs),
+        )
+
+
+def medians(measured: list[tuple[Result, float]]) -> tuple[float, float, float]:
+    """Median requests/s, p50 ms and CPU ms/request of one target's rounds."""
+    median = statistics.median
+    return (
+        median(r.rps for r, _ in measured),
+        median(r.p50_ms for r, _ in measured),
+        median(c for _, c in measured),
+    )
 
 
 def spawn(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
@@ -131,12 +195,16 @@ def start_targets(tmp: Path) -> tuple[list[subprocess.Popen[str]], dict[str, int
     return [upstream, bare, turnout], {"direct": up_port, "bare master": bare_port, "turnout": turnout_port}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def rounds_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark here takes: time per round and number of rounds."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per round and target")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per scenario (medians)")
+    return parser
+
+
+def main() -> None:
+    parser = rounds_parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="only 1 KB bodies")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,44 +217,23 @@ def main() -> None:
                 p.wait(10)
 
 
-def run_round(port: int, pid: int, scenario: tuple[int, int, bool], seconds: float) -> tuple[Result, float]:
-    """One measurement and the target's CPU ms per request during it."""
-    clients, size, stream = scenario
-    before = cpu_seconds(pid)
-    result = asyncio.run(measure(port, clients, size, stream, seconds))
-    return result, (cpu_seconds(pid) - before) / (result.rps * (seconds + 0.3)) * 1000
-
-
 def run_all(ports: dict[str, int], pids: dict[str, int], args: argparse.Namespace) -> None:
-    """Each scenario is measured in ``rounds`` rounds, every target once per round, one
-    after the other; a ratio is taken within each round (same minute, same noise) and the
-    median of those is reported, with the median rates, p50s and CPU times."""
     sizes = (1024,) if args.quick else (1024, 200 * 1024)
-    median = statistics.median
     print(f"{'scenario':34} {'target':12} {'req/s':>9} {'p50 ms':>8} {'CPU ms/req':>11}")
     for size in sizes:
         for stream in (False, True):
             for clients in (1, 16):
                 name = f"{'SSE 20 chunks' if stream else 'JSON'}, {size // 1024} KB, {clients} client(s)"
-                rounds: dict[str, list[tuple[Result, float]]] = {target: [] for target in ports}
-                for _ in range(args.rounds):
-                    for target, port in ports.items():
-                        rounds[target].append(
-                            run_round(port, pids[target], (clients, size, stream), args.seconds)
-                        )
+                request = chat_request(size, stream)
+                targets = {t: Target(port, pids[t], request) for t, port in ports.items()}
+                rounds = interleaved(targets, clients, args.seconds, args.rounds)
                 for target, measured in rounds.items():
-                    rps, p50 = median(r.rps for r, _ in measured), median(r.p50_ms for r, _ in measured)
-                    print(
-                        f"{name:34} {target:12} {rps:9.0f} {p50:8.2f} {median(c for _, c in measured):11.3f}"
-                    )
-                pairs = list(zip(rounds["turnout"], rounds["bare master"], strict=True))
-                ratio = median(t.rps / b.rps for (t, _), (b, _) in pairs)
-                p50_delta = median(t.p50_ms - b.p50_ms for (t, _), (b, _) in pairs)
-                cpu_ratio = median(bc / tc for (_, tc), (_, bc) in pairs)
-                spread = ", ".join(f"{t.rps / b.rps:.2f}" for (t, _), (b, _) in pairs)
+                    rps, p50, cpu = medians(measured)
+                    print(f"{name:34} {target:12} {rps:9.0f} {p50:8.2f} {cpu:11.3f}")
+                c = Comparison.of(rounds, "turnout", "bare master")
                 print(
-                    f"{'':34} {'turnout/bare':12} {ratio:8.2f}x {p50_delta:+7.2f}ms {cpu_ratio:10.2f}x"
-                    f"   rounds: {spread}\n"
+                    f"{'':34} {'turnout/bare':12} {c.rps:8.2f}x {c.p50_delta_ms:+7.2f}ms {c.cpu:10.2f}x"
+                    f"   rounds: {c.spread}\n"
                 )
 
 
