@@ -4,6 +4,7 @@ import asyncio
 from pathlib import Path
 
 import orjson
+import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons
 
@@ -98,3 +99,21 @@ async def test_nothing_is_kept_when_analytics_are_off() -> None:
         addon.request(f)
         addon.response(f)
     assert rt.store is None and not rt.counters.requests
+
+
+async def test_a_row_that_cannot_be_built_is_logged_and_the_rest_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rt = with_store(tmp_path)
+    addon = Analytics(rt)
+    broken, good = routed(), routed()
+    broken.response = http.Response.make(200, b"{}")
+    broken.request.timestamp_start = "not a time"  # type: ignore[assignment]  # the row's arithmetic fails
+    good.response = http.Response.make(200, b"{}")
+    with taddons.context(addon):
+        addon.running()
+        addon.response(broken)  # must not raise into mitmproxy: the answer is already made
+        addon.response(good)
+        await addon.done()
+    assert "could not build the analytics row of /v1/chat/completions" in caplog.text
+    assert len(read_rows(tmp_path / "a.db")) == 1
