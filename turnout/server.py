@@ -39,8 +39,13 @@ class ServerSettings:
     web: bool = False
     web_port: int = 8081
     confdir: str | None = None
-    api_key: str | None = None
+    api_key: str | None = None  # None: $TURNOUT_API_KEY
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def local_key(self) -> str:
+        """The key clients must send: ``api_key``, else ``$TURNOUT_API_KEY``, else none ("")."""
+        return self.api_key if self.api_key is not None else os.environ.get("TURNOUT_API_KEY", "")
 
     def option_values(self) -> dict[str, Any]:
         values: dict[str, Any] = {
@@ -51,9 +56,8 @@ class ServerSettings:
             "confdir": self.confdir or str(data_dir() / "certs"),
             "turnout_config": self.config or "",
             "turnout_discover": self.discover,
+            "turnout_api_key": self.local_key,  # always set: the gate must never miss it
         }
-        if self.api_key is not None:
-            values["turnout_api_key"] = self.api_key
         if self.web:
             values.update(web_port=self.web_port, web_open_browser=False, web_host="127.0.0.1")
         values.update(self.extra)
@@ -114,9 +118,7 @@ async def run_proxy(
 ) -> None:
     """Run until shut down. ``started(master)`` is called once the listener is up;
     with ``handle_signals`` SIGINT and SIGTERM shut down cleanly."""
-    check_bind(
-        settings.host, settings.api_key if settings.api_key is not None else os.environ.get("TURNOUT_API_KEY")
-    )
+    check_bind(settings.host, settings.local_key)
     m = build_master(settings, runtime or Runtime())
     m.addons.add(_OnStart(m, started))
     if handle_signals:

@@ -32,6 +32,7 @@ def presented_key(headers: http.Headers) -> str | None:
 class Gate:
     def __init__(self) -> None:
         self.api_key: bytes = b""
+        self._read = False
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -43,8 +44,11 @@ class Gate:
         )
 
     def configure(self, updated: set[str]) -> None:
-        if "turnout_api_key" in updated:
+        # Read on the first configure whatever it updated: the option's default comes from
+        # the environment, and a host that never sets it must still be gated by it.
+        if "turnout_api_key" in updated or not self._read:
             self.api_key = ctx.options.turnout_api_key.encode()
+            self._read = True
 
     @fail_closed
     def requestheaders(self, flow: http.HTTPFlow) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Annotated
 
 import typer
@@ -66,14 +65,14 @@ def proxy(
     from turnout.core.errors import TurnoutError
     from turnout.server import ServerSettings, check_bind, run_proxy
 
-    try:
-        check_bind(host, os.environ.get("TURNOUT_API_KEY"))
-    except TurnoutError as e:
-        fail(e.message)
-    _setup_logging(verbose)
     settings = ServerSettings(
         host=host, port=port, config=config, discover=discover, web=web, web_port=web_port
     )
+    try:
+        check_bind(host, settings.local_key)
+    except TurnoutError as e:
+        fail(e.message)
+    _setup_logging(verbose)
 
     def started(master: object) -> None:
         ps = master.addons.get("proxyserver")  # type: ignore[attr-defined]

@@ -1,0 +1,59 @@
+"""TURNOUT_API_KEY through the real ``turnout proxy`` command: every route but /health needs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cli.proxy_process import cli_env, proxy_process
+from tests.fakes.upstream import FakeUpstream
+
+LOCAL_KEY = "turnout-local-key-9090"
+UPSTREAM_KEY = "sk-upstream-secret-4242"
+
+ROUTES = [
+    ("GET", "/status"),
+    ("GET", "/accounts"),
+    ("GET", "/analytics"),
+    ("GET", "/metrics"),
+    ("GET", "/v1/models"),
+    ("GET", "/nowhere"),
+    ("POST", "/v1/messages"),
+    ("POST", "/v1/messages/count_tokens"),
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/v1/embeddings"),
+    ("POST", "/v1/responses"),
+]
+
+
+def _config(path: Path, upstream: FakeUpstream) -> Path:
+    path.write_text(f"""
+backends:
+  up: {{kind: openai, base_url: "{upstream.url}/v1", key: {UPSTREAM_KEY}}}
+  anth: {{kind: anthropic, base_url: "{upstream.url}", key: {UPSTREAM_KEY}}}
+autodetect: {{environment: false, local: false}}
+""")
+    return path
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_the_proxy_command_enforces_turnout_api_key(tmp_path: Path, upstream: FakeUpstream, host: str) -> None:
+    env = cli_env(tmp_path, TURNOUT_API_KEY=LOCAL_KEY)
+    config = _config(tmp_path / "c.yaml", upstream)
+    with proxy_process("--host", host, "-c", str(config), env=env) as proxy:
+        assert httpx.get(proxy.url + "/health").status_code == 200
+        body = {"model": "gpt-4o", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+        before = len(upstream.requests)
+        for method, path in ROUTES:
+            for headers in ({}, {"x-api-key": "wrong"}, {"authorization": "Bearer wrong"}):
+                r = httpx.request(method, proxy.url + path, json=body, headers=headers)
+                assert r.status_code == 401, (method, path, headers, r.status_code, r.text)
+                assert "TURNOUT_API_KEY" in r.text
+        assert len(upstream.requests) == before  # nothing unauthenticated was forwarded
+        for headers in ({"x-api-key": LOCAL_KEY}, {"authorization": f"Bearer {LOCAL_KEY}"}):
+            r = httpx.post(proxy.url + "/v1/chat/completions", json=body, headers=headers)
+            assert r.status_code == 200, r.text
+            assert upstream.last().headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
+        assert httpx.get(proxy.url + "/status", headers={"x-api-key": LOCAL_KEY}).status_code == 200
