@@ -40,6 +40,100 @@ def test_replace_model_falls_back_to_reserializing_when_ambiguous() -> None:
     assert json.loads(out) == {"model": "b", "metadata": {"model": "a"}}
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # The issue's case: the top-level key escaped, a nested one literal with the old value.
+        rb'{"model":"gpt-4\u006f","metadata":{"model":"gpt-4o"}}',
+        rb'{"\u006dodel":"gpt-4o","metadata":{"model":"gpt-4o"}}',
+        rb'{"metadata":{"model":"gpt-4o"},"m\u006fdel":"gpt-4o"}',
+        # Duplicated top-level keys: parsers disagree on which wins, so neither may survive.
+        rb'{"model":"gpt-4o","model":"gpt-4o"}',
+        rb'{"model":"gpt-4o-mini","x":1,"mod\u0065l":"gpt-4o"}',
+        # A key that merely ends in model, and one with an escaped quote before it.
+        rb'{"my\"model":"gpt-4o","model":"gpt-4o"}',
+    ],
+)
+def test_only_the_top_level_model_changes(raw: bytes) -> None:
+    out = replace_model(raw, parse_json_object(raw), "gpt-4o-mini")
+    _assert_rewritten(raw, out, "gpt-4o-mini")
+
+
+def _pairs(raw: bytes, keep: str) -> dict:
+    """Parse ``raw`` as a parser that keeps the first or the last of duplicated keys would."""
+
+    def hook(pairs: list) -> dict:
+        out: dict = {}
+        for k, v in pairs:
+            if keep == "last" or k not in out:
+                out[k] = v
+        return out
+
+    return json.loads(raw, object_pairs_hook=hook)
+
+
+def _assert_rewritten(raw: bytes, out: bytes, new: str) -> None:
+    """Every parser sees ``new`` at the top level and nothing else changed."""
+    top_pairs = json.loads(out, object_pairs_hook=lambda pairs: pairs)
+    assert [v for k, v in top_pairs if k == "model"] == [new]  # exactly one top-level model
+    original = _pairs(raw, "last")
+    for keep in ("first", "last"):
+        parsed = _pairs(out, keep)
+        assert parsed == {**original, "model": new}
+
+
+def _escaped(text: str, pick: list[bool]) -> str:
+    """``text`` as a JSON string literal with some characters written as \\uXXXX."""
+    out = []
+    for i, ch in enumerate(text):
+        if pick[i % len(pick)] or ch in '"\\' or ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _document(pairs: list[tuple[str, object]], pick: list[bool]) -> str:
+    def value(v: object) -> str:
+        if isinstance(v, dict):
+            return "{" + ",".join(f"{_escaped(k, pick)}:{value(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, list):
+            return "[" + ",".join(value(x) for x in v) + "]"
+        if isinstance(v, str):
+            return _escaped(v, pick)
+        return json.dumps(v)
+
+    return "{" + ", ".join(f"{_escaped(k, pick)}: {value(v)}" for k, v in pairs) + "}"
+
+
+keys = st.sampled_from(["model", "messages", "metadata", "x"]) | st.text(max_size=4)
+nested = st.recursive(
+    st.sampled_from(["gpt-4o", "a"]) | st.integers(0, 9),
+    lambda children: st.dictionaries(keys, children, max_size=3) | st.lists(children, max_size=2),
+    max_leaves=8,
+)
+
+
+@given(
+    model=st.sampled_from(["gpt-4o", "gpt-4o-mini", "a"]),
+    before=st.lists(st.tuples(keys, nested), max_size=3),
+    after=st.lists(st.tuples(keys, nested), max_size=3),
+    duplicate=st.booleans(),
+    pick=st.lists(st.booleans(), min_size=1, max_size=5),
+)
+def test_replace_model_cannot_be_bypassed(
+    model: str, before: list, after: list, duplicate: bool, pick: list[bool]
+) -> None:
+    """Escaped, duplicated and nested ``model`` keys anywhere: only the top level changes."""
+    seen: set[str] = set()  # other keys unique: only model's duplicates are under test
+    before = [(k, v) for k, v in before if k != "model" and not (k in seen or seen.add(k))]
+    after = [(k, v) for k, v in after if k != "model" and not (k in seen or seen.add(k))]
+    pairs = [*before, ("model", model), *after, *([("model", model)] if duplicate else [])]
+    raw = _document(pairs, pick).encode()
+    out = replace_model(raw, parse_json_object(raw), "rewritten-model")
+    _assert_rewritten(raw, out, "rewritten-model")
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
     lambda children: (

@@ -37,16 +37,34 @@ def requested_model(body: dict[str, Any]) -> str:
     return model
 
 
-def replace_model(raw: bytes, body: dict[str, Any], new: str) -> bytes:
-    """``raw`` with its top-level ``model`` set to ``new``.
+# A JSON key that decodes to "model", in any spelling: each letter literal or \\uXXXX (no
+# short escape stands for a letter). In valid JSON a string followed by ":" is a key.
+_MODEL_KEY = re.compile(
+    rb'"(?:m|\\u006[dD])(?:o|\\u006[fF])(?:d|\\u0064)(?:e|\\u0065)(?:l|\\u006[cC])"\s*:\s*'
+)
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 
-    The original bytes are kept and only the value is spliced in when the
-    ``"model": "<old>"`` pair occurs exactly once; otherwise the body is re-serialized.
+
+def replace_model(raw: bytes, body: dict[str, Any], new: str) -> bytes:
+    """``raw`` with its top-level ``model`` set to ``new``, and nothing else changed.
+
+    When the document has exactly one key named ``model`` (in any spelling), it is the
+    top-level one: the new value is spliced into the original bytes, so everything else
+    passes through unchanged. A nested, escaped or duplicated ``model`` key anywhere makes
+    that ambiguous (parsers disagree on duplicates), so the body is re-serialized instead,
+    which leaves exactly one top-level ``model``.
     """
-    old = orjson.dumps(body["model"])
-    pattern = re.compile(rb'"model"\s*:\s*' + re.escape(old))
-    matches = list(pattern.finditer(raw))
-    if len(matches) == 1:
-        m = matches[0]
-        return raw[: m.end() - len(old)] + orjson.dumps(new) + raw[m.end() :]
+    keys = [m for m in _MODEL_KEY.finditer(raw) if not _escaped_quote(raw, m.start())]
+    if len(keys) == 1:
+        value = _STRING.match(raw, keys[0].end())
+        if value is not None and orjson.loads(value.group()) == body["model"]:
+            return raw[: value.start()] + orjson.dumps(new) + raw[value.end() :]
     return orjson.dumps({**body, "model": new})
+
+
+def _escaped_quote(raw: bytes, at: int) -> bool:
+    """Whether the quote at ``at`` is escaped (preceded by an odd number of backslashes)."""
+    slashes = 0
+    while at - slashes - 1 >= 0 and raw[at - slashes - 1] == 0x5C:
+        slashes += 1
+    return slashes % 2 == 1
