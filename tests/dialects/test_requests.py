@@ -180,3 +180,17 @@ def test_clean_schema_nested() -> None:
             "l": {"type": "array", "items": [{"type": "string", "format": "date-time"}]},
         },
     }
+
+
+CLAUDE_CODE_USER = "user_3f2a_account__session_9c1e-device"
+
+
+def test_client_user_ids_do_not_cross_dialects_unless_the_backend_opts_in() -> None:
+    ask = {"max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+    out = a2o({**ask, "metadata": {"user_id": CLAUDE_CODE_USER}})
+    assert "user" not in out and CLAUDE_CODE_USER not in str(out)
+    opted = a2o({**ask, "metadata": {"user_id": CLAUDE_CODE_USER}}, Quirks(forward_user_id=True))
+    assert opted["user"] == CLAUDE_CODE_USER
+    for field in ("user", "safety_identifier"):
+        assert "metadata" not in o2a({**ask, field: "u-1"})
+        assert o2a({**ask, field: "u-1"}, Quirks(forward_user_id=True))["metadata"] == {"user_id": "u-1"}

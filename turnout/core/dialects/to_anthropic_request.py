@@ -175,8 +175,9 @@ def openai_to_anthropic(
     stop = body.get("stop")
     if stop:
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    if body.get("user") or body.get("safety_identifier"):
-        out["metadata"] = {"user_id": body.get("user") or body.get("safety_identifier")}
+    user = body.get("user") or body.get("safety_identifier")
+    if quirks.forward_user_id and isinstance(user, str) and user:
+        out["metadata"] = {"user_id": user}
     stream = body.get("stream") is True
     if stream:
         out["stream"] = True

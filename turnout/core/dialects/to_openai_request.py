@@ -236,8 +236,9 @@ def anthropic_to_openai(
             out[key] = body[key]
     if body.get("stop_sequences"):
         out["stop"] = body["stop_sequences"][:4]
-    if isinstance(body.get("metadata"), dict) and body["metadata"].get("user_id"):
-        out["user"] = body["metadata"]["user_id"]
+    metadata = body.get("metadata")
+    if quirks.forward_user_id and isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
+        out["user"] = metadata["user_id"]
     stream = body.get("stream") is True
     if stream:
         out["stream"] = True
