@@ -134,3 +134,18 @@ def test_proxy_command_runs_reports_and_stops_on_sigterm(tmp_path: Path, upstrea
 def test_proxy_refuses_public_bind_without_key(host: str) -> None:
     code, _, err = run("proxy", "--host", host, "--no-discover")
     assert code == 1 and f"refusing to listen on {host}" in err
+
+
+def test_a_stored_key_never_follows_its_name_to_another_url(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    code, _, err = run(
+        "backend", "add", "anthropic", "--kind", "anthropic", "--base-url", "http://127.0.0.1:9102",
+        "--key", "sk-ant-stored-9102", "-c", str(config),
+    )  # fmt: skip
+    assert code == 0, err
+    config.write_text("backends: {}\nautodetect: {local: false}\n")  # the user removes it by hand
+    code, out, _ = run("backend", "list", "-c", str(config), "--no-discover")
+    assert code == 0 and "anthropic" not in out and "ANTHROPIC_API_KEY" not in out
+    config.write_text("backends: {anthropic: {kind: anthropic}}\nautodetect: {local: false}\n")
+    code, out, _ = run("backend", "list", "-c", str(config), "--no-discover")
+    assert code == 0 and "api.anthropic.com" in out and "sk-…9102" not in out  # not for another URL

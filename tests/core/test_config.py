@@ -111,14 +111,31 @@ def test_config_file_wins_over_environment(tmp_path: Path) -> None:
     assert cfg.backends["openai"].kind == "openai-compat"
 
 
-def test_stored_keys_fill_backends_without_key(tmp_path: Path) -> None:
+def test_stored_keys_fill_only_the_backend_and_url_they_were_stored_for(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = CredentialStore(tmp_path / "creds")
-    store.set("mine", "sk-stored")
-    store.set("groq", "gsk-stored")
+    store.set("mine", "sk-stored-mine", base_url="http://h/v1/")
+    store.set("anthropic", "sk-ant-stored", base_url="http://127.0.0.1:9102")
     path = write(tmp_path, "backends: {mine: {kind: openai, base_url: 'http://h/v1'}}")
     cfg = load_config(path, env={}, store=store)
-    assert cfg.backends["mine"].key == "sk-stored"
-    assert cfg.backends["groq"].key == "gsk-stored"  # a well-known provider with a stored key
+    assert cfg.backends["mine"].key == "sk-stored-mine"
+    # A config without that backend: the key never reappears under a provider's default URL.
+    assert "anthropic" not in cfg.backends
+    moved = write(tmp_path, "backends: {mine: {kind: openai, base_url: 'http://elsewhere/v1'}}")
+    assert load_config(moved, env={}, store=store).backends["mine"].key is None
+    assert "belongs to http://h/v1, not http://elsewhere/v1" in caplog.text
+    assert "sk-stored-mine" not in caplog.text
+
+
+def test_keys_stored_by_turnout_0_1_still_fill_their_config_backend(tmp_path: Path) -> None:
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "mine").write_text("sk-legacy\n")
+    (tmp_path / "creds" / "anthropic").write_text("sk-ant-legacy\n")
+    path = write(tmp_path, "backends: {mine: {kind: openai, base_url: 'http://h/v1'}}")
+    cfg = load_config(path, env={}, store=CredentialStore(tmp_path / "creds"))
+    assert cfg.backends["mine"].key == "sk-legacy"
+    assert "anthropic" not in cfg.backends
 
 
 def test_discovery_is_used_unless_turned_off(tmp_path: Path) -> None:
@@ -153,7 +170,8 @@ def test_the_annotated_example_config_is_valid() -> None:
 
 def test_pools_fallbacks_governor_and_settings(tmp_path: Path) -> None:
     store = CredentialStore(tmp_path / "creds")
-    store.set_pool_key("groq", "stored", "gsk-stored")
+    store.set_pool_key("groq", "stored", "gsk-stored", base_url="https://api.groq.com/openai/v1")
+    store.set_pool_key("groq", "moved", "gsk-moved", base_url="https://old.example.com/v1")
     path = write(
         tmp_path,
         """

@@ -56,10 +56,10 @@ def add(
             spec["models"] = list(model)
         backends[name] = spec
         store = CredentialStore(credentials_dir())
-        if key:
-            store.set(name, key)
         write_config_file(path, data)
-        load_user_config(config, discover=False)  # validate what we wrote
+        cfg = load_user_config(config, discover=False)  # validate what we wrote
+        if key:
+            store.set(name, key, base_url=cfg.backends[name].base_url)
     except ConfigError as e:
         fail(e.message)
     stored = f", key {mask(key)} stored" if key else ""

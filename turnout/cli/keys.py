@@ -39,7 +39,8 @@ def add(
         if backend not in cfg.backends:
             known = ", ".join(cfg.backends)
             fail(f"no backend {backend!r}: add it first with `turnout backend add` (known: {known})")
-        CredentialStore(credentials_dir()).set_pool_key(backend, alias, key)
+        base_url = cfg.backends[backend].base_url
+        CredentialStore(credentials_dir()).set_pool_key(backend, alias, key, base_url=base_url)
     except ConfigError as e:
         fail(e.message)
     out.print(f"Added key [bold]{escape(alias)}[/] ({mask(key)}) to {escape(backend)}.", highlight=False)

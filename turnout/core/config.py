@@ -140,7 +140,7 @@ def _backend(
     if key is not None:
         key = _expand(str(_expect(key, str, ctx, f"{path}.key", "a string")), env, ctx, f"{path}.key") or None
     elif store is not None:
-        key = store.get(name)
+        key = store.key_for(name, base_url)
     headers = raw.get("headers") or {}
     _expect(headers, dict, ctx, f"{path}.headers", "a mapping of header names to values")
     models = raw.get("models") or []
@@ -150,7 +150,7 @@ def _backend(
     if timeout <= 0:
         raise ctx.error(f"{path}.timeout", "must be more than 0 seconds")
     quirks = _quirks(raw.get("quirks"), default_quirks(name, kind, base_url), ctx, f"{path}.quirks")
-    pool = _keys(raw.get("keys"), name, key, ctx, env, store, f"{path}.keys")
+    pool = _keys(raw.get("keys"), name, base_url, key, ctx, env, store, f"{path}.keys")
     max_concurrent = raw.get("max_concurrent")
     if max_concurrent is not None and (
         _expect(max_concurrent, int, ctx, f"{path}.max_concurrent", "a whole number") < 1
@@ -178,6 +178,7 @@ def _backend(
 def _keys(
     raw: Any,
     backend: str,
+    base_url: str,
     key: str | None,
     ctx: _Where,
     env: Mapping[str, str],
@@ -208,7 +209,7 @@ def _keys(
                 raise ctx.error(f"{where}.base_url", f"must start with http:// or https:// (got {url!r})")
         specs.append(KeySpec(alias, value or key, url))
     if store is not None:
-        for alias, value in store.pool(backend):
+        for alias, value in store.pool(backend, base_url):
             if not any(s.alias == alias for s in specs):
                 specs.append(KeySpec(alias, value, None, "stored"))
     if specs and key and not raw:
@@ -278,11 +279,14 @@ def _points_at(url: str, prefixes: tuple[str, ...]) -> bool:
     return any(url == p or url.startswith(p + "/") for p in prefixes)
 
 
-def backends_from_env(env: Mapping[str, str], store: CredentialStore | None = None) -> list[Backend]:
-    """Backends for every well-known provider whose key is in ``env`` (or stored)."""
+def backends_from_env(env: Mapping[str, str]) -> list[Backend]:
+    """Backends for every well-known provider whose key variable is set in ``env``.
+
+    Only the environment: a stored key belongs to the config backend it was stored for
+    and never reappears here under a provider's default URL."""
     found = []
     for p in KNOWN_PROVIDERS:
-        key = env.get(p.key_env) or (store.get(p.name) if store else None)
+        key = env.get(p.key_env)
         if not key:
             continue
         base_url = env.get(p.base_url_env) or p.base_url
@@ -324,7 +328,7 @@ def load_config(
     )
     auto_backends: list[Backend] = []
     if auto.get("environment", True):
-        auto_backends += backends_from_env(env, store)
+        auto_backends += backends_from_env(env)
     if auto.get("local", True) and discover is not None:
         auto_backends += discover()
     for b in auto_backends:

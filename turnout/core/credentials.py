@@ -1,20 +1,34 @@
 """Stored backend keys: one file per backend, mode 0600, in a 0700 directory.
 
-Keys stored here never leave this module except to the credentials addon, which puts
-them on the outgoing request. Everything that shows a key shows ``mask(key)``.
+A stored key belongs to the backend it was stored for: its name **and** its base URL.
+Each file records both (``{"key": …, "base_url": …}``); a key is handed out only for
+that URL, so editing a backend's ``base_url`` (or a config that no longer defines it)
+never sends the key somewhere else. Files written by turnout 0.1 hold the bare key and
+no URL; they are still used for the config backend of that name, never for anything
+detected from the environment.
+
+Keys stored here never leave this module except to the config loader, which gives them
+to the backend they belong to. Everything that shows a key shows ``mask(key)``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from turnout.core.errors import ConfigError
 
-__all__ = ["CredentialStore", "mask"]
+__all__ = ["CredentialStore", "StoredKey", "check_secret", "mask"]
+
+logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def mask(key: str | None) -> str:
@@ -26,29 +40,72 @@ def mask(key: str | None) -> str:
     return f"{key[:3]}…{key[-4:]}"
 
 
+def check_secret(value: str, what: str) -> str:
+    """``value`` if it can go into an HTTP header; a CR or LF would inject headers upstream.
+
+    The error names ``what``, never the value."""
+    if _CONTROL.search(value):
+        raise ConfigError(f"{what} contains a control character (a line break?); paste it again on one line")
+    return value
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    key: str = field(repr=False)
+    base_url: str | None  # the URL it was stored for; None: stored by turnout 0.1
+
+
 class CredentialStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     def _path(self, name: str) -> Path:
         if not _NAME.match(name):
-            raise ConfigError(f"invalid backend name {name!r}: use letters, digits, '-', '_' or '.'")
+            raise ConfigError(f"invalid name {name!r}: use letters, digits, '-', '_' or '.'")
         return self.directory / name
 
-    def get(self, name: str) -> str | None:
+    def get(self, name: str) -> StoredKey | None:
         try:
-            return self._path(name).read_text().strip() or None
+            text = self._path(name).read_text().strip()
         except FileNotFoundError:
             return None
+        if text.startswith("{"):
+            try:
+                data = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                data = None
+            if isinstance(data, dict) and isinstance(data.get("key"), str):
+                url = data.get("base_url")
+                return StoredKey(data["key"], url if isinstance(url, str) else None) if data["key"] else None
+        return StoredKey(text, None) if text else None
 
-    def set(self, name: str, key: str) -> Path:
+    def key_for(self, name: str, base_url: str) -> str | None:
+        """The key stored for backend ``name`` at ``base_url``, or None."""
+        stored = self.get(name)
+        if stored is None:
+            return None
+        if stored.base_url is not None and stored.base_url != base_url.rstrip("/"):
+            logger.warning(
+                "the key stored for %s belongs to %s, not %s: not used (store it again with "
+                "`turnout backend add` or `turnout keys add`)",
+                name,
+                stored.base_url,
+                base_url,
+            )
+            return None
+        return stored.key
+
+    def set(self, name: str, key: str, *, base_url: str) -> Path:
+        key = check_secret(key.strip(), f"the key for {name}")
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.directory, 0o700)
         path = self._path(name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(key.strip() + "\n")
-        os.chmod(path, 0o600)
+        tmp = path.with_name(f".{name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(orjson.dumps({"key": key, "base_url": base_url.rstrip("/")}) + b"\n")
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)  # whole or not at all
         return path
 
     def remove(self, name: str) -> bool:
@@ -62,19 +119,23 @@ class CredentialStore:
         self._path(backend)  # validates the name
         return self.directory / "keys" / backend
 
-    def set_pool_key(self, backend: str, alias: str, key: str) -> Path:
-        """A pool member of ``backend`` (``turnout keys add``)."""
-        return CredentialStore(self._pool_dir(backend)).set(alias, key)
+    def set_pool_key(self, backend: str, alias: str, key: str, *, base_url: str) -> Path:
+        """A pool member of ``backend`` (``turnout keys add``), bound to its base URL."""
+        return CredentialStore(self._pool_dir(backend)).set(alias, key, base_url=base_url)
 
     def remove_pool_key(self, backend: str, alias: str) -> bool:
         return CredentialStore(self._pool_dir(backend)).remove(alias)
 
-    def pool(self, backend: str) -> list[tuple[str, str]]:
-        """(alias, key) of every stored pool member of ``backend``."""
+    def pool(self, backend: str, base_url: str) -> list[tuple[str, str]]:
+        """(alias, key) of every pool member stored for ``backend`` at ``base_url``."""
         sub = CredentialStore(self._pool_dir(backend))
-        return [(alias, key) for alias in sub.names() if (key := sub.get(alias))]
+        return [(alias, key) for alias in sub.names() if (key := sub.key_for(alias, base_url))]
+
+    def pool_aliases(self, backend: str) -> list[str]:
+        """Every stored pool member of ``backend``, whatever its URL (for removal)."""
+        return CredentialStore(self._pool_dir(backend)).names()
 
     def names(self) -> list[str]:
         if not self.directory.is_dir():
             return []
-        return sorted(p.name for p in self.directory.iterdir() if p.is_file())
+        return sorted(p.name for p in self.directory.iterdir() if p.is_file() and not p.name.startswith("."))
