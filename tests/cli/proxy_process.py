@@ -59,7 +59,9 @@ def run_cli(*args: str, env: Mapping[str, str], timeout: float = 60) -> subproce
 
 
 @contextmanager
-def proxy_process(*args: str, env: Mapping[str, str], connect_host: str = "127.0.0.1") -> Iterator[ProxyProcess]:
+def proxy_process(
+    *args: str, env: Mapping[str, str], connect_host: str = "127.0.0.1"
+) -> Iterator[ProxyProcess]:
     """``turnout proxy -p 0 ARGS``; yields once it prints its listening line, stops it after."""
     process = subprocess.Popen(
         [sys.executable, "-m", "turnout", "proxy", "-p", "0", "--no-discover", *args],

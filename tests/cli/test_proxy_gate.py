@@ -39,7 +39,9 @@ autodetect: {{environment: false, local: false}}
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
-def test_the_proxy_command_enforces_turnout_api_key(tmp_path: Path, upstream: FakeUpstream, host: str) -> None:
+def test_the_proxy_command_enforces_turnout_api_key(
+    tmp_path: Path, upstream: FakeUpstream, host: str
+) -> None:
     env = cli_env(tmp_path, TURNOUT_API_KEY=LOCAL_KEY)
     config = _config(tmp_path / "c.yaml", upstream)
     with proxy_process("--host", host, "-c", str(config), env=env) as proxy:

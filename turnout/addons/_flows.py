@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from mitmproxy import http
+from mitmproxy.connection import ConnectionState
 
 from turnout.core.endpoints import client_dialect
 from turnout.core.errors import TurnoutError, error_body
@@ -28,6 +29,7 @@ __all__ = [
     "Meta",
     "answer",
     "answer_error",
+    "client_gone",
     "dialect_of",
     "drop_headers",
     "fail_closed",
@@ -67,6 +69,12 @@ def dialect_of(flow: http.HTTPFlow) -> Dialect:
     if recorded == "anthropic" or recorded == "openai":
         return cast(Dialect, recorded)
     return client_dialect(flow.request.path, "anthropic-version" in flow.request.headers)
+
+
+def client_gone(flow: http.HTTPFlow) -> bool:
+    """The client has closed its connection (Esc in Claude Code, a timeout, a load tool
+    stopping): whatever fails next is the client's abort, never the backend's failure."""
+    return not (flow.client_conn.state & ConnectionState.CAN_READ)
 
 
 def drop_headers(headers: http.Headers, names: frozenset[bytes]) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from mitmproxy import ctx, http
 from mitmproxy.addonmanager import Loader
 
-from turnout.addons._flows import Meta, dialect_of
+from turnout.addons._flows import Meta, client_gone, dialect_of
 from turnout.core.dialects.translate import StreamAdapter
 from turnout.core.headers import header_value
 from turnout.core.models import DIALECT_OF_KIND
@@ -139,7 +139,9 @@ class Analytics:
         meta, response = flow.metadata, flow.response
         usage = self._usage(flow) or Usage()
         model = meta.get(Meta.model) or meta.get(Meta.requested, "")
-        aborted = aborted or bool(flow.error and "disconnect" in flow.error.msg.lower())
+        aborted = aborted or bool(
+            flow.error and (client_gone(flow) or "disconnect" in flow.error.msg.lower())
+        )
         if response is not None and not aborted:
             status = response.status_code
         else:

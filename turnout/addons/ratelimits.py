@@ -11,7 +11,7 @@ import time
 
 from mitmproxy import http
 
-from turnout.addons._flows import Meta, fail_closed
+from turnout.addons._flows import Meta, client_gone, fail_closed
 from turnout.core.runtime import Runtime
 
 
@@ -35,6 +35,8 @@ class RateLimits:
 
     def error(self, flow: http.HTTPFlow) -> None:
         state = self._state(flow)
+        if client_gone(flow):
+            state = None  # the client gave up: nothing is known about the backend
         if state is not None and not flow.metadata.get(Meta.observed) and self.runtime.pool is not None:
             reason = "timed out" if flow.metadata.get(Meta.timed_out) else "unreachable"
             self.runtime.pool.observe_failure(state, reason, time.time())

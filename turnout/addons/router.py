@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from mitmproxy import http
 
-from turnout.addons._flows import Meta, answer, fail_closed
+from turnout.addons._flows import Meta, answer, client_gone, fail_closed
 from turnout.core.body import parse_json_object, replace_model, requested_model
 from turnout.core.dialects.translate import BACKEND_PATHS, translate_request
 from turnout.core.endpoints import Endpoint, classify
@@ -134,6 +134,8 @@ class Router:
                 governor.finish()  # counted above, but no key: give the slot back
         return None
 
+    POLL = 0.1  # seconds between checks of a waiting request: is its client still there?
+
     async def _wait_and_forward(
         self, flow: http.HTTPFlow, original: Original, candidates: list[tuple[Backend, str]]
     ) -> None:
@@ -147,6 +149,8 @@ class Router:
         deadline = time.monotonic() + settings.queue_timeout
         try:
             while (placement := self._try_place(candidates)) is None:
+                if client_gone(flow):
+                    return  # abandoned: leave the queue now; mitmproxy records the disconnect
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise KeysExhausted(
@@ -156,13 +160,18 @@ class Router:
                 recovery = (
                     self.runtime.pool.earliest_recovery(names, time.time()) if self.runtime.pool else None
                 )
-                await asyncio.sleep(min(left, max(recovery or 0.05, 0.01), 1.0))
+                await asyncio.sleep(min(left, max(recovery or 0.05, 0.01), self.POLL))
         finally:
             self.runtime.waiting -= 1
-        if flow.error:  # the client gave up while waiting
+        if flow.error or client_gone(flow):  # the client gave up while waiting
+            self._release(placement)
             return
         self._remember(flow, original)
         self.forward(flow, original, placement)
+
+    def _release(self, placement: Placement) -> None:
+        if (governor := self.runtime.governors[placement.backend.name]).active:
+            governor.finish()
 
     def _retry(self, names: list[str]) -> float:
         recovery = self.runtime.pool.earliest_recovery(names, time.time()) if self.runtime.pool else None

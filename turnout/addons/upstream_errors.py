@@ -27,7 +27,7 @@ from mitmproxy.proxy import commands
 from mitmproxy.proxy.layers.http import _http1
 from mitmproxy.proxy.layers.http._events import ResponseProtocolError
 
-from turnout.addons._flows import Meta, dialect_of, fail_closed
+from turnout.addons._flows import Meta, client_gone, dialect_of, fail_closed
 from turnout.core.errors import BackendTimeout, BackendUnreachable, TurnoutError, error_body
 from turnout.core.runtime import Runtime
 
@@ -151,8 +151,8 @@ class UpstreamErrors:
     def error(self, flow: http.HTTPFlow) -> None:
         self._deadlines.pop(flow.id, None)
         name = flow.metadata.get(Meta.backend)
-        if name is None or flow.response is not None or hasattr(flow.request, REPLY):
-            return  # not ours, answered, or a failover already prepared the reply
+        if name is None or flow.response is not None or hasattr(flow.request, REPLY) or client_gone(flow):
+            return  # not ours, answered, a failover already prepared the reply, or nobody to tell
         backend = self.runtime.config.backends.get(name)
         where = f"{name} ({backend.base_url})" if backend else name
         error: TurnoutError

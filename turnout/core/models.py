@@ -51,7 +51,9 @@ class Quirks:
     cache_control: bool = False  # pass Anthropic cache_control through (Claude behind OpenRouter)
     clean_schema: bool = False  # strip JSON-schema keywords Gemini rejects
     stream_usage: bool = True  # ask for stream_options.include_usage
-    forward_user_id: bool = False  # pass the client's user id (Claude Code's device/session id) across dialects
+    forward_user_id: bool = (
+        False  # pass the client's user id (Claude Code's device/session id) across dialects
+    )
 
 
 @dataclass(frozen=True)
