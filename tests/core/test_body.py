@@ -87,10 +87,15 @@ def _escaped(text: str, pick: list[bool]) -> str:
     out = []
     for i, ch in enumerate(text):
         if pick[i % len(pick)] or ch in '"\\' or ord(ch) < 0x20:
-            out.append(f"\\u{ord(ch):04x}")
+            out.append("".join(f"\\u{u:04x}" for u in _utf16(ch)))
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
+
+
+def _utf16(ch: str) -> list[int]:
+    data = ch.encode("utf-16-be")
+    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
 
 
 def _document(pairs: list[tuple[str, object]], pick: list[bool]) -> str:
