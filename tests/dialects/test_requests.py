@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from turnout.core.dialects.ids import sanitize_tool_id, shorten_tool_name, synthetic_tool_id
+from turnout.core.dialects.ids import (
+    ToolIds,
+    message_id,
+    sanitize_tool_id,
+    shorten_tool_name,
+    synthetic_tool_id,
+    upstream_tool_id,
+)
 from turnout.core.dialects.schema import clean_schema
 from turnout.core.dialects.to_anthropic_request import openai_to_anthropic
 from turnout.core.dialects.to_openai_request import anthropic_to_openai
@@ -194,3 +201,26 @@ def test_client_user_ids_do_not_cross_dialects_unless_the_backend_opts_in() -> N
     for field in ("user", "safety_identifier"):
         assert "metadata" not in o2a({**ask, field: "u-1"})
         assert o2a({**ask, field: "u-1"}, Quirks(forward_user_id=True))["metadata"] == {"user_id": "u-1"}
+
+
+def test_translated_ids_are_unique_per_response_and_restored_for_the_upstream() -> None:
+    ids = ToolIds("0123456789ab")
+    first, again = ids.mint("call_0", 0), ids.mint("call_0", 1)  # repeated inside one response
+    assert first == "call_0-t0123456789ab" and again == "call_0_1-t0123456789ab"
+    assert ToolIds("ba9876543210").mint("call_0", 0) != first  # and across responses
+    assert ids.mint(None, 2) == "call_2-t0123456789ab" and ids.mint("functions.Bash:0", 3).startswith(
+        "functions_Bash_0-t"
+    )
+    assert message_id("chatcmpl-7", "0123456789ab") == "msg_chatcmpl-7_0123456789ab"
+    assert message_id("msg_x", "0123456789ab") == "msg_x_0123456789ab" != message_id("msg_x", "ba9876543210")
+    assert upstream_tool_id(first) == "call_0" and upstream_tool_id("toolu_01abc") == "toolu_01abc"
+    history = {
+        "max_tokens": 5,
+        "messages": [
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": first, "name": "f", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": first, "content": "ok"}]},
+        ],
+    }
+    messages = a2o(history)["messages"]
+    assert messages[1]["tool_calls"][0]["id"] == "call_0" and messages[2]["tool_call_id"] == "call_0"

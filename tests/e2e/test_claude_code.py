@@ -69,16 +69,8 @@ analytics: {{path: {tmp / "analytics.sqlite3"}}}
             proxy.stop()
 
 
-def test_claude_code_runs_a_tool_and_quotes_its_result(
-    claude_binary: Path, routed: tuple[ProxyHandle, FakeUpstream], tmp_path: Path
-) -> None:
-    proxy, upstream = routed
-    work, home = tmp_path / "work", tmp_path / "home"
-    work.mkdir()
-    home.mkdir()
-    note = work / "note.txt"
-    note.write_text("the password is swordfish\n")
-    env = {
+def claude_env(proxy: ProxyHandle, home: Path) -> dict[str, str]:
+    return {
         "PATH": os.environ["PATH"],
         "HOME": str(home),
         "ANTHROPIC_BASE_URL": proxy.url,
@@ -89,26 +81,36 @@ def test_claude_code_runs_a_tool_and_quotes_its_result(
         "DISABLE_AUTOUPDATER": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     }
-    before = len(upstream.requests)
+
+
+def run_claude(binary: Path, env: dict[str, str], cwd: Path, *args: str) -> dict:
     result = subprocess.run(
-        [
-            str(claude_binary),
-            "-p",
-            f"What does FILE:{note} say? Use the Read tool.",
-            "--allowedTools",
-            "Read",
-            "--output-format",
-            "json",
-        ],
-        cwd=work,
+        [str(binary), *args, "--allowedTools", "Read", "--output-format", "json", "--max-turns", "5"],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=180,
         stdin=subprocess.DEVNULL,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report: dict = json.loads(result.stdout)
+    return report
+
+
+def test_claude_code_runs_a_tool_and_quotes_its_result(
+    claude_binary: Path, routed: tuple[ProxyHandle, FakeUpstream], tmp_path: Path
+) -> None:
+    proxy, upstream = routed
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    note = work / "note.txt"
+    note.write_text("the password is swordfish\n")
+    before = len(upstream.requests)
+    report = run_claude(
+        claude_binary, claude_env(proxy, home), work, "-p", f"What does FILE:{note} say? Use the Read tool."
+    )
     assert report["is_error"] is False and report["num_turns"] == 2
     assert report["result"] == "The file says: the password is swordfish"
 
@@ -121,3 +123,37 @@ def test_claude_code_runs_a_tool_and_quotes_its_result(
         r.headers["authorization"] == "Bearer sk-scripted-upstream-key-0001"
         for r in upstream.requests[before:]
     )
+
+
+def test_a_continued_session_on_an_upstream_that_repeats_ids_does_not_loop(
+    claude_binary: Path, routed: tuple[ProxyHandle, FakeUpstream], tmp_path: Path
+) -> None:
+    """``claude -p`` then ``claude -c -p`` three times, each turn reading a file. The
+    upstream answers every response as ``chatcmpl-gold`` and every call as
+    ``call_scripted_1``; Claude Code merges turns with one message id and drops tool calls
+    it has seen, so without unique ids it loops (hundreds of requests by turn 3)."""
+    proxy, upstream = routed
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    env = claude_env(proxy, home)
+    before = len(upstream.requests)
+    for turn, word in enumerate(["swordfish", "marlin", "halibut", "grouper"]):
+        note = work / f"note{turn}.txt"
+        note.write_text(f"the password is {word}\n")
+        prompt = f"What does FILE:{note} say? Use the Read tool."
+        report = run_claude(claude_binary, env, work, *(["-c"] if turn else []), "-p", prompt)
+        assert report["is_error"] is False and report["num_turns"] == 2, (turn, report)
+        assert report["result"] == f"The file says: the password is {word}"
+    main_loop = [
+        r.json()
+        for r in upstream.requests[before:]
+        if r.path == "/v1/chat/completions"
+        and any(t["function"]["name"] == "Read" for t in r.json().get("tools", []))
+    ]
+    assert len(main_loop) == 8  # two per turn: the tool call, then the answer
+    # The last request carries the whole session: four calls, four results, ids paired.
+    history = main_loop[-1]["messages"]
+    calls = [c["id"] for m in history if m["role"] == "assistant" for c in m.get("tool_calls") or []]
+    results = [m["tool_call_id"] for m in history if m["role"] == "tool"]
+    assert len(calls) == 4 and calls == results

@@ -57,7 +57,9 @@ def test_anthropic_sdk_runs_a_streaming_tool_conversation_on_an_openai_backend(
     assert text == "The file says: the password is swordfish" and second.stop_reason == "end_turn"
     sent = rig.upstream.last().json()["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
-    assert sent[1]["tool_calls"][0]["id"] == call.id and sent[2]["tool_call_id"] == call.id
+    # The client saw an id unique to this response; the upstream gets its own id back.
+    assert call.id.startswith("call_scripted_1-t")
+    assert sent[1]["tool_calls"][0]["id"] == sent[2]["tool_call_id"] == "call_scripted_1"
 
 
 def test_openai_sdk_runs_a_streaming_tool_conversation_on_an_anthropic_backend(

@@ -1,8 +1,10 @@
 """A scripted model for end-to-end tool-use conversations, in either dialect.
 
-Turn one: the model calls a tool on the file named in the user's prompt (``FILE:<path>``),
-using Claude Code's ``Read`` tool when offered, else the first tool. Next turn, once a
-tool result is in the history: it answers with text quoting that result. Replies are
+Turn one: the model calls a tool on the file named in the user's newest prompt
+(``FILE:<path>``), using Claude Code's ``Read`` tool when offered, else the first tool.
+Next turn, once a tool result is in the history: it answers with text quoting that
+result. Like llama.cpp and Ollama, it repeats its ids: every response is
+``chatcmpl-gold`` and every call ``call_scripted_1``. Replies are
 built with the golden corpus's generators, so they are framed like real providers.
 """
 
@@ -45,6 +47,20 @@ def _last_tool_result(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _newest_file(body: dict[str, Any]) -> str | None:
+    """The file named in the newest user text that names one (a continued session carries
+    the earlier turns' prompts; Claude Code appends context after the prompt)."""
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            content = [b for b in content if isinstance(b, dict) and b.get("type") != "tool_result"]
+        if found := _FILE.findall(_texts(content)):
+            return str(found[-1])
+    return None
+
+
 def _tool_names(body: dict[str, Any]) -> list[str]:
     names = []
     for tool in body.get("tools") or []:
@@ -59,16 +75,13 @@ def scripted_scenario(body: dict[str, Any]) -> Scenario:
         quoted = next((line for line in lines if line), "")
         words = f"The file says: {quoted}".split(" ")
         return Scenario("scripted", text=[w + " " for w in words[:-1]] + [words[-1]])
-    prompt = "\n".join(
-        _texts(m.get("content")) for m in body.get("messages") or [] if m.get("role") == "user"
-    )
-    match = _FILE.search(prompt)
+    path = _newest_file(body)
     names = _tool_names(body)
-    if not match or not names:
+    if not path or not names:
         return Scenario("scripted", text=["OK"])
     name = "Read" if "Read" in names else names[0]
     key = "file_path" if name == "Read" else "path"
-    arguments = json.dumps({key: match.group(1)})
+    arguments = json.dumps({key: path})
     pieces = [arguments[i : i + 7] for i in range(0, len(arguments), 7)]
     return Scenario(
         "scripted",

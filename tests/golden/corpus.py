@@ -42,14 +42,17 @@ def quirks_for(s: Scenario) -> tuple[Quirks, Quirks]:
 
 
 CREATED = 1700000000
+NONCE = "00c0ffee00c0"  # fixed here; fresh per response in the proxy
 
 
 def to_anthropic_ctx() -> Context:
-    return Context("anthropic", "openai", CLIENT_MODEL, stream=True, created=CREATED)
+    return Context("anthropic", "openai", CLIENT_MODEL, stream=True, created=CREATED, nonce=NONCE)
 
 
 def to_openai_ctx() -> Context:
-    return Context("openai", "anthropic", CLIENT_MODEL, stream=True, include_usage=True, created=CREATED)
+    return Context(
+        "openai", "anthropic", CLIENT_MODEL, stream=True, include_usage=True, created=CREATED, nonce=NONCE
+    )
 
 
 def run_stream(ctx: Context, pieces: list[bytes]) -> bytes:

@@ -6,6 +6,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from turnout.core.dialects.ids import new_nonce
 from turnout.core.models import Dialect
 
 __all__ = ["Context"]
@@ -20,6 +21,7 @@ class Context:
     include_usage: bool = False  # an OpenAI client asked for the final usage chunk
     tool_names: dict[str, str] = field(default_factory=dict)  # name sent upstream → client's name
     created: int = field(default_factory=lambda: int(time.time()))  # OpenAI's `created`, fixed per request
+    nonce: str = field(default_factory=new_nonce)  # makes this response's ids unique (see ids.py)
 
     def to_metadata(self) -> dict[str, Any]:
         """Plain values only: this goes into ``flow.metadata``, which mitmproxy saves."""

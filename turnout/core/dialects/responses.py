@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from turnout.core.dialects.context import Context
-from turnout.core.dialects.ids import sanitize_tool_id, synthetic_tool_id
+from turnout.core.dialects.ids import ToolIds, message_id
 from turnout.core.dialects.mapping import (
     anthropic_stop_reason,
     anthropic_usage,
@@ -55,19 +55,19 @@ def to_anthropic_message(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
     if text or message.get("refusal"):
         content.append({"type": "text", "text": text or message["refusal"]})
     calls = message.get("tool_calls") or []
+    ids = ToolIds(ctx.nonce)
     for k, call in enumerate(calls):
         function = call.get("function") or {}
         content.append(
             {
                 "type": "tool_use",
-                "id": sanitize_tool_id(call.get("id"), synthetic_tool_id(str(body.get("id")), k)),
+                "id": ids.mint(call.get("id"), k),
                 "name": ctx.client_tool_name(function.get("name", "")),
                 "input": tool_input(function.get("arguments") or ""),
             }
         )
-    msg_id = sanitize_tool_id(str(body.get("id") or ""), "turnout")
     return {
-        "id": msg_id if msg_id.startswith("msg_") else f"msg_{msg_id}",
+        "id": message_id(body.get("id"), ctx.nonce),
         "type": "message",
         "role": "assistant",
         "model": ctx.model,

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from turnout.core.dialects.context import Context
-from turnout.core.dialects.ids import sanitize_tool_id, synthetic_tool_id
+from turnout.core.dialects.ids import ToolIds, message_id
 from turnout.core.dialects.mapping import anthropic_stop_reason, anthropic_usage
 from turnout.core.dialects.responses import SYNTHETIC_SIGNATURE, reasoning_text
 from turnout.core.dialects.sse import EventBuffer, SSEParser, format_event
@@ -53,7 +53,8 @@ class ToAnthropicStream(EventBuffer):
         self._usage: dict[str, Any] | None = None
         self._done = False  # [DONE] seen
         self._stopped = False  # message_stop or error sent; nothing more goes out
-        self._msg_id = "msg_turnout"
+        self._msg_id = message_id(None, ctx.nonce)
+        self._ids = ToolIds(ctx.nonce)
         self._text_prefix = b""  # the bytes before a text delta's JSON string, for the open text block
 
     # -- public ---------------------------------------------------------------------------
@@ -176,7 +177,7 @@ class ToAnthropicStream(EventBuffer):
             return
         if not self._started:
             if chunk.get("id"):
-                self._msg_id = "msg_" + sanitize_tool_id(str(chunk["id"]), "turnout").removeprefix("msg_")
+                self._msg_id = message_id(chunk["id"], self.ctx.nonce)
             self._start()
         if usage := chunk.get("usage"):
             self._usage = usage
@@ -233,8 +234,7 @@ class ToAnthropicStream(EventBuffer):
         function = call.get("function") or {}
         tool = self._tools.get(key)
         if tool is None:
-            fallback = synthetic_tool_id(self._msg_id, len(self._tools))
-            tool = self._tools[key] = _Tool(id=sanitize_tool_id(call.get("id"), fallback))
+            tool = self._tools[key] = _Tool(id=self._ids.mint(call.get("id"), len(self._tools)))
         self._last_key = key
         if function.get("name") and not tool.name:
             tool.name = self.ctx.client_tool_name(function["name"])

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from turnout.core.dialects.context import Context
-from turnout.core.dialects.ids import shorten_tool_name
+from turnout.core.dialects.ids import shorten_tool_name, upstream_tool_id
 from turnout.core.dialects.mapping import effort_for_budget
 from turnout.core.dialects.schema import clean_schema
 from turnout.core.models import Quirks
@@ -114,7 +114,7 @@ def _tool_result(block: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, 
         text = content if isinstance(content, str) else ""
     if block.get("is_error"):
         text = f"Error: {text}" if text else "Error"
-    return {"role": "tool", "tool_call_id": block.get("tool_use_id", ""), "content": text}, images
+    return {"role": "tool", "tool_call_id": upstream_tool_id(block.get("tool_use_id")), "content": text}, images
 
 
 def _user(message: dict[str, Any], keep_cache: bool) -> list[dict[str, Any]]:
@@ -157,7 +157,7 @@ def _assistant(message: dict[str, Any], quirks: Quirks, names: dict[str, str]) -
             arguments = orjson.dumps(block.get("input") or {}).decode()
             calls.append(
                 {
-                    "id": block.get("id", ""),
+                    "id": upstream_tool_id(block.get("id")),
                     "type": "function",
                     "function": {"name": name, "arguments": arguments},
                 }
