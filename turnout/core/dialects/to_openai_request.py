@@ -114,7 +114,8 @@ def _tool_result(block: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, 
         text = content if isinstance(content, str) else ""
     if block.get("is_error"):
         text = f"Error: {text}" if text else "Error"
-    return {"role": "tool", "tool_call_id": upstream_tool_id(block.get("tool_use_id")), "content": text}, images
+    call_id = upstream_tool_id(block.get("tool_use_id"))
+    return {"role": "tool", "tool_call_id": call_id, "content": text}, images
 
 
 def _user(message: dict[str, Any], keep_cache: bool) -> list[dict[str, Any]]:
