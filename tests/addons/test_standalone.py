@@ -27,6 +27,7 @@ def test_chain_order() -> None:
     names = [type(a).__name__ for a in build_chain().members]
     assert names == [
         "ConfigLoader",
+        "Catalog",
         "Gate",
         "Endpoints",
         "Router",

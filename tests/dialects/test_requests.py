@@ -99,16 +99,53 @@ def test_quirks_token_param_cap_cache_schema_and_usage() -> None:
     ("thinking", "model", "effort"),
     [
         ({"type": "enabled", "budget_tokens": 1024}, "o3", "low"),
-        ({"type": "enabled", "budget_tokens": 10000}, "deepseek-reasoner", "medium"),
+        ({"type": "enabled", "budget_tokens": 10000}, "gpt-5-mini", "medium"),
         ({"type": "enabled", "budget_tokens": 32000}, "o3", "high"),
-        ({"type": "adaptive"}, "o3", "medium"),
+        ({"type": "adaptive"}, "openai/gpt-oss-120b", "medium"),
         ({"type": "enabled", "budget_tokens": 32000}, "gpt-4o", None),  # rejects reasoning_effort
+        ({"type": "enabled", "budget_tokens": 10000}, "llama-3.3-70b", None),  # not known to take it
+        ({"type": "enabled", "budget_tokens": 10000}, "qwen3-32b", None),  # takes only none/default
         ({"type": "disabled"}, "o3", None),
     ],
 )
 def test_thinking_becomes_reasoning_effort(thinking: dict, model: str, effort: str | None) -> None:
-    out = a2o({"messages": [], "thinking": thinking}, model=model)
+    out, ctx = anthropic_to_openai(
+        {"messages": [], "thinking": thinking}, model=model, requested="asked", quirks=Quirks()
+    )
     assert out.get("reasoning_effort") == effort
+    assert ("reasoning_effort" in ctx.adjusted) == (effort is None and thinking["type"] != "disabled")
+
+
+def test_the_reasoning_effort_quirk_overrides_the_model_list() -> None:
+    ask = {"messages": [], "thinking": {"type": "enabled", "budget_tokens": 10000}}
+    assert a2o(ask, Quirks(reasoning_effort=True), model="my-local-r1")["reasoning_effort"] == "medium"
+    assert "reasoning_effort" not in a2o(ask, Quirks(reasoning_effort=False), model="o3")
+
+
+CLAUDE_CODE_ASK = {
+    "max_tokens": 32000,
+    "system": [{"type": "text", "text": "You are Claude Code. " * 200}],  # ~1,050 tokens
+    "messages": [{"role": "user", "content": "hi"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("quirks", "window", "sent"),
+    [
+        (Quirks(), None, 32000),  # nothing known: as asked
+        (Quirks(max_tokens_cap=8192), None, 8192),
+        (Quirks(), 4096, 4096 - 1060),  # the window minus the prompt
+        (Quirks(context_window=2048), 131072, 2048 - 1060),  # configured beats learned
+        (Quirks(max_tokens_cap=512), 4096, 512),
+        (Quirks(), 1024, 64),  # the prompt fills it: the server says so, turnout does not guess
+    ],
+)
+def test_max_tokens_fits_the_backend(quirks: Quirks, window: int | None, sent: int) -> None:
+    out, ctx = anthropic_to_openai(
+        CLAUDE_CODE_ASK, model="m", requested="asked", quirks=quirks, window=window
+    )
+    assert abs(out["max_tokens"] - sent) <= 8, out["max_tokens"]
+    assert ("max_tokens" in ctx.adjusted) == (sent != 32000)
 
 
 def test_openai_to_anthropic_defaults_and_clamps() -> None:

@@ -167,6 +167,10 @@ class FakeUpstream:
     models: tuple[str, ...] = ("local-model-a", "local-model-b")
     port: int = 0
     programs: dict[str, KeyProgram] = field(default_factory=dict)  # by the key the request carries
+    # Impersonations of local servers' context-window reports (None/empty: not offered):
+    n_ctx: int | None = None  # llama.cpp: GET /props
+    list_windows: dict[str, int] = field(default_factory=dict)  # vLLM: max_model_len in /v1/models
+    ollama_windows: dict[str, int] = field(default_factory=dict)  # Ollama: POST /api/show
     _current_program: KeyProgram | None = None
 
     def __enter__(self) -> FakeUpstream:
@@ -243,9 +247,13 @@ class FakeUpstream:
     async def _send(
         self, writer: asyncio.StreamWriter, status: int, headers: dict[str, str], body: bytes
     ) -> None:
-        reason = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error"}.get(
-            status, "X"
-        )
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            404: "Not Found",
+            429: "Too Many Requests",
+            500: "Internal Server Error",
+        }.get(status, "X")
         head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         writer.write(head.encode() + f"content-length: {len(body)}\r\n\r\n".encode() + body)
         await writer.drain()
@@ -272,10 +280,20 @@ class FakeUpstream:
     # -- behaviour -------------------------------------------------------------------------
     async def _respond(self, rec: Recorded, writer: asyncio.StreamWriter) -> None:
         path = rec.path.split("?")[0]
+        if path in ("/props", "/api/show"):
+            return await self._local_server_facts(writer, path, rec)
         if rec.method == "GET" and path.endswith("/models"):
             data = {
                 "object": "list",
-                "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models],
+                "data": [
+                    {
+                        "id": m,
+                        "object": "model",
+                        "owned_by": "fake",
+                        **({"max_model_len": self.list_windows[m]} if m in self.list_windows else {}),
+                    }
+                    for m in self.models
+                ],
             }
             return await self._send(
                 writer, 200, {"content-type": "application/json"}, json.dumps(data).encode()
@@ -339,6 +357,26 @@ class FakeUpstream:
             "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
         }
         return await self._send(writer, 200, self._ok_headers(False), json.dumps(resp).encode())
+
+    async def _local_server_facts(self, writer: asyncio.StreamWriter, path: str, rec: Recorded) -> None:
+        json_type = {"content-type": "application/json"}
+        if path == "/props" and self.n_ctx:
+            props = {
+                "default_generation_settings": {"n_ctx": self.n_ctx, "model": "smollm2"},
+                "total_slots": 1,
+            }
+            return await self._send(writer, 200, json_type, json.dumps(props).encode())
+        model = json.loads(rec.body or b"{}").get("model") if path == "/api/show" else None
+        if model in self.ollama_windows:
+            shown = {
+                "parameters": "stop <|im_end|>",
+                "model_info": {
+                    "general.architecture": "llama",
+                    "llama.context_length": self.ollama_windows[model],
+                },
+            }
+            return await self._send(writer, 200, json_type, json.dumps(shown).encode())
+        return await self._send(writer, 404, json_type, b'{"error": "not found"}')
 
     async def _scripted(self, writer: asyncio.StreamWriter, body: dict[str, Any], anthropic: bool) -> None:
         from tests.fakes.scripted import scripted_scenario

@@ -17,6 +17,7 @@ from typing import Any
 from mitmproxy import hooks
 
 from turnout.addons.analytics import Analytics
+from turnout.addons.catalog import Catalog
 from turnout.addons.config import ConfigLoader
 from turnout.addons.credentials import Credentials
 from turnout.addons.endpoints import Endpoints
@@ -37,6 +38,7 @@ def concerns(runtime: Runtime) -> list[Any]:
     router, credentials = Router(runtime), Credentials(runtime)
     return [
         ConfigLoader(runtime),  # the config in effect, into the shared runtime
+        Catalog(runtime),  # what local servers can serve (context windows), learned in the background
         Gate(),  # TURNOUT_API_KEY; client credentials stripped
         Endpoints(runtime),  # /health, /status, /v1/models answered in place
         router,  # body parsed once; model → backend → key (or wait); URL rewritten

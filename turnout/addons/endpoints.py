@@ -34,7 +34,11 @@ class Endpoints:
             payload: object = {"status": "ok"}
         elif path == "/status":
             payload = status_payload(
-                runtime.config, runtime.router, started=runtime.started, requests=runtime.requests
+                runtime.config,
+                runtime.router,
+                started=runtime.started,
+                requests=runtime.requests,
+                facts=runtime.facts,
             )
         elif path == "/accounts":
             payload = accounts_payload(runtime, now)

@@ -26,6 +26,7 @@ from turnout.core.errors import BadRequest, BodyTooLarge, KeysExhausted, NotFoun
 from turnout.core.headers import header_value, rewrite
 from turnout.core.models import Backend, Decision
 from turnout.core.pool import Placement
+from turnout.core.probe import window_of
 from turnout.core.runtime import Runtime
 from turnout.core.tokens import estimate_input_tokens
 
@@ -51,6 +52,7 @@ class Router:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.originals: dict[str, Original] = {}  # buffered requests that may be retried, by flow id
+        self._noted: set[tuple[str, str]] = set()  # (backend, what) adjustments already logged
 
     @fail_closed
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -206,7 +208,9 @@ class Router:
                 backend=backend,
                 model=model,
                 requested=decision.requested,
+                window=window_of(self.runtime.facts.get(backend.name), model),
             )
+            self._note(backend.name, ctx.adjusted)
             flow.request.content = content
             flow.request.headers["content-type"] = "application/json"
             flow.request.anticomp()  # the stream translator reads plain bytes
@@ -226,6 +230,13 @@ class Router:
         else:
             request.host_header = target.authority
         request.path = target.path(path)
+
+    def _note(self, backend: str, adjusted: dict[str, str]) -> None:
+        """Say once per backend what translation changes in its requests, and why."""
+        for what, why in adjusted.items():
+            if (backend, what) not in self._noted:
+                self._noted.add((backend, what))
+                logger.warning("turnout: %s: %s %s (said once per backend)", backend, what, why)
 
 
 def _too_large(size: int, limit: int) -> str:

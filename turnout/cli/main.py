@@ -55,7 +55,9 @@ def proxy(
     discover: Annotated[
         bool,
         typer.Option(
-            "--discover/--no-discover", help="Probe loopback for Ollama, LM Studio, llama.cpp, vLLM."
+            "--discover/--no-discover",
+            help="Probe loopback: find Ollama, LM Studio, llama.cpp, vLLM on their usual ports, and "
+            "read local servers' context windows.",
         ),
     ] = True,
 ) -> None:

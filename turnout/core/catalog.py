@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from turnout.core.credentials import mask
 from turnout.core.models import Config, Dialect
+from turnout.core.probe import ServerFacts
 from turnout.core.routing import Router
 from turnout.core.runtime import Runtime
 
@@ -33,8 +35,16 @@ def models_payload(dialect: Dialect, model_ids: list[str]) -> dict[str, Any]:
     }
 
 
-def status_payload(config: Config, router: Router, *, started: float, requests: int) -> dict[str, Any]:
+def status_payload(
+    config: Config,
+    router: Router,
+    *,
+    started: float,
+    requests: int,
+    facts: Mapping[str, ServerFacts] | None = None,
+) -> dict[str, Any]:
     """Backends, models, masked keys, uptime and request count; never a secret."""
+    facts = facts or {}
     return {
         "status": "ok",
         "config": config.source,
@@ -49,6 +59,7 @@ def status_payload(config: Config, router: Router, *, started: float, requests: 
                 "key": mask(b.key),
                 "key_set": bool(b.key),
                 "models": list(b.models),
+                "context_window": b.quirks.context_window or _learned(facts.get(b.name)),
             }
             for b in config.backends.values()
         ],
@@ -56,6 +67,13 @@ def status_payload(config: Config, router: Router, *, started: float, requests: 
         "aliases": config.aliases,
         "models": router.routable_models(),
     }
+
+
+def _learned(facts: ServerFacts | None) -> int | dict[str, int] | None:
+    """What a local server said of its context: one window, or one per model."""
+    if facts is None:
+        return None
+    return facts.window or dict(facts.windows) or None
 
 
 def accounts_payload(runtime: Runtime, now: float) -> dict[str, Any]:

@@ -237,7 +237,10 @@ def _quirks(raw: Any, defaults: Quirks, ctx: _Where, path: str) -> Quirks:
                 raise ctx.error(f"{path}.{key}", f"must be one of {choices} (got {value!r})")
         elif isinstance(getattr(defaults, key), bool):
             _expect(value, bool, ctx, f"{path}.{key}", "true or false")
-        elif value is not None or key != "max_tokens_cap":
+        elif key == "reasoning_effort":
+            if value is not None:
+                _expect(value, bool, ctx, f"{path}.{key}", "true, false or null (by model name)")
+        elif value is not None or key not in ("max_tokens_cap", "context_window"):
             _expect(value, int, ctx, f"{path}.{key}", "a whole number")
             if value <= 0:
                 raise ctx.error(f"{path}.{key}", "must be more than 0")

@@ -46,6 +46,8 @@ class Quirks:
 
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     max_tokens_cap: int | None = None  # clamp max_tokens sent to this backend
+    context_window: int | None = None  # tokens of context; learned from local servers when unset
+    reasoning_effort: bool | None = None  # send reasoning_effort; None: only to models known to take it
     default_max_tokens: int = 8192  # for Anthropic backends when an OpenAI client sends none
     reasoning_field: Literal["reasoning_content", "reasoning"] | None = "reasoning_content"
     cache_control: bool = False  # pass Anthropic cache_control through (Claude behind OpenRouter)

@@ -14,6 +14,7 @@ from turnout.core.governor import Governor
 from turnout.core.models import Config
 from turnout.core.pool import Pool
 from turnout.core.prices import PriceTable
+from turnout.core.probe import ServerFacts
 from turnout.core.routing import Router
 from turnout.core.store import Store
 
@@ -36,6 +37,8 @@ class Runtime:
     store: Store | None = None  # the analytics store, while it is open
     counters: Counters = field(default_factory=Counters)
     prices: PriceTable | None = None
+    facts: dict[str, ServerFacts] = field(default_factory=dict)  # learned from local servers, by backend
+    generation: int = 0  # counts config installs, so watchers notice a reload
     _loaded: _Loaded | None = None
 
     def install(self, config: Config) -> None:
@@ -49,6 +52,7 @@ class Runtime:
             governor.max_concurrent, governor.min_interval = b.max_concurrent, b.min_interval
         self.prices = PriceTable(config.prices)
         self._loaded = _Loaded(config, Router(config))
+        self.generation += 1
 
     @property
     def ready(self) -> bool:

@@ -22,6 +22,7 @@ class Context:
     tool_names: dict[str, str] = field(default_factory=dict)  # name sent upstream → client's name
     created: int = field(default_factory=lambda: int(time.time()))  # OpenAI's `created`, fixed per request
     nonce: str = field(default_factory=new_nonce)  # makes this response's ids unique (see ids.py)
+    adjusted: dict[str, str] = field(default_factory=dict)  # what the request lost or had capped, and why
 
     def to_metadata(self) -> dict[str, Any]:
         """Plain values only: this goes into ``flow.metadata``, which mitmproxy saves."""

@@ -18,12 +18,15 @@ from turnout.core.dialects.ids import shorten_tool_name, upstream_tool_id
 from turnout.core.dialects.mapping import effort_for_budget
 from turnout.core.dialects.schema import clean_schema
 from turnout.core.models import Quirks
+from turnout.core.tokens import estimate_input_tokens
 
 __all__ = ["anthropic_to_openai"]
 
 _SAMPLING = ("temperature", "top_p")
-# Models that reject reasoning_effort outright; everything else gets thinking as an effort.
-_NO_REASONING = re.compile(r"^(gpt-4|gpt-3\.5|chatgpt-)")
+# Models known to take reasoning_effort (low/medium/high); others reject it, or take only
+# their own values (Groq's qwen3: none/default). A backend's quirk overrides this.
+_REASONING_MODELS = re.compile(r"(^|[/:])(o\d|gpt-5|gpt-oss)", re.I)
+MIN_ROOM = 64  # output tokens left when the prompt nearly fills the context window
 
 
 def _text_of(content: Any) -> str:
@@ -211,10 +214,53 @@ def _system(system: Any, keep_cache: bool) -> dict[str, Any] | None:
     return {"role": "system", "content": _parts_or_text(parts)} if parts else None
 
 
+def _max_tokens(
+    asked: int, body: dict[str, Any], quirks: Quirks, window: int | None, adjusted: dict[str, str]
+) -> int:
+    """``asked``, capped by the backend's limit and by its context window minus the prompt."""
+    out = min(asked, quirks.max_tokens_cap) if quirks.max_tokens_cap else asked
+    window = quirks.context_window or window
+    if window:
+        prompt = estimate_input_tokens(body)
+        room = max(window - prompt, MIN_ROOM)
+        if room < out:
+            out = room
+            adjusted["max_tokens"] = f"{asked:,} → {out:,} (context {window:,}, prompt ~{prompt:,})"
+    if out < asked and "max_tokens" not in adjusted:
+        adjusted["max_tokens"] = f"{asked:,} → {out:,} (quirks.max_tokens_cap)"
+    return out
+
+
+def _reasoning_effort(
+    body: dict[str, Any], model: str, quirks: Quirks, adjusted: dict[str, str]
+) -> str | None:
+    thinking = body.get("thinking") or {}
+    if not isinstance(thinking, dict):
+        return None
+    if thinking.get("type") == "enabled":
+        budget = thinking.get("budget_tokens")
+        effort = effort_for_budget(budget if isinstance(budget, int) else 0)
+    elif thinking.get("type") == "adaptive":
+        level = (body.get("output_config") or {}).get("effort") or "medium"
+        effort = {"xhigh": "high", "max": "high"}.get(level, level)
+    else:
+        return None
+    takes = quirks.reasoning_effort
+    if takes is None:
+        takes = bool(_REASONING_MODELS.search(model))
+    if not takes:
+        adjusted["reasoning_effort"] = (
+            f"not sent: {model} is not known to take it (quirks.reasoning_effort: true sends it)"
+        )
+        return None
+    return effort
+
+
 def anthropic_to_openai(
-    body: dict[str, Any], *, model: str, requested: str, quirks: Quirks
+    body: dict[str, Any], *, model: str, requested: str, quirks: Quirks, window: int | None = None
 ) -> tuple[dict[str, Any], Context]:
     names: dict[str, str] = {}
+    adjusted: dict[str, str] = {}
     keep_cache = quirks.cache_control
     messages: list[dict[str, Any]] = []
     if system := _system(body.get("system"), keep_cache):
@@ -228,10 +274,8 @@ def anthropic_to_openai(
         else:
             messages.extend(_user(message, keep_cache))
     out: dict[str, Any] = {"model": model, "messages": messages}
-    if (max_tokens := body.get("max_tokens")) is not None:
-        if quirks.max_tokens_cap:
-            max_tokens = min(max_tokens, quirks.max_tokens_cap)
-        out[quirks.max_tokens_param] = max_tokens
+    if isinstance(max_tokens := body.get("max_tokens"), int):
+        out[quirks.max_tokens_param] = _max_tokens(max_tokens, body, quirks, window, adjusted)
     for key in _SAMPLING:
         if body.get(key) is not None:
             out[key] = body[key]
@@ -252,13 +296,8 @@ def anthropic_to_openai(
             out["tool_choice"] = mapped
         if choice.get("disable_parallel_tool_use"):
             out["parallel_tool_calls"] = False
-    thinking = body.get("thinking") or {}
-    if not _NO_REASONING.match(model):
-        if thinking.get("type") == "enabled":
-            out["reasoning_effort"] = effort_for_budget(int(thinking.get("budget_tokens") or 0))
-        elif thinking.get("type") == "adaptive":
-            effort = (body.get("output_config") or {}).get("effort") or "medium"
-            out["reasoning_effort"] = {"xhigh": "high", "max": "high"}.get(effort, effort)
+    if effort := _reasoning_effort(body, model, quirks, adjusted):
+        out["reasoning_effort"] = effort
     fmt = (body.get("output_config") or {}).get("format") or {}
     if fmt.get("type") == "json_schema":
         out["response_format"] = {
@@ -266,4 +305,4 @@ def anthropic_to_openai(
             "json_schema": {"name": "output", "schema": fmt.get("schema") or {}},
         }
     shortened = {k: v for k, v in names.items() if k != v}
-    return out, Context("anthropic", "openai", requested, stream, tool_names=shortened)
+    return out, Context("anthropic", "openai", requested, stream, tool_names=shortened, adjusted=adjusted)

@@ -26,7 +26,13 @@ _TRANSLATABLE = {"messages", "chat"}
 
 
 def translate_request(
-    body: dict[str, Any], *, endpoint: str, backend: Backend, model: str, requested: str
+    body: dict[str, Any],
+    *,
+    endpoint: str,
+    backend: Backend,
+    model: str,
+    requested: str,
+    window: int | None = None,
 ) -> tuple[bytes, Context]:
     """A request body for ``backend`` in its dialect, and the context for the response side."""
     if endpoint not in _TRANSLATABLE:
@@ -35,7 +41,9 @@ def translate_request(
             "route this model to a backend of the same API."
         )
     if backend.dialect == "openai":
-        out, ctx = anthropic_to_openai(body, model=model, requested=requested, quirks=backend.quirks)
+        out, ctx = anthropic_to_openai(
+            body, model=model, requested=requested, quirks=backend.quirks, window=window
+        )
     else:
         out, ctx = openai_to_anthropic(body, model=model, requested=requested, quirks=backend.quirks)
     return orjson.dumps(out), ctx
