@@ -110,3 +110,21 @@ def test_checkpoints_run_on_their_own_connection_from_any_thread(tmp_path: Path)
     fresh = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)  # the main file alone, WAL ignored
     assert fresh.execute("SELECT count(*) FROM requests").fetchone()[0] == 150
     store.close()
+
+
+def test_a_store_written_by_an_older_turnout_gains_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old_columns = [c for c in Record._fields if c != "estimated"]
+    db = sqlite3.connect(path)
+    db.execute(f"CREATE TABLE requests (id INTEGER PRIMARY KEY, {', '.join(old_columns)})")
+    db.execute(
+        f"INSERT INTO requests ({', '.join(old_columns)}) VALUES ({', '.join('?' * len(old_columns))})",
+        record(0)[: len(old_columns)],
+    )
+    db.commit()
+    db.close()
+    store = Store(path)
+    store.record(record(1)._replace(estimated=1))
+    store.close()
+    rows = read_rows(path)
+    assert [(r["model_asked"], r["estimated"]) for r in rows] == [("m0", None), ("m1", 1)]

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
+from turnout.core.store import read_rows
 from turnout.server import ProxyHandle, ServerSettings, start_proxy_thread
 
 SYSTEM = "You are Claude Code, a coding agent. " * 120  # ~1,100 tokens, as chars/4
@@ -24,7 +25,7 @@ SYSTEM = "You are Claude Code, a coding agent. " * 120  # ~1,100 tokens, as char
 
 @pytest.fixture
 def llamacpp(tmp_path: Path) -> Iterator[tuple[ProxyHandle, FakeUpstream]]:
-    with FakeUpstream(n_ctx=4096, models=("smollm2-135m",)) as up:
+    with FakeUpstream(n_ctx=4096, models=("smollm2-135m",), stream_usage=False) as up:
         config = tmp_path / "config.yaml"
         config.write_text(f"""
 backends:
@@ -32,7 +33,7 @@ backends:
 routes:
   - {{match: "claude-*", backend: llamacpp, model: smollm2-135m}}
 autodetect: {{environment: false, local: false}}
-analytics: {{enabled: false}}
+analytics: {{path: {tmp_path / "analytics.sqlite3"}}}
 """)
         # discover=True: reading local servers' windows is part of discovery (ports are off above)
         proxy = start_proxy_thread(
@@ -76,3 +77,28 @@ def test_claude_codes_request_fits_a_4k_llama_cpp(
     said = [r.getMessage() for r in caplog.records if "llamacpp" in r.getMessage()]
     assert len([m for m in said if "max_tokens 32,000 →" in m and "context 4,096" in m]) == 1
     assert len([m for m in said if "reasoning_effort not sent" in m]) == 1
+
+
+def test_a_stream_without_usage_gets_an_estimate_marked_as_such(
+    llamacpp: tuple[ProxyHandle, FakeUpstream], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """llama.cpp ignores include_usage: Claude Code would see 0/0 and never compact."""
+    proxy, upstream = llamacpp
+    caplog.set_level(logging.WARNING)
+    client = anthropic.Anthropic(base_url=proxy.url, api_key="x", max_retries=0)
+    with client.messages.stream(
+        model="claude-sonnet-5-5",
+        max_tokens=1000,
+        system=SYSTEM,
+        messages=[{"role": "user", "content": "hi"}],
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert upstream.last().json()["stream_options"] == {"include_usage": True}  # asked, not answered
+    assert 1000 < final.usage.input_tokens < 1300  # the system prompt, chars/4
+    assert final.usage.output_tokens == -(-len(text) // 4) > 0
+    proxy.stop()
+    [row] = [r for r in read_rows(tmp_path / "analytics.sqlite3") if r["stream"]]
+    assert row["estimated"] == 1 and row["tokens_in"] == final.usage.input_tokens
+    assert row["tokens_out"] == final.usage.output_tokens
+    assert any("llamacpp reports no usage in streams" in r.getMessage() for r in caplog.records)

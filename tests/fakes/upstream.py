@@ -99,7 +99,7 @@ def anthropic_stream(model: str, text_parts: list[str]) -> bytes:
     return b"".join(events)
 
 
-def openai_stream(model: str, text_parts: list[str]) -> bytes:
+def openai_stream(model: str, text_parts: list[str], usage: bool = True) -> bytes:
     base = {"id": "chatcmpl-fake1", "object": "chat.completion.chunk", "created": 1, "model": model}
     chunks = [
         sse(
@@ -117,20 +117,21 @@ def openai_stream(model: str, text_parts: list[str]) -> bytes:
             sse(None, {**base, "choices": [{"index": 0, "delta": {"content": part}, "finish_reason": None}]})
         )
     chunks.append(sse(None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
-    chunks.append(
-        sse(
-            None,
-            {
-                **base,
-                "choices": [],
-                "usage": {
-                    "prompt_tokens": 9,
-                    "completion_tokens": len(text_parts),
-                    "total_tokens": 9 + len(text_parts),
+    if usage:
+        chunks.append(
+            sse(
+                None,
+                {
+                    **base,
+                    "choices": [],
+                    "usage": {
+                        "prompt_tokens": 9,
+                        "completion_tokens": len(text_parts),
+                        "total_tokens": 9 + len(text_parts),
+                    },
                 },
-            },
+            )
         )
-    )
     chunks.append(b"data: [DONE]\n\n")
     return b"".join(chunks)
 
@@ -171,6 +172,7 @@ class FakeUpstream:
     n_ctx: int | None = None  # llama.cpp: GET /props
     list_windows: dict[str, int] = field(default_factory=dict)  # vLLM: max_model_len in /v1/models
     ollama_windows: dict[str, int] = field(default_factory=dict)  # Ollama: POST /api/show
+    stream_usage: bool = True  # False: like llama.cpp, ignore stream_options.include_usage
     _current_program: KeyProgram | None = None
 
     def __enter__(self) -> FakeUpstream:
@@ -341,7 +343,8 @@ class FakeUpstream:
             }
             return await self._send(writer, 200, self._ok_headers(True), json.dumps(msg).encode())
         if body.get("stream"):
-            return await self._send_sse(writer, self._ok_headers(False), openai_stream(model, parts))
+            data = openai_stream(model, parts, usage=self.stream_usage)
+            return await self._send_sse(writer, self._ok_headers(False), data)
         resp = {
             "id": "chatcmpl-fake1",
             "object": "chat.completion",

@@ -138,6 +138,14 @@ class Analytics:
     def _row(self, flow: http.HTTPFlow, aborted: bool, end: float) -> Record:
         meta, response = flow.metadata, flow.response
         usage = self._usage(flow) or Usage()
+        stream = response.stream if response is not None else None
+        estimated = isinstance(stream, StreamAdapter) and stream.usage_estimated
+        if estimated:
+            self.runtime.say_once(
+                (meta.get(Meta.backend, ""), "usage"),
+                f"turnout: {meta.get(Meta.backend)} reports no usage in streams; turnout estimates it "
+                "(chars/4), marked `estimated` in analytics",
+            )
         model = meta.get(Meta.model) or meta.get(Meta.requested, "")
         aborted = aborted or bool(
             flow.error and (client_gone(flow) or "disconnect" in flow.error.msg.lower())
@@ -168,6 +176,7 @@ class Analytics:
             cost=prices.cost(model, usage) if prices and (usage.input or usage.output) else None,
             error=meta.get(Meta.error) or (flow.error.msg[:200] if flow.error else None),
             aborted=int(aborted),
+            estimated=int(estimated),
         )
 
     def _usage(self, flow: http.HTTPFlow) -> Usage | None:

@@ -52,7 +52,6 @@ class Router:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.originals: dict[str, Original] = {}  # buffered requests that may be retried, by flow id
-        self._noted: set[tuple[str, str]] = set()  # (backend, what) adjustments already logged
 
     @fail_closed
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -234,9 +233,9 @@ class Router:
     def _note(self, backend: str, adjusted: dict[str, str]) -> None:
         """Say once per backend what translation changes in its requests, and why."""
         for what, why in adjusted.items():
-            if (backend, what) not in self._noted:
-                self._noted.add((backend, what))
-                logger.warning("turnout: %s: %s %s (said once per backend)", backend, what, why)
+            self.runtime.say_once(
+                (backend, what), f"turnout: {backend}: {what} {why} (said once per backend)"
+            )
 
 
 def _too_large(size: int, limit: int) -> str:

@@ -7,11 +7,22 @@ later is too late), anything else as a whole body in ``response``.
 
 from __future__ import annotations
 
+import orjson
 from mitmproxy import http
 
 from turnout.addons._flows import Meta, fail_closed
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.translate import StreamAdapter, translate_response
+from turnout.core.tokens import estimate_input_tokens
+
+
+def prompt_estimate(request: http.Request) -> int:
+    """The translated request's prompt, estimated; for streams that report no usage."""
+    try:
+        body = orjson.loads(request.raw_content or b"{}")
+    except orjson.JSONDecodeError:
+        return 0
+    return estimate_input_tokens(body) if isinstance(body, dict) else 0
 
 
 class Translator:
@@ -23,7 +34,8 @@ class Translator:
             return
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
             return
-        response.stream = StreamAdapter(Context.from_metadata(data))
+        request = flow.request
+        response.stream = StreamAdapter(Context.from_metadata(data), lambda: prompt_estimate(request))
         response.headers.pop("content-length", None)
         response.headers.pop("content-encoding", None)
         if response.http_version.startswith("HTTP/1"):

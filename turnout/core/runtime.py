@@ -6,6 +6,7 @@ module-global. A reload swaps ``config`` and ``router`` together in one assignme
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -19,6 +20,8 @@ from turnout.core.routing import Router
 from turnout.core.store import Store
 
 __all__ = ["Runtime"]
+
+logger = logging.getLogger("turnout")
 
 
 @dataclass
@@ -39,7 +42,14 @@ class Runtime:
     prices: PriceTable | None = None
     facts: dict[str, ServerFacts] = field(default_factory=dict)  # learned from local servers, by backend
     generation: int = 0  # counts config installs, so watchers notice a reload
+    _said: set[object] = field(default_factory=set)
     _loaded: _Loaded | None = None
+
+    def say_once(self, key: object, message: str) -> None:
+        """Log ``message`` at warning level the first time ``key`` comes up (bounded)."""
+        if key not in self._said and len(self._said) < 1024:
+            self._said.add(key)
+            logger.warning(message)
 
     def install(self, config: Config) -> None:
         """Swap in a (re)loaded config; key states and governors carry over."""

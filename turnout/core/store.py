@@ -56,16 +56,20 @@ class Record(NamedTuple):
     cost: float | None
     error: str | None
     aborted: int
+    estimated: int = 0  # the tokens are turnout's estimate: the upstream reported none
 
 
 COLUMNS = list(Record._fields)
 _SQL = {"float": "REAL", "int": "INTEGER", "str": "TEXT"}
+
+
+def _column_type(annotation: object) -> str:
+    return _SQL[str(getattr(annotation, "__forward_arg__", annotation)).split()[0]]
+
+
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS requests (id INTEGER PRIMARY KEY, "
-    + ", ".join(
-        f"{name} {_SQL[str(getattr(kind, '__forward_arg__', kind)).split()[0]]}"
-        for name, kind in Record.__annotations__.items()
-    )
+    + ", ".join(f"{name} {_column_type(kind)}" for name, kind in Record.__annotations__.items())
     + "); CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);"
 )
 _INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -79,9 +83,18 @@ def connect(path: Path, *, timeout: float = 10.0) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints (fsyncs) run in `checkpoint`
         db.executescript(SCHEMA)
+        _add_missing_columns(db)
     except sqlite3.Error as e:
         raise StoreError(f"cannot open the analytics database {path}: {e}; check analytics.path") from e
     return db
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """A store written by an older turnout lacks newer columns: add them (empty)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(requests)")}
+    for name, kind in Record.__annotations__.items():
+        if name not in have:
+            db.execute(f"ALTER TABLE requests ADD COLUMN {name} {_column_type(kind)}")
 
 
 class Store:

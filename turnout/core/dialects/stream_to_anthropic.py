@@ -12,6 +12,8 @@ Tool-call chunks without ``index`` (Gemini) are keyed by their ``id``.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +42,11 @@ class _Tool:
 
 
 class ToAnthropicStream(EventBuffer):
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, prompt_tokens: Callable[[], int] | None = None) -> None:
         self.ctx = ctx
+        self._prompt_tokens = prompt_tokens  # an estimate, asked only if the upstream reports no usage
+        self.estimated = False  # the usage sent to the client is turnout's estimate
+        self._chars_out = 0  # text, thinking and tool arguments emitted, for that estimate
         self._parser = SSEParser()
         self._out = []
         self._started = False
@@ -137,6 +142,8 @@ class ToAnthropicStream(EventBuffer):
         self._start()
         self._close_block()
         tools_called = any(t.index is not None for t in self._tools.values())
+        if not self._usage:
+            self._estimate_usage()
         usage = anthropic_usage(self._usage)
         self._emit(
             "message_delta",
@@ -150,6 +157,13 @@ class ToAnthropicStream(EventBuffer):
         )
         self._emit("message_stop", {})
         self._stopped = True
+
+    def _estimate_usage(self) -> None:
+        """llama.cpp and others ignore ``include_usage``: Claude Code would see 0/0 and never
+        compact. Estimate (chars/4, as ``core/tokens.py``) and say so."""
+        prompt = self._prompt_tokens() if self._prompt_tokens is not None else 0
+        self._usage = {"prompt_tokens": prompt, "completion_tokens": math.ceil(self._chars_out / 4)}
+        self.estimated = True
 
     def _error(self, kind: str, message: str) -> None:
         self._start()
@@ -195,9 +209,11 @@ class ToAnthropicStream(EventBuffer):
             text = delta.get("content")
             if isinstance(text, str):  # the hot path: one more piece of text in an open text block
                 if text:
+                    self._chars_out += len(text)
                     self._out.append(self._text_prefix + orjson.dumps(text) + b"}}\n\n")
                 return
         if thinking := reasoning_text(delta):
+            self._chars_out += len(thinking)
             if self._open is None or self._open[0] != "thinking":
                 self._open_block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
             self._emit(
@@ -206,6 +222,7 @@ class ToAnthropicStream(EventBuffer):
             )
         text = delta.get("content")
         if isinstance(text, str) and text:
+            self._chars_out += len(text)
             if self._open is None or self._open[0] != "text":
                 index = self._open_block("text", {"type": "text", "text": ""})
                 self._text_prefix = _TEXT_DELTA_PREFIX % index
@@ -242,6 +259,7 @@ class ToAnthropicStream(EventBuffer):
         if isinstance(arguments, dict):
             arguments = orjson.dumps(arguments).decode()
         if arguments:
+            self._chars_out += len(arguments)
             tool.pending.append(arguments)
         if not tool.name:
             return  # the block start needs the name; keep the arguments until it comes

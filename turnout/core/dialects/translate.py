@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
@@ -77,16 +78,20 @@ class StreamAdapter:
     so an internal failure becomes an error event in the client's dialect instead.
     """
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, prompt_tokens: Callable[[], int] | None = None) -> None:
         self.ctx = ctx
         self.translator: _Translator = (
-            ToAnthropicStream(ctx) if ctx.client == "anthropic" else ToOpenAIStream(ctx)
+            ToAnthropicStream(ctx, prompt_tokens) if ctx.client == "anthropic" else ToOpenAIStream(ctx)
         )
 
     @property
     def upstream_usage(self) -> dict[str, Any]:
-        """The usage the upstream reported, in the backend's dialect."""
+        """The usage the upstream reported (or turnout estimated), in the backend's dialect."""
         return dict(getattr(self.translator, "_usage", None) or {})
+
+    @property
+    def usage_estimated(self) -> bool:
+        return bool(getattr(self.translator, "estimated", False))
 
     def __call__(self, data: bytes) -> list[bytes]:
         try:
