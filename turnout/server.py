@@ -12,13 +12,14 @@ import gc
 import ipaddress
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import master, options
-from mitmproxy.addons import core, dns_resolver, errorcheck, next_layer, proxyserver, tlsconfig
+from mitmproxy.addons import core, dns_resolver, errorcheck, next_layer, proxyserver, termlog, tlsconfig
 
 from turnout.addons.chain import build_chain
 from turnout.core.errors import ConfigError
@@ -81,9 +82,16 @@ def check_bind(host: str, api_key: str | None) -> None:
         )
 
 
+def _log_to_stderr(m: master.Master) -> None:
+    """mitmproxy's terminal log, on stderr: stdout carries only what the user asked for."""
+    m._termlog_addon = termlog.TermLog(sys.stderr)  # the master uninstalls it when it ends
+    m.addons.add(m._termlog_addon)
+
+
 def lean_master(opts: options.Options) -> master.Master:
     """A master with only the mitmproxy addons a reverse-proxying router needs."""
-    m = master.Master(opts, with_termlog=True)
+    m = master.Master(opts)
+    _log_to_stderr(m)
     m.addons.add(
         core.Core(),
         proxyserver.Proxyserver(),
@@ -100,7 +108,8 @@ def build_master(settings: ServerSettings, runtime: Runtime) -> master.Master:
     if settings.web:
         from mitmproxy.tools.web.master import WebMaster
 
-        m: master.Master = WebMaster(opts, with_termlog=True)
+        m: master.Master = WebMaster(opts, with_termlog=False)
+        _log_to_stderr(m)
     else:
         m = lean_master(opts)
     m.addons.add(build_chain(runtime))

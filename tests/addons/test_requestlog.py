@@ -34,3 +34,12 @@ def test_quiet_unless_enabled(caplog: pytest.LogCaptureFixture) -> None:
     f.error = mflow.Error("x")
     RequestLog().error(f)
     assert caplog.text == ""
+
+
+def test_local_endpoints_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="turnout.requests")
+    f = flow("/analytics", method="GET")
+    f.metadata[META + "local"] = "/analytics"
+    f.response = http.Response.make(200)
+    RequestLog().response(f)
+    assert caplog.text == ""

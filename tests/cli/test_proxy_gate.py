@@ -59,3 +59,27 @@ def test_the_proxy_command_enforces_turnout_api_key(
             assert r.status_code == 200, r.text
             assert upstream.last().headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
         assert httpx.get(proxy.url + "/status", headers={"x-api-key": LOCAL_KEY}).status_code == 200
+
+
+def test_a_model_without_a_route_is_explained_in_the_log(tmp_path: Path, upstream: FakeUpstream) -> None:
+    """Claude Code shows only "There's an issue with the selected model": the proxy says why,
+    once per model without --verbose, and on the request's line with it."""
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f'backends: {{up: {{kind: openai, base_url: "{upstream.url}/v1", key: k}}}}\n'
+        "autodetect: {environment: false, local: false}\n"
+    )
+    ask = {"model": "claude-opus-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+    for verbose in ((), ("-v",)):
+        with proxy_process("-c", str(config), *verbose, env=cli_env(tmp_path)) as proxy:
+            assert httpx.head(proxy.url + "/api/hello").status_code == 200  # Claude Code's check
+            for _ in range(3):
+                assert httpx.post(proxy.url + "/v1/messages", json=ask).status_code == 404
+            _, err = proxy.stop()
+        hint = "No anthropic backend is configured: set ANTHROPIC_API_KEY"
+        warnings = [line for line in err.splitlines() if "No backend serves model 'claude-opus-5-5'" in line]
+        assert len([w for w in warnings if "→" not in w]) == 1 and hint in warnings[0], err
+        if verbose:
+            lines = [line for line in err.splitlines() if "POST claude-opus-5-5 → no route" in line]
+            assert len(lines) == 3 and hint in lines[0] and "→ 404" in lines[0], err
+        assert "/api/hello" not in err

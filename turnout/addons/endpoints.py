@@ -30,7 +30,7 @@ class Endpoints:
         if flow.request.method not in ("GET", "HEAD"):
             return None
         now, runtime = time.time(), self.runtime
-        if path == "/health":
+        if path == "/health" or path == "/api/hello":  # /api/hello: Claude Code's connectivity check
             payload: object = {"status": "ok"}
         elif path == "/status":
             payload = status_payload(

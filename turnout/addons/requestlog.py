@@ -1,4 +1,8 @@
-"""One line per request when ``--verbose``: model → backend, status, latency. Never a secret."""
+"""One line per request when ``--verbose``: model → backend, status, latency. Never a secret.
+
+Only requests meant for a backend: local endpoints (``/health``, ``/status``, Claude
+Code's ``/api/hello``, ``turnout top``'s polling) would drown them out.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +27,9 @@ def describe(flow: http.HTTPFlow) -> str:
 
 class RequestLog:
     def response(self, flow: http.HTTPFlow) -> None:
-        if logger.isEnabledFor(logging.INFO):
+        if logger.isEnabledFor(logging.INFO) and Meta.local not in flow.metadata:
             logger.info(describe(flow))
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if logger.isEnabledFor(logging.INFO):
+        if logger.isEnabledFor(logging.INFO) and Meta.local not in flow.metadata:
             logger.info(describe(flow))

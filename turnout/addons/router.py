@@ -22,7 +22,7 @@ from turnout.addons._flows import Meta, answer, client_gone, fail_closed
 from turnout.core.body import parse_json_object, replace_model, requested_model
 from turnout.core.dialects.translate import BACKEND_PATHS, translate_request
 from turnout.core.endpoints import Endpoint, classify
-from turnout.core.errors import BadRequest, BodyTooLarge, KeysExhausted, NotFound
+from turnout.core.errors import BadRequest, BodyTooLarge, KeysExhausted, NoRouteError, NotFound
 from turnout.core.headers import header_value, rewrite
 from turnout.core.models import Backend, Decision
 from turnout.core.pool import Placement
@@ -82,7 +82,15 @@ class Router:
         if len(raw) > limit:
             raise BodyTooLarge(_too_large(len(raw), limit))
         body = parse_json_object(raw)
-        decision = self.runtime.router.resolve(requested_model(body))
+        requested = requested_model(body)
+        try:
+            decision = self.runtime.router.resolve(requested)
+        except NoRouteError as e:
+            # Claude Code shows only "an issue with the selected model": say why here, once.
+            flow.metadata[Meta.requested] = requested
+            flow.comment = f"{requested} → no route: {e.message}"
+            self.runtime.say_once(("no route", requested), f"turnout: {e.message}")
+            raise
         self.runtime.requests += 1
         flow.metadata.update(
             {
