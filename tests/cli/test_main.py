@@ -149,3 +149,89 @@ def test_a_stored_key_never_follows_its_name_to_another_url(tmp_path: Path) -> N
     config.write_text("backends: {anthropic: {kind: anthropic}}\nautodetect: {local: false}\n")
     code, out, _ = run("backend", "list", "-c", str(config), "--no-discover")
     assert code == 0 and "api.anthropic.com" in out and "sk-…9102" not in out  # not for another URL
+
+
+def test_an_explicit_config_path_that_does_not_exist_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "nope.yaml"
+    for command in (["models"], ["doctor"], ["backend", "list"], ["stats"]):
+        code, _, err = run(*command, "-c", str(missing))
+        assert code == 1 and f"{missing}: no such config file (given by --config)" in err, (command, err)
+    monkeypatch.setenv("TURNOUT_CONFIG", str(missing))
+    code, _, err = run("doctor")
+    assert code == 1 and "given by TURNOUT_CONFIG" in err and "config: valid" not in err
+    monkeypatch.delenv("TURNOUT_CONFIG")
+    code, out, _ = run("backend", "list", "--no-discover")  # the default path may be absent
+    assert code == 0 and "No backends" in out
+
+
+COMMENTED = """\
+# my turnout config: hand-written, keep my notes
+backends:
+  # the local one
+  local:
+    kind: openai-compat
+    base_url: "http://127.0.0.1:11434/v1"   # Ollama
+aliases: {fast: local:llama3}  # flow style stays
+autodetect: {local: false}
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["my backend", "--kind", "openai-compat", "--base-url", "http://h/v1"], "letters, digits"),
+        (["groq2", "--kind", "openai-compat"], "base_url: required"),
+        (["x", "--kind", "openai-compat", "--base-url", "${TURNOUT_TEST_UNSET}"], "TURNOUT_TEST_UNSET"),
+        (["x", "--kind", "openai", "--key", "sk-a\nx-injected: 1"], "control character"),
+    ],
+)
+def test_backend_add_validates_everything_before_writing(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(COMMENTED)
+    code, _, err = run("backend", "add", *args, "-c", str(config))
+    assert code == 1 and needle in err and "nothing was changed" in err, err
+    assert config.read_text() == COMMENTED and not credentials_dir().exists()
+    assert "sk-a" not in err
+    code, _, _ = run("models", "-c", str(config))
+    assert code == 0  # still a working config
+
+
+def test_backend_add_and_remove_keep_the_users_comments_and_layout(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(COMMENTED)
+    code, out, err = run(
+        "backend", "add", "groq", "--kind", "openai-compat", "--base-url", "https://api.groq.com/openai/v1",
+        "--key", "gsk-secret-abcd1234", "-c", str(config),
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"key gsk…1234 stored in {credentials_dir() / 'groq'} (mode 0600)" in out.replace("\n", "")
+    text = config.read_text()
+    assert text.startswith(COMMENTED.split("aliases:")[0].rstrip("\n"))  # comments and quotes kept
+    assert "# Ollama" in text and "aliases: {fast: local:llama3}  # flow style stays" in text
+    assert "groq:" in text and "gsk-secret" not in text
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    code, _, err = run("backend", "remove", "groq", "-c", str(config))
+    assert code == 0, err
+    assert config.read_text() == COMMENTED and not (credentials_dir() / "groq").exists()
+
+
+def test_backend_remove_deletes_a_name_the_config_rejects(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(COMMENTED.replace("  local:", "  my backend:"))  # written by hand
+    code, _, err = run("models", "-c", str(config))
+    assert code == 1 and "letters, digits" in err
+    code, _, err = run("backend", "remove", "my backend", "-c", str(config))
+    assert code == 0, err
+    assert "my backend" not in config.read_text()
+
+
+def test_backend_remove_refuses_to_break_a_route(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(COMMENTED + "routes:\n  - {match: 'x-*', backend: local}\n")
+    before = config.read_text()
+    code, _, err = run("backend", "remove", "local", "-c", str(config))
+    assert code == 1 and "routes[0].backend" in err and config.read_text() == before

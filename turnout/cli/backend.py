@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from turnout.cli._console import fail, out
-from turnout.core.config import load_user_config, read_config_file, write_config_file
-from turnout.core.credentials import CredentialStore, mask
+from turnout.core.config import build_config, load_user_config
+from turnout.core.config_file import edit_config_file, put_backend, remove_backend
+from turnout.core.credentials import CredentialStore, check_secret, mask
 from turnout.core.errors import ConfigError
-from turnout.core.models import BACKEND_KINDS
+from turnout.core.models import BACKEND_KINDS, Config
 from turnout.core.paths import credentials_dir, user_config_path
 
 app = typer.Typer(help="Add, list and remove backends.", no_args_is_help=True)
@@ -20,6 +22,13 @@ app = typer.Typer(help="Add, list and remove backends.", no_args_is_help=True)
 ConfigOpt = Annotated[
     str | None, typer.Option("--config", "-c", envvar="TURNOUT_CONFIG", help="YAML config file to edit.")
 ]
+
+
+def _validator(where: str, store: CredentialStore, found: list[Config]) -> Any:
+    def validate(raw: dict[str, Any]) -> None:
+        found.append(build_config(raw, where=where, source=where, env=os.environ, store=store))
+
+    return validate
 
 
 @app.command("add")
@@ -41,30 +50,27 @@ def add(
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Add (or replace) a backend."""
+    """Add (or replace) a backend. The whole config is checked before anything is written."""
     if kind not in BACKEND_KINDS:
         fail(f"--kind must be one of {', '.join(BACKEND_KINDS)} (got {kind!r})")
     path = user_config_path(config)
+    spec: dict[str, object] = {"kind": kind}
+    if base_url:
+        spec["base_url"] = base_url
+    if model:
+        spec["models"] = list(model)
+    store = CredentialStore(credentials_dir())
+    found: list[Config] = []
     try:
-        data = read_config_file(path)
-        backends = data.setdefault("backends", {}) or {}
-        data["backends"] = backends
-        spec: dict[str, object] = {"kind": kind}
-        if base_url:
-            spec["base_url"] = base_url
-        if model:
-            spec["models"] = list(model)
-        backends[name] = spec
-        store = CredentialStore(credentials_dir())
-        write_config_file(path, data)
-        cfg = load_user_config(config, discover=False)  # validate what we wrote
         if key:
-            store.set(name, key, base_url=cfg.backends[name].base_url)
+            check_secret(key, "--key")
+        edit_config_file(path, lambda doc: put_backend(doc, name, spec), _validator(str(path), store, found))
+        stored = store.set(name, key, base_url=found[0].backends[name].base_url) if key else None
     except ConfigError as e:
-        fail(e.message)
-    stored = f", key {mask(key)} stored" if key else ""
+        fail(f"{e.message} (nothing was changed)")
+    where = f", key {mask(key)} stored in {stored} (mode 0600)" if stored else ""
     out.print(
-        f"Added backend [bold]{escape(name)}[/] ({kind}){escape(stored)} in {escape(str(path))}.",
+        f"Added backend [bold]{escape(name)}[/] ({kind}) to {escape(str(path))}{escape(where)}.",
         highlight=False,
     )
 
@@ -97,17 +103,31 @@ def list_(
 
 @app.command("remove")
 def remove(name: Annotated[str, typer.Argument(help="Backend to remove.")], config: ConfigOpt = None) -> None:
-    """Remove a backend from the config and forget its stored key."""
+    """Remove a backend from the config and forget its stored keys."""
     path = user_config_path(config)
+    store = CredentialStore(credentials_dir())
+    removed: list[bool] = []
+
+    def change(doc: Any) -> None:
+        removed.append(remove_backend(doc, name))
+
     try:
-        data = read_config_file(path)
-        store = CredentialStore(credentials_dir())
-        had_key = store.remove(name)
+        if path.exists():
+            edit_config_file(path, change, _validator(str(path), store, []))
     except ConfigError as e:
-        fail(e.message)
-    backends = data.get("backends") or {}
-    if name not in backends and not had_key:
+        fail(f"{e.message} (nothing was changed)")
+    forgot = _forget_keys(store, name)
+    if not any(removed) and not forgot:
         fail(f"no backend {name!r} in {path}; `turnout backend list` shows what there is")
-    backends.pop(name, None)
-    write_config_file(path, data)
-    out.print(f"Removed backend [bold]{escape(name)}[/].", highlight=False)
+    keys = f"; {forgot} stored key{'s' if forgot != 1 else ''} deleted" if forgot else ""
+    out.print(f"Removed backend [bold]{escape(name)}[/] from {escape(str(path))}{keys}.", highlight=False)
+
+
+def _forget_keys(store: CredentialStore, name: str) -> int:
+    """Delete the backend's stored key and pool keys; a name the store rejects has none."""
+    try:
+        pool = store.pool_aliases(name)
+        count = sum(store.remove_pool_key(name, alias) for alias in pool)
+        return count + store.remove(name)
+    except ConfigError:
+        return 0

@@ -16,8 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from turnout.core.config_file import read_config_file
 from turnout.core.credentials import CredentialStore
 from turnout.core.discovery import probe_local_servers
 from turnout.core.errors import ConfigError
@@ -32,15 +31,14 @@ from turnout.core.models import (
     Quirks,
     Route,
 )
-from turnout.core.paths import credentials_dir, user_config_path
+from turnout.core.paths import credentials_dir, default_config_path, user_config_path
 from turnout.core.providers import DEFAULT_ALIASES, KNOWN_PROVIDERS, default_quirks
 
 __all__ = [
     "backends_from_env",
+    "build_config",
     "load_config",
     "load_user_config",
-    "read_config_file",
-    "write_config_file",
 ]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -56,34 +54,6 @@ class _Where:
 
     def error(self, path: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.source}: {path}: {problem}")
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    """The raw mapping in ``path``; ``{}`` when the file does not exist."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return {}
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from e
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping (backends:, routes:, …)")
-    return data
-
-
-def write_config_file(path: Path, data: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(dict(data), sort_keys=False))
-    tmp.replace(path)
 
 
 def _expand(value: str, env: Mapping[str, str], where: _Where, path: str) -> str:
@@ -308,15 +278,33 @@ def load_config(
     discover: Callable[[], list[Backend]] | None = None,
     exclude_urls: tuple[str, ...] = (),
 ) -> Config:
-    """Build the config in effect.
+    """Build the config in effect from the file at ``path`` (absent: environment only).
 
     ``discover`` probes for local servers (skipped when the file says
     ``autodetect: {local: false}``); ``exclude_urls`` drops autodetected backends that
     point at turnout itself (a ``ANTHROPIC_BASE_URL`` set for Claude Code, say).
     """
-    env = os.environ if env is None else env
     raw = read_config_file(path) if path else {}
-    ctx = _Where(str(path) if path else "config")
+    source = str(path) if path and path.exists() else "environment"
+    return build_config(
+        raw, where=str(path) if path else "config", source=source, env=env, store=store,
+        discover=discover, exclude_urls=exclude_urls,
+    )  # fmt: skip
+
+
+def build_config(
+    raw: Mapping[str, Any],
+    *,
+    where: str = "config",
+    source: str = "environment",
+    env: Mapping[str, str] | None = None,
+    store: CredentialStore | None = None,
+    discover: Callable[[], list[Backend]] | None = None,
+    exclude_urls: tuple[str, ...] = (),
+) -> Config:
+    """A validated ``Config`` from a raw mapping; errors name ``where`` and the key path."""
+    env = os.environ if env is None else env
+    ctx = _Where(where)
     top = {"backends", "routes", "aliases", "limits", "autodetect", "pool", "analytics", "prices"}
     unknown = set(raw) - top
     if unknown:
@@ -356,7 +344,7 @@ def load_config(
         routes=routes,
         aliases=aliases,
         limits=Limits(max_body_bytes=int(max_mb * 1024 * 1024)),
-        source=str(path) if path and path.exists() else "environment",
+        source=source,
         pool=_settings(PoolSettings, raw.get("pool"), ctx, "pool"),
         analytics=_settings(AnalyticsSettings, raw.get("analytics"), ctx, "analytics"),
         prices=_prices(raw.get("prices"), ctx),
@@ -406,9 +394,25 @@ def load_user_config(
     exclude_urls: tuple[str, ...] = (),
 ) -> Config:
     """The config the proxy, the CLI and the library all use: the user's file (or
-    ``explicit``, or ``$TURNOUT_CONFIG``), stored keys, the environment, local servers."""
+    ``explicit``, or ``$TURNOUT_CONFIG``), stored keys, the environment, local servers.
+
+    Only the default file may be absent: a path the user named must exist."""
+    path = user_config_path(explicit)
+    from_env = os.environ.get("TURNOUT_CONFIG")
+    named = (
+        "TURNOUT_CONFIG"
+        if from_env and str(explicit or from_env) == from_env
+        else "--config"
+        if explicit
+        else None
+    )
+    if named and not path.exists():
+        raise ConfigError(
+            f"{path}: no such config file (given by {named}); create it, fix the path, or leave "
+            f"{named} out to use {default_config_path()}"
+        )
     return load_config(
-        user_config_path(explicit),
+        path,
         store=CredentialStore(credentials_dir()),
         discover=probe_local_servers if discover else None,
         exclude_urls=exclude_urls,

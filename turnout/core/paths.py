@@ -7,7 +7,7 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["config_dir", "credentials_dir", "data_dir", "user_config_path"]
+__all__ = ["config_dir", "credentials_dir", "data_dir", "default_config_path", "user_config_path"]
 
 APP = "turnout"
 
@@ -25,10 +25,14 @@ def credentials_dir() -> Path:
     return config_dir() / "credentials"
 
 
+def default_config_path() -> Path:
+    return config_dir() / "config.yaml"
+
+
 def user_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The config file in effect: ``explicit``, else ``$TURNOUT_CONFIG``, else the user's."""
     if explicit:
         return Path(explicit).expanduser()
     if env := os.environ.get("TURNOUT_CONFIG"):
         return Path(env).expanduser()
-    return config_dir() / "config.yaml"
+    return default_config_path()
