@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from tests.fakes.upstream import FakeUpstream
@@ -133,3 +134,29 @@ def test_dashboard_renders_bars_and_predictions() -> None:
         "2.00 req/s" in text and "5,000 tokens/min" in text and "$1.5000/h" in text and "waiting: 3" in text
     )
     assert "cooling" in text and "25%" in text and "42 min" in text
+
+
+def test_cli_calls_to_a_proxy_send_turnout_api_key_and_say_when_it_is_wrong(
+    tmp_path: Path, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = config_for(tmp_path / "config.yaml", upstream)
+    settings = ServerSettings(
+        port=0, config=str(config), confdir=str(tmp_path / "c"), discover=False, api_key="local-key-31"
+    )
+    with start_proxy_thread(settings) as proxy:
+        for command in (["top", "--once"], ["status"]):
+            code, out, err = run(*command, "--url", proxy.url)
+            assert code == 1 and "requires its API key: set TURNOUT_API_KEY" in err, (command, out, err)
+            assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
+        code, out, err = run("keys", "list", "--url", proxy.url, "-c", str(config))
+        assert code == 0 and "requires its API key" in err and "default" in out
+        monkeypatch.setenv("TURNOUT_API_KEY", "wrong")
+        code, _, err = run("top", "--once", "--url", proxy.url)
+        assert code == 1 and "refused TURNOUT_API_KEY" in err
+        monkeypatch.setenv("TURNOUT_API_KEY", "local-key-31")
+        code, out, err = run("top", "--once", "--url", proxy.url)
+        assert code == 0 and "req/s" in out, err
+        code, out, err = run("keys", "list", "--url", proxy.url, "-c", str(config))
+        assert code == 0 and "ok" in out and not err
+        code, out, _ = run("status", "--url", proxy.url)
+        assert code == 0 and "up" in out

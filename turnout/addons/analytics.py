@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from pathlib import Path
 
 from mitmproxy import ctx, http
 from mitmproxy.addonmanager import Loader
@@ -24,7 +23,7 @@ from turnout.addons._flows import Meta, client_gone, dialect_of
 from turnout.core.dialects.translate import StreamAdapter
 from turnout.core.headers import header_value
 from turnout.core.models import DIALECT_OF_KIND
-from turnout.core.paths import data_dir
+from turnout.core.paths import analytics_path
 from turnout.core.prices import Usage
 from turnout.core.runtime import Runtime
 from turnout.core.store import Record, Store, StoreError
@@ -56,10 +55,9 @@ class Analytics:
         settings = self.runtime.config.analytics
         if not (ctx.options.turnout_analytics and settings.enabled) or self.runtime.store is not None:
             return
-        path = data_dir() / "analytics.sqlite3" if settings.path is None else Path(settings.path)
         try:
             self.runtime.store = Store(
-                path.expanduser(), retention_days=settings.retention_days, on_rows=self._count
+                analytics_path(settings.path), retention_days=settings.retention_days, on_rows=self._count
             )
         except StoreError as e:
             logger.warning("turnout: analytics off: %s", e.message)

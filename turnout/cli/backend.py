@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from turnout.cli._console import fail, out
+from turnout.cli._options import ConfigOpt
 from turnout.core.config import build_config, load_user_config
 from turnout.core.config_file import edit_config_file, put_backend, remove_backend
 from turnout.core.credentials import CredentialStore, check_secret, mask
@@ -18,10 +19,6 @@ from turnout.core.models import BACKEND_KINDS, Config
 from turnout.core.paths import credentials_dir, user_config_path
 
 app = typer.Typer(help="Add, list and remove backends.", no_args_is_help=True)
-
-ConfigOpt = Annotated[
-    str | None, typer.Option("--config", "-c", envvar="TURNOUT_CONFIG", help="YAML config file to edit.")
-]
 
 
 def _validator(where: str, store: CredentialStore, found: list[Config]) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Annotated
 
 import httpx
 import typer
@@ -12,16 +11,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from turnout.cli._console import fail, out
+from turnout.cli._options import DEFAULT_URL, ConfigOpt, UrlOpt
+from turnout.cli._proxy import ProxyClient, ProxyUnavailable
 from turnout.core.config import load_user_config
 from turnout.core.credentials import mask
 from turnout.core.errors import ConfigError
 from turnout.core.models import Backend
 from turnout.core.routing import Router, upstream_url
-
-ConfigOpt = Annotated[
-    str | None, typer.Option("--config", "-c", envvar="TURNOUT_CONFIG", help="YAML config file.")
-]
-UrlOpt = Annotated[str, typer.Option("--url", envvar="TURNOUT_URL", help="Where turnout runs.")]
 
 
 def models(config: ConfigOpt = None) -> None:
@@ -52,16 +48,13 @@ def models(config: ConfigOpt = None) -> None:
     )
 
 
-def status(url: UrlOpt = "http://127.0.0.1:3456") -> None:
+def status(url: UrlOpt = DEFAULT_URL) -> None:
     """Ask the running proxy how it is doing."""
-    from turnout.api import get_status
-
     try:
-        s = get_status(url)
-    except httpx.HTTPStatusError as e:
-        fail(f"{url} answered {e.response.status_code}: is TURNOUT_API_KEY set the same as the proxy's?")
-    except httpx.HTTPError as e:
-        fail(f"turnout is not running at {url} ({type(e).__name__}); start it with `turnout proxy`")
+        with ProxyClient(url) as proxy:
+            s = proxy.get("/status")
+    except ProxyUnavailable as e:
+        fail(str(e))
     out.print(
         f"turnout at [bold]{escape(url)}[/]: up {s['uptime_s']:.0f} s, {s['requests']} requests, "
         f"config {escape(s['config'])}",

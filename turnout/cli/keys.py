@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from turnout.cli._console import fail, out
+from turnout.cli._console import err, fail, out
+from turnout.cli._options import DEFAULT_URL, ConfigOpt, UrlOpt
+from turnout.cli._proxy import ProxyClient, ProxyUnavailable
 from turnout.core.config import load_user_config
 from turnout.core.credentials import CredentialStore, mask
 from turnout.core.errors import ConfigError
 from turnout.core.paths import credentials_dir
 
 app = typer.Typer(help="Add, list and remove the keys of a backend's pool.", no_args_is_help=True)
-ConfigOpt = Annotated[
-    str | None, typer.Option("--config", "-c", envvar="TURNOUT_CONFIG", help="YAML config file.")
-]
-UrlOpt = Annotated[
-    str, typer.Option("--url", envvar="TURNOUT_URL", help="A running turnout, for live status.")
-]
 
 
 @app.command("add")
@@ -58,23 +53,25 @@ def remove(backend: Annotated[str, typer.Argument()], alias: Annotated[str, type
     out.print(f"Removed key [bold]{escape(alias)}[/] from {escape(backend)}.", highlight=False)
 
 
-def _live(url: str) -> dict[str, dict[str, Any]]:
+def _live(url: str) -> tuple[dict[str, dict[str, Any]], str]:
+    """The running proxy's key states by ``backend/alias``, or why there are none."""
     try:
-        rows = httpx.get(url.rstrip("/") + "/accounts", timeout=2).json()["keys"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        return {}
-    return {f"{r['backend']}/{r['alias']}": r for r in rows}
+        with ProxyClient(url, timeout=2) as proxy:
+            rows = proxy.get("/accounts").get("keys") or []
+    except ProxyUnavailable as e:
+        return {}, str(e)
+    return {f"{r['backend']}/{r['alias']}": r for r in rows if isinstance(r, dict)}, ""
 
 
 @app.command("list")
-def list_(config: ConfigOpt = None, url: UrlOpt = "http://127.0.0.1:3456") -> None:
+def list_(config: ConfigOpt = None, url: UrlOpt = DEFAULT_URL) -> None:
     """Every key: status, headroom, requests, last error, reset time (live if turnout runs)."""
     try:
         cfg = load_user_config(config, discover=False)
     except ConfigError as e:
         fail(e.message)
-    live = _live(url)
-    table = Table(title="Keys" + ("" if live else " (turnout is not running: no live status)"))
+    live, why = _live(url)
+    table = Table(title="Keys" + ("" if live else " (no live status)"))
     for col, justify in (
         ("backend", "left"),
         ("alias", "left"),
@@ -103,3 +100,5 @@ def list_(config: ConfigOpt = None, url: UrlOpt = "http://127.0.0.1:3456") -> No
                 f"{reset:.0f} s" if reset else "",
             )
     out.print(table)
+    if why:
+        err.print(f"[yellow]No live status:[/] {escape(why)}", highlight=False)

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from turnout.cli import backend, inspect, keys, stats
 from turnout.cli._console import err, fail, out
+from turnout.cli._options import ConfigOpt
 
 app = typer.Typer(
     help="turnout: one local URL for every LLM backend, in any dialect.",
@@ -26,16 +27,6 @@ app.command("top")(stats.top)
 app.command("models")(inspect.models)
 app.command("status")(inspect.status)
 app.command("doctor")(inspect.doctor)
-
-ConfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--config",
-        "-c",
-        envvar="TURNOUT_CONFIG",
-        help="YAML config file (default: ~/.config/turnout/config.yaml).",
-    ),
-]
 
 
 @app.command()

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Group
 from rich.live import Live
@@ -17,15 +15,14 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from turnout.cli._console import fail, out
+from turnout.cli._options import DEFAULT_URL, ConfigOpt, UrlOpt
+from turnout.cli._proxy import ProxyClient, ProxyUnavailable
 from turnout.core.analytics import summarize
 from turnout.core.config import load_user_config
 from turnout.core.errors import ConfigError
-from turnout.core.paths import data_dir
+from turnout.core.paths import analytics_path
 from turnout.core.store import StoreError, read_rows
 
-ConfigOpt = Annotated[
-    str | None, typer.Option("--config", "-c", envvar="TURNOUT_CONFIG", help="YAML config file.")
-]
 _SINCE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -84,9 +81,7 @@ def stats(
     window = parse_since(since)
     try:
         cfg = load_user_config(config, discover=False)
-        path = (
-            Path(cfg.analytics.path).expanduser() if cfg.analytics.path else data_dir() / "analytics.sqlite3"
-        )
+        path = analytics_path(cfg.analytics.path)
         now = time.time()
         rows = read_rows(path, now - window if window else None)
     except (ConfigError, StoreError) as e:
@@ -142,21 +137,19 @@ def dashboard(analytics: dict[str, Any], accounts: dict[str, Any]) -> Group:
 
 
 def top(
-    url: Annotated[
-        str, typer.Option("--url", envvar="TURNOUT_URL", help="Where turnout runs.")
-    ] = "http://127.0.0.1:3456",
+    url: UrlOpt = DEFAULT_URL,
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
     once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
 ) -> None:
     """A live dashboard: headroom per key, req/s, tokens/min, $/h, errors (Ctrl-C quits)."""
 
+    proxy = ProxyClient(url)
+
     def frame() -> Group:
         try:
-            a = httpx.get(url.rstrip("/") + "/analytics", timeout=5).json()
-            k = httpx.get(url.rstrip("/") + "/accounts", timeout=5).json()
-        except (httpx.HTTPError, ValueError) as e:
-            fail(f"turnout is not running at {url} ({type(e).__name__}); start it with `turnout proxy`")
-        return dashboard(a, k)
+            return dashboard(proxy.get("/analytics"), proxy.get("/accounts"))
+        except ProxyUnavailable as e:
+            fail(str(e))
 
     if once:
         out.print(frame())

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["config_dir", "credentials_dir", "data_dir", "default_config_path", "user_config_path"]
+__all__ = [
+    "analytics_path",
+    "config_dir",
+    "credentials_dir",
+    "data_dir",
+    "default_config_path",
+    "user_config_path",
+]
 
 APP = "turnout"
 
@@ -36,3 +43,8 @@ def user_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     if env := os.environ.get("TURNOUT_CONFIG"):
         return Path(env).expanduser()
     return default_config_path()
+
+
+def analytics_path(configured: str | None) -> Path:
+    """The analytics database: ``analytics.path`` from the config, else in the data dir."""
+    return Path(configured).expanduser() if configured else data_dir() / "analytics.sqlite3"
