@@ -8,17 +8,19 @@ dns_resolver, then turnout's chain. ``--web`` runs mitmweb's master over the sam
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import ipaddress
 import os
 import signal
+import socket
 import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mitmproxy import master, options
+from mitmproxy import exceptions, master, options
 from mitmproxy.addons import core, dns_resolver, errorcheck, next_layer, proxyserver, termlog, tlsconfig
 
 from turnout.addons.chain import build_chain
@@ -26,7 +28,15 @@ from turnout.core.errors import ConfigError
 from turnout.core.paths import data_dir
 from turnout.core.runtime import Runtime
 
-__all__ = ["ProxyHandle", "ServerSettings", "check_bind", "lean_master", "run_proxy", "start_proxy_thread"]
+__all__ = [
+    "ProxyHandle",
+    "ServerSettings",
+    "check_bind",
+    "check_listen",
+    "lean_master",
+    "run_proxy",
+    "start_proxy_thread",
+]
 
 PLACEHOLDER_UPSTREAM = "http://127.0.0.1:9"  # never used: every flow is routed or answered
 
@@ -88,6 +98,33 @@ def _log_to_stderr(m: master.Master) -> None:
     m.addons.add(m._termlog_addon)
 
 
+def check_listen(host: str, port: int, *, option: str = "--port") -> None:
+    """Fail with one clear sentence now, rather than with mitmproxy's startup error later,
+    when ``host:port`` cannot be listened on (0 picks a free port and always works)."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{option} {port} is not a port number (1-65535, or 0 for a free one)")
+    if port == 0:
+        return
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise ConfigError(
+            f"cannot listen on {host}: {e.strerror}; give an address such as 127.0.0.1"
+        ) from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the real listener does
+            try:
+                probe.bind(address)
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    raise ConfigError(
+                        f"port {port} on {host} is in use (another turnout?); stop it, or pick another "
+                        f"with {option}"
+                    ) from None
+                raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+
+
 def lean_master(opts: options.Options) -> master.Master:
     """A master with only the mitmproxy addons a reverse-proxying router needs."""
     m = master.Master(opts)
@@ -114,7 +151,10 @@ def build_master(settings: ServerSettings, runtime: Runtime) -> master.Master:
         m = lean_master(opts)
     m.addons.add(build_chain(runtime))
     Path(settings.option_values()["confdir"]).mkdir(parents=True, exist_ok=True)
-    opts.update(**settings.option_values())  # also the first configure of turnout's addons
+    try:
+        opts.update(**settings.option_values())  # also the first configure of turnout's addons
+    except exceptions.OptionsError as e:  # the library and the CLI raise turnout's own error
+        raise (e.__cause__ if isinstance(e.__cause__, ConfigError) else ConfigError(str(e))) from None
     return m
 
 
@@ -128,6 +168,9 @@ async def run_proxy(
     """Run until shut down. ``started(master)`` is called once the listener is up;
     with ``handle_signals`` SIGINT and SIGTERM shut down cleanly."""
     check_bind(settings.host, settings.local_key)
+    check_listen(settings.host, settings.port)
+    if settings.web:
+        check_listen("127.0.0.1", settings.web_port, option="--web-port")
     m = build_master(settings, runtime or Runtime())
     m.addons.add(_OnStart(m, started))
     if handle_signals:
@@ -215,6 +258,10 @@ class ProxyHandle:
         self._thread.start()
         if not self._ready.wait(timeout):
             raise TimeoutError(f"turnout did not start within {timeout} s")
+        if isinstance(self._error, SystemExit):  # mitmproxy's startup check gave up; it logged why
+            raise ConfigError(
+                f"turnout could not start on {self.settings.host}:{self.settings.port} (see the log)"
+            )
         if self._error is not None:
             raise self._error
         if not self.port:

@@ -83,3 +83,26 @@ def test_a_model_without_a_route_is_explained_in_the_log(tmp_path: Path, upstrea
             lines = [line for line in err.splitlines() if "POST claude-opus-5-5 → no route" in line]
             assert len(lines) == 3 and hint in lines[0] and "→ 404" in lines[0], err
         assert "/api/hello" not in err
+
+
+def test_startup_errors_are_one_line_with_the_fix(tmp_path: Path) -> None:
+    import socket
+
+    from tests.cli.proxy_process import run_cli
+
+    env = cli_env(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        cases = [
+            (["-p", port], f"port {port} on 127.0.0.1 is in use (another turnout?)", "--port"),
+            (["-p", "0", "--web", "--web-port", port], f"port {port} on 127.0.0.1 is in use", "--web-port"),
+            (["-p", "99999"], "--port 99999 is not a port number", "0 for a free one"),
+        ]
+        for args, problem, fix in cases:
+            result = run_cli("proxy", "--no-discover", *args, env=env)
+            assert result.returncode == 1, result
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and problem in lines[0] and fix in lines[0], result.stderr
+            assert "mitmproxy" not in result.stderr and "127.0.0.1:9" not in result.stderr

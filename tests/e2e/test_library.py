@@ -36,3 +36,24 @@ def test_public_api_is_sorted_and_complete() -> None:
     for name in turnout.__all__:
         assert hasattr(turnout, name), name
     assert {"start_proxy", "list_backends", "get_status"} <= set(turnout.__all__)
+
+
+def test_start_proxy_raises_turnouts_own_errors(tmp_path: Path) -> None:
+    """Never mitmproxy's OptionsError, a SystemExit or a traceback from a thread."""
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(turnout.ConfigError, match="no such config file"):
+        turnout.start_proxy(port=0, config=missing, discover=False)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("backends: {x: {kind: bogus}}")
+    with pytest.raises(turnout.ConfigError, match=r"backends\.x\.kind: must be one of"):
+        turnout.start_proxy(port=0, config=bad, discover=False)
+    with pytest.raises(turnout.ConfigError, match="not a port number"):
+        turnout.start_proxy(port=99999, discover=False)
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(turnout.ConfigError, match=f"port {port} on 127.0.0.1 is in use"):
+            turnout.start_proxy(port=port, discover=False)

@@ -14,5 +14,5 @@ err = Console(stderr=True)
 
 def fail(message: str) -> NoReturn:
     """One red line on stderr, exit code 1, no traceback."""
-    err.print(f"[bold red]Error:[/] {escape(message)}")
+    err.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(1)

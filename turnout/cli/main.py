@@ -31,7 +31,7 @@ app.command("doctor")(inspect.doctor)
 
 @app.command()
 def proxy(
-    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 3456,
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on (0: a free one).")] = 3456,
     host: Annotated[
         str, typer.Option(help="Address to listen on; non-loopback needs TURNOUT_API_KEY.")
     ] = "127.0.0.1",
@@ -91,6 +91,10 @@ def proxy(
         asyncio.run(run_proxy(settings, runtime, started=started, handle_signals=True))
     except OptionsError as e:
         fail(str(e))
+    except TurnoutError as e:
+        fail(e.message)
+    except OSError as e:  # a listener that failed after all (a port taken in the meantime)
+        fail(f"turnout could not start: {e.strerror or e}")
     err.print("turnout stopped.")
 
 
