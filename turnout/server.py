@@ -14,15 +14,15 @@ import ipaddress
 import os
 import signal
 import socket
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import exceptions, master, options
-from mitmproxy.addons import core, dns_resolver, errorcheck, next_layer, proxyserver, termlog, tlsconfig
+from mitmproxy.addons import core, dns_resolver, errorcheck, next_layer, proxyserver, tlsconfig
 
+from turnout.addons._mitm import log_to_stderr
 from turnout.addons.chain import build_chain
 from turnout.core.errors import ConfigError
 from turnout.core.paths import data_dir
@@ -92,12 +92,6 @@ def check_bind(host: str, api_key: str | None) -> None:
         )
 
 
-def _log_to_stderr(m: master.Master) -> None:
-    """mitmproxy's terminal log, on stderr: stdout carries only what the user asked for."""
-    m._termlog_addon = termlog.TermLog(sys.stderr)  # the master uninstalls it when it ends
-    m.addons.add(m._termlog_addon)
-
-
 def check_listen(host: str, port: int, *, option: str = "--port") -> None:
     """Fail with one clear sentence now, rather than with mitmproxy's startup error later,
     when ``host:port`` cannot be listened on (0 picks a free port and always works)."""
@@ -128,7 +122,7 @@ def check_listen(host: str, port: int, *, option: str = "--port") -> None:
 def lean_master(opts: options.Options) -> master.Master:
     """A master with only the mitmproxy addons a reverse-proxying router needs."""
     m = master.Master(opts)
-    _log_to_stderr(m)
+    log_to_stderr(m)
     m.addons.add(
         core.Core(),
         proxyserver.Proxyserver(),
@@ -146,7 +140,7 @@ def build_master(settings: ServerSettings, runtime: Runtime) -> master.Master:
         from mitmproxy.tools.web.master import WebMaster
 
         m: master.Master = WebMaster(opts, with_termlog=False)
-        _log_to_stderr(m)
+        log_to_stderr(m)
     else:
         m = lean_master(opts)
     m.addons.add(build_chain(runtime))

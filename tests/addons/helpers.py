@@ -6,7 +6,10 @@ import orjson
 from mitmproxy import http
 from mitmproxy.test import tflow
 
-from turnout.core.models import Backend, Config
+from turnout.addons._flows import Exchanges
+from turnout.core.endpoints import classify
+from turnout.core.exchange import Exchange
+from turnout.core.models import Backend, Config, Decision
 from turnout.core.providers import DEFAULT_ALIASES, default_quirks
 from turnout.core.runtime import Runtime
 
@@ -46,3 +49,30 @@ def flow(
 def error_json(f: http.HTTPFlow) -> dict:
     assert f.response is not None
     return orjson.loads(f.response.content or b"")
+
+
+def routed(
+    rt: Runtime,
+    exchanges: Exchanges,
+    path: str = "/v1/chat/completions",
+    body: dict | None = None,
+    *,
+    backend: str = "oai",
+    model: str = "gpt-4o",
+) -> tuple[http.HTTPFlow, Exchange]:
+    """A flow as the router leaves it: its exchange decided and placed on ``backend``."""
+    body = body or {"model": model, "messages": []}
+    f = flow(path, body)
+    endpoint = classify(path)
+    assert endpoint is not None
+    exchange = exchanges.start(f, endpoint)
+    exchange.raw = exchange.wire = orjson.dumps(body)
+    exchange.body, exchange.asked = body, str(body.get("model", model))
+    exchange.stream = body.get("stream") is True
+    b = rt.config.backends[backend]
+    exchange.decision = Decision(b, model, exchange.asked, "test rule")
+    assert rt.placer is not None
+    placement = rt.placer.place([(b, model)], 0.0)
+    assert placement is not None
+    exchange.begin(placement)
+    return f, exchange

@@ -8,27 +8,13 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons
 
-from tests.addons.helpers import flow, runtime
-from turnout.addons._flows import META
+from tests.addons.helpers import routed, runtime
+from turnout.addons._flows import Exchanges
 from turnout.addons.analytics import Analytics
 from turnout.core.models import AnalyticsSettings, Config
 from turnout.core.runtime import Runtime
 from turnout.core.store import read_rows
 from turnout.core.usage import UsageSniffer
-
-
-def routed() -> http.HTTPFlow:
-    f = flow("/v1/chat/completions", {"model": "gpt-4o"})
-    f.metadata.update(
-        {
-            META + "requested": "gpt-4o",
-            META + "backend": "oai",
-            META + "key": "default",
-            META + "model": "gpt-4o",
-            META + "rule": "default openai models",
-        }
-    )
-    return f
 
 
 def with_store(tmp_path: Path) -> Runtime:
@@ -43,17 +29,16 @@ def with_store(tmp_path: Path) -> Runtime:
 
 
 async def test_a_response_becomes_one_row_with_tokens_and_cost(tmp_path: Path) -> None:
-    rt = with_store(tmp_path)
-    addon = Analytics(rt)
-    f = routed()
+    rt, exchanges = with_store(tmp_path), Exchanges()
+    addon = Analytics(rt, exchanges)
+    f, exchange = routed(rt, exchanges)
+    exchange.begin(exchange.placement)  # type: ignore[arg-type]  # a second attempt, by failover
     body = orjson.dumps({"usage": {"prompt_tokens": 1000, "completion_tokens": 100}})
     f.response = http.Response.make(
         200, body, {"content-type": "application/json", "x-turnout-attempts": "2"}
     )
-    f.metadata[META + "attempts"] = 2  # set by failover along with the header
     with taddons.context(addon):
         addon.running()
-        addon.request(f)
         addon.responseheaders(f)
         addon.response(f)
         addon.response(f)  # recorded once
@@ -73,15 +58,14 @@ async def test_a_response_becomes_one_row_with_tokens_and_cost(tmp_path: Path) -
 
 
 async def test_streams_get_a_sniffer_and_shutdown_records_what_is_in_flight(tmp_path: Path) -> None:
-    rt = with_store(tmp_path)
-    addon = Analytics(rt)
-    streamed, pending = routed(), routed()
+    rt, exchanges = with_store(tmp_path), Exchanges()
+    addon = Analytics(rt, exchanges)
+    (streamed, _), _in_flight = routed(rt, exchanges), routed(rt, exchanges)
     streamed.response = http.Response.make(200, b"", {"content-type": "text/event-stream"})
     streamed.response.stream = True
     with taddons.context(addon):
         addon.running()
         addon.responseheaders(streamed)
-        addon.request(pending)
         await addon.done()
     assert isinstance(streamed.response.stream, UsageSniffer)
     assert rt.counters.requests[("oai", "gpt-4o", "499")] == 1
@@ -89,14 +73,13 @@ async def test_streams_get_a_sniffer_and_shutdown_records_what_is_in_flight(tmp_
 
 
 async def test_nothing_is_kept_when_analytics_are_off() -> None:
-    rt = runtime()
-    addon = Analytics(rt)
-    f = routed()
+    rt, exchanges = runtime(), Exchanges()
+    addon = Analytics(rt, exchanges)
+    f, _ = routed(rt, exchanges)
     f.response = http.Response.make(200, b"{}")
     with taddons.context(addon) as tctx:
         tctx.options.turnout_analytics = False
         addon.running()
-        addon.request(f)
         addon.response(f)
     assert rt.store is None and not rt.counters.requests
 
@@ -104,9 +87,9 @@ async def test_nothing_is_kept_when_analytics_are_off() -> None:
 async def test_a_row_that_cannot_be_built_is_logged_and_the_rest_written(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rt = with_store(tmp_path)
-    addon = Analytics(rt)
-    broken, good = routed(), routed()
+    rt, exchanges = with_store(tmp_path), Exchanges()
+    addon = Analytics(rt, exchanges)
+    (broken, _), (good, _) = routed(rt, exchanges), routed(rt, exchanges)
     broken.response = http.Response.make(200, b"{}")
     broken.request.timestamp_start = "not a time"  # type: ignore[assignment]  # the row's arithmetic fails
     good.response = http.Response.make(200, b"{}")

@@ -1,39 +1,47 @@
 from __future__ import annotations
 
-import logging
+import gc
 
-import pytest
+from mitmproxy import http
 
-from tests.addons.helpers import error_json, flow
-from turnout.addons._flows import fail_closed
-from turnout.core.errors import NoRouteError
-
-
-class Exploding:
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    @fail_closed
-    def request(self, f: object) -> None:
-        raise self.error
+from tests.addons.helpers import flow
+from turnout.addons._flows import Exchanges, dialect_of, error_response, publish
+from turnout.core.endpoints import classify
+from turnout.core.errors import KeysExhausted
 
 
-def test_turnout_errors_answer_in_the_clients_dialect() -> None:
+def test_an_exchange_lives_as_long_as_its_flow() -> None:
+    exchanges = Exchanges()
     f = flow("/v1/messages", {"model": "m"})
-    Exploding(NoRouteError("no such model")).request(f)
-    assert f.response.status_code == 404
-    assert error_json(f) == {
-        "type": "error",
-        "error": {"type": "not_found_error", "message": "no such model"},
+    endpoint = classify("/v1/messages")
+    assert endpoint is not None
+    exchange = exchanges.start(f, endpoint)
+    assert exchanges.get(f) is exchange and exchanges.live() == [(f, exchange)]
+    assert exchanges.get(flow("/v1/messages")) is None
+    del f
+    gc.collect()
+    assert exchanges.live() == []
+
+
+def test_the_summary_is_plain_and_published_for_mitmweb() -> None:
+    exchanges = Exchanges()
+    f = flow("/v1/messages?beta=true", {"model": "m"})
+    endpoint = classify(f.request.path)
+    assert endpoint is not None
+    exchange = exchanges.start(f, endpoint)
+    exchange.asked = "m"
+    publish(f, exchange)
+    assert f.metadata["turnout"] == {
+        "endpoint": "messages",
+        "dialect": "anthropic",
+        "stream": False,
+        "requested": "m",
     }
 
 
-def test_anything_else_is_a_logged_500(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR)
-    f = flow("/v1/chat/completions", {"model": "m"})
-    Exploding(KeyError("k")).request(f)
-    assert f.response.status_code == 500
-    assert error_json(f)["error"]["message"] == (
-        "turnout failed inside its Exploding addon's request hook (KeyError); see the proxy log."
-    )
-    assert "request not forwarded" in caplog.text
+def test_dialect_and_error_responses() -> None:
+    assert dialect_of(flow("/nowhere", headers={"anthropic-version": "x"})) == "anthropic"
+    assert dialect_of(flow("/nowhere")) == "openai"
+    reply = error_response("openai", KeysExhausted("busy", retry_after=2.2))
+    assert isinstance(reply, http.Response) and reply.status_code == 429
+    assert reply.headers["retry-after"] == "3" and b"rate_limit_exceeded" in (reply.content or b"")

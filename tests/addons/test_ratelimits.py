@@ -2,24 +2,19 @@ from __future__ import annotations
 
 from mitmproxy import flow as mflow
 from mitmproxy import http
+from mitmproxy.connection import ConnectionState
 from mitmproxy.test import taddons
 
-from tests.addons.helpers import flow, runtime
-from turnout.addons._flows import META, Meta
+from tests.addons.helpers import routed, runtime
+from turnout.addons._flows import Exchanges
 from turnout.addons.ratelimits import RateLimits
 from turnout.core.ratelimit import headers_from_fields
 
 
-def routed(rt, backend: str = "oai") -> http.HTTPFlow:  # type: ignore[no-untyped-def]
-    f = flow("/v1/chat/completions", {"model": "m"})
-    f.metadata.update({META + "backend": backend, META + "key": "default"})
-    return f
-
-
 def test_headers_feed_the_pool_and_a_429_cools_the_key() -> None:
-    rt = runtime()
-    addon = RateLimits(rt)
-    f = routed(rt)
+    rt, exchanges = runtime(), Exchanges()
+    addon = RateLimits(rt, exchanges)
+    f, _ = routed(rt, exchanges)
     f.response = http.Response.make(
         429,
         b"",
@@ -38,17 +33,26 @@ def test_headers_feed_the_pool_and_a_429_cools_the_key() -> None:
 
 
 def test_failures_rest_the_key_and_release_the_governor() -> None:
-    rt = runtime()
+    rt, exchanges = runtime(), Exchanges()
     rt.governors["local"].max_concurrent = 1
-    rt.governors["local"].try_start(0)
-    addon = RateLimits(rt)
-    f = routed(rt, "local")
-    f.metadata[Meta.governed] = "local"
+    addon = RateLimits(rt, exchanges)
+    f, exchange = routed(rt, exchanges, backend="local", model="llama3:8b")
+    assert rt.governors["local"].in_flight == 1 and exchange.held is rt.governors["local"]
     f.error = mflow.Error("Connect call failed")
     with taddons.context(addon):
         addon.error(f)
+        addon.error(f)  # released once
     assert rt.pool.state("local", "default").status == "cooling"
-    assert rt.governors["local"].in_flight == 0 and Meta.governed not in f.metadata
+    assert rt.governors["local"].in_flight == 0 and exchange.held is None
+
+
+def test_a_client_that_gave_up_leaves_the_key_alone() -> None:
+    rt, exchanges = runtime(), Exchanges()
+    f, _ = routed(rt, exchanges)
+    f.client_conn.state = ConnectionState.CAN_WRITE  # it can no longer send: gone
+    f.error = mflow.Error("Client disconnected.")
+    RateLimits(rt, exchanges).error(f)
+    assert rt.pool.state("oai", "default").status == "ok"
 
 
 def test_headers_from_fields_keeps_only_rate_limit_fields() -> None:
@@ -57,9 +61,9 @@ def test_headers_from_fields_keeps_only_rate_limit_fields() -> None:
 
 
 def test_good_answers_for_a_single_key_are_parsed_only_when_looked_at() -> None:
-    rt = runtime()
-    addon = RateLimits(rt)
-    f = routed(rt)
+    rt, exchanges = runtime(), Exchanges()
+    addon = RateLimits(rt, exchanges)
+    f, _ = routed(rt, exchanges)
     f.response = http.Response.make(
         200, b"", {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "4"}
     )

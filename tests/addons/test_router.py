@@ -4,17 +4,25 @@ import orjson
 from mitmproxy import http
 from mitmproxy.test import taddons
 
-from tests.addons.helpers import error_json, flow, runtime
-from turnout.addons._flows import META
+from tests.addons.helpers import flow, runtime
+from turnout.addons._flows import Exchanges
+from turnout.addons.chain import Chain
 from turnout.addons.router import Router
 
 
 def route(f: http.HTTPFlow) -> http.HTTPFlow:
-    router = Router(runtime())
-    with taddons.context(router):
-        router.requestheaders(f)
-        router.request(f)
+    """Through the router as the chain calls it (refusals answered in the client's dialect)."""
+    exchanges = Exchanges()
+    chain = Chain([Router(runtime(), exchanges)], exchanges)
+    with taddons.context(chain):
+        chain.requestheaders(f)  # type: ignore[attr-defined]
+        chain.request(f)  # type: ignore[attr-defined]
     return f
+
+
+def error_json(f: http.HTTPFlow) -> dict:
+    assert f.response is not None
+    return orjson.loads(f.response.content or b"")
 
 
 def test_routes_and_records_the_decision() -> None:
@@ -25,8 +33,10 @@ def test_routes_and_records_the_decision() -> None:
     assert f.request.url == "https://api.anthropic.com/v1/messages"
     assert orjson.loads(f.request.content)["model"].startswith("claude-sonnet-")
     assert f.request.headers["content-length"] == str(len(f.request.content))
-    assert f.metadata[META + "backend"] == "anth" and f.metadata[META + "requested"] == "sonnet"
-    assert f.metadata[META + "stream"] is True and f.metadata[META + "dialect"] == "anthropic"
+    summary = f.metadata["turnout"]
+    assert summary["backend"] == "anth" and summary["requested"] == "sonnet" and summary["key"] == "default"
+    assert summary["stream"] is True and summary["dialect"] == "anthropic"
+    assert "sk-ant-secret" not in str(summary)
     assert (
         f.comment.startswith("sonnet → anth as claude-sonnet-")
         and "(alias sonnet, default claude-*)" in f.comment
@@ -69,7 +79,7 @@ def test_other_dialect_is_translated() -> None:
     assert sent["messages"] == [{"role": "user", "content": "hi"}] and sent["max_completion_tokens"] == 9
     assert sent["stream_options"] == {"include_usage": True}
     assert f.request.headers["accept-encoding"] == "identity"
-    assert f.metadata[META + "translation"]["client"] == "anthropic"
+    assert f.metadata["turnout"]["translated"] == "anthropic → openai"
     assert f.comment.endswith("[anthropic → openai]")
 
 
@@ -85,9 +95,7 @@ def test_not_found_wrong_method_and_size_limits() -> None:
     f = route(flow("/v1/messages", method="GET"))
     assert f.response is not None and f.response.status_code == 400
     big = flow("/v1/chat/completions", {"model": "gpt-4o"}, headers={"content-length": str(64 * 1024 * 1024)})
-    router = Router(runtime())
-    with taddons.context(router):
-        router.requestheaders(big)
+    route(big)
     assert big.response is not None and big.response.status_code == 413
 
 
@@ -102,4 +110,4 @@ def test_existing_response_is_respected() -> None:
     f = flow("/v1/messages", {"model": "claude-x"})
     f.response = http.Response.make(204)
     route(f)
-    assert f.response.status_code == 204 and META + "backend" not in f.metadata
+    assert f.response.status_code == 204 and "turnout" not in f.metadata

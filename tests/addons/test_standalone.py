@@ -31,7 +31,6 @@ def test_chain_order() -> None:
         "Gate",
         "Endpoints",
         "Router",
-        "Credentials",
         "Relay",
         "RateLimits",
         "Failover",

@@ -4,7 +4,7 @@ import json
 
 from turnout.core.catalog import models_payload, status_payload
 from turnout.core.models import Backend, Config
-from turnout.core.routing import Router
+from turnout.core.routing import Resolver
 
 
 def test_models_payload_shapes() -> None:
@@ -26,7 +26,7 @@ def test_models_payload_shapes() -> None:
 
 def test_status_masks_keys() -> None:
     cfg = Config({"g": Backend("g", "openai-compat", "http://h/v1", "gsk-very-secret-9876", models=("m",))})
-    s = status_payload(cfg, Router(cfg), started=0.0, requests=3)
+    s = status_payload(cfg, Resolver(cfg), started=0.0, requests=3)
     assert "gsk-very-secret-9876" not in json.dumps(s)
     assert s["backends"][0]["key"] == "gsk…9876" and s["backends"][0]["key_set"] is True
     assert s["requests"] == 3 and s["models"] == ["m"]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from turnout.core import errors
-from turnout.core.errors import error_body, error_for
+from turnout.core.errors import error_body
 
 
 @pytest.mark.parametrize(
@@ -40,11 +40,12 @@ def test_every_error_class_has_its_status() -> None:
         "BodyTooLarge": 413,
         "BackendUnreachable": 502,
         "BackendTimeout": 504,
+        "InternalError": 500,
     }
     for name, status in expected.items():
         error = getattr(errors, name)("boom")
         assert isinstance(error, errors.TurnoutError)
-        assert error_for("openai", error)[0] == status
+        assert error.status == status
     assert issubclass(errors.NoRouteError, errors.RequestError)
     assert issubclass(errors.BackendTimeout, errors.UpstreamError)
     assert issubclass(errors.ConfigError, errors.TurnoutError)

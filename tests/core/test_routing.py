@@ -7,7 +7,7 @@ import pytest
 from turnout.core.errors import NoRouteError
 from turnout.core.models import Backend, Config, Route
 from turnout.core.providers import DEFAULT_ALIASES
-from turnout.core.routing import Router, upstream_url
+from turnout.core.routing import Resolver, upstream_url
 
 ANTH = Backend("anthropic", "anthropic", "https://api.anthropic.com", "k")
 OAI = Backend("openai", "openai", "https://api.openai.com/v1", "k")
@@ -17,8 +17,8 @@ OLLAMA = Backend("ollama", "openai-compat", "http://127.0.0.1:11434/v1", models=
 
 def router(
     *backends: Backend, routes: tuple[Route, ...] = (), aliases: dict[str, str] | None = None
-) -> Router:
-    return Router(Config({b.name: b for b in backends}, routes, {**DEFAULT_ALIASES, **(aliases or {})}))
+) -> Resolver:
+    return Resolver(Config({b.name: b for b in backends}, routes, {**DEFAULT_ALIASES, **(aliases or {})}))
 
 
 @pytest.mark.parametrize(

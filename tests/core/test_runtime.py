@@ -12,7 +12,7 @@ def test_runtime_before_and_after_install() -> None:
     with pytest.raises(RuntimeError, match="not loaded"):
         _ = runtime.config
     with pytest.raises(RuntimeError, match="not loaded"):
-        _ = runtime.router
+        _ = runtime.resolver
     cfg = Config({})
     runtime.install(cfg)
-    assert runtime.ready and runtime.config is cfg and runtime.router.config is cfg
+    assert runtime.ready and runtime.config is cfg and runtime.resolver.config is cfg

@@ -166,7 +166,7 @@ def test_hooks_fail_closed_on_internal_errors(rig: Rig, monkeypatch: pytest.Monk
     def boom(self: object, requested: str) -> None:
         raise ZeroDivisionError("synthetic")
 
-    monkeypatch.setattr(routing.Router, "decide", boom)
+    monkeypatch.setattr(routing.Resolver, "decide", boom)
     before = len(rig.upstream.requests)
     r = httpx.post(
         rig.url + "/v1/messages",

@@ -19,27 +19,28 @@ import time
 from mitmproxy import ctx, http
 from mitmproxy.addonmanager import Loader
 
-from turnout.addons._flows import Meta, client_gone, dialect_of
+from turnout.addons._flows import Exchanges, client_gone
 from turnout.core.dialects.translate import StreamAdapter
+from turnout.core.errors import BackendUnreachable
+from turnout.core.exchange import Exchange
 from turnout.core.headers import header_value
-from turnout.core.models import DIALECT_OF_KIND
 from turnout.core.paths import analytics_path
 from turnout.core.prices import Usage
 from turnout.core.runtime import Runtime
 from turnout.core.store import Record, Store, StoreError
 from turnout.core.usage import UsageSniffer, usage_from_body, usage_of
 
-logger = logging.getLogger("turnout")
+logger = logging.getLogger(__name__)
 
-_ERROR_STATUS = {"BackendTimeout": 504, "BackendUnreachable": 502}
+ABORTED = 499  # the client gave up (nginx's status for it)
 
 
 class Analytics:
     LINGER = 0.05  # seconds a finished request waits for its row to be written with others
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, exchanges: Exchanges) -> None:
         self.runtime = runtime
-        self._live: dict[str, http.HTTPFlow] = {}  # routed flows not yet recorded
+        self.exchanges = exchanges
         self._flush_at: asyncio.TimerHandle | None = None
         self._checkpointing: asyncio.Future[None] | None = None
 
@@ -60,12 +61,12 @@ class Analytics:
                 analytics_path(settings.path), retention_days=settings.retention_days, on_rows=self._count
             )
         except StoreError as e:
-            logger.warning("turnout: analytics off: %s", e.message)
+            logger.warning("analytics off: %s", e.message)
 
     async def done(self) -> None:
-        for flow in list(self._live.values()):  # still in flight at shutdown: recorded as aborted
-            flow.metadata[Meta.error] = "shutdown"
-            self._record(flow, aborted=True)
+        for flow, exchange in self.exchanges.live():  # still in flight at shutdown: recorded as aborted
+            if not exchange.recorded and flow.response is None:
+                self._record(flow, exchange, aborted="shutdown")
         if self._flush_at is not None:
             self._flush_at.cancel()
             self._flush_at = None
@@ -75,35 +76,32 @@ class Analytics:
             self.runtime.store.close()
             self.runtime.store = None
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if self.runtime.store is not None and Meta.requested in flow.metadata and flow.response is None:
-            self._live[flow.id] = flow
-
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if Meta.requested not in flow.metadata or flow.response is None:
+        exchange = self.exchanges.get(flow)
+        if exchange is None or flow.response is None:
             return
-        flow.metadata[Meta.ttfb_ms] = round((time.time() - flow.request.timestamp_start) * 1000, 2)
-        if flow.response.stream is True and (name := flow.metadata.get(Meta.backend)):
-            kind = self.runtime.config.backends[name].kind
-            flow.response.stream = UsageSniffer(DIALECT_OF_KIND[kind])
+        exchange.ttfb_ms = round((time.time() - flow.request.timestamp_start) * 1000, 2)
+        if flow.response.stream is True and exchange.placement is not None:
+            flow.response.stream = UsageSniffer(exchange.placement.backend.dialect)
 
     def response(self, flow: http.HTTPFlow) -> None:
-        self._record(flow)
+        if exchange := self.exchanges.get(flow):
+            self._record(flow, exchange)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        self._record(flow)
+        if exchange := self.exchanges.get(flow):
+            self._record(flow, exchange)
 
-    def _record(self, flow: http.HTTPFlow, aborted: bool = False) -> None:
+    def _record(self, flow: http.HTTPFlow, exchange: Exchange, aborted: str | None = None) -> None:
         """The flow's row, to the store's pending list; written at the next flush."""
-        self._live.pop(flow.id, None)
         store = self.runtime.store
-        if store is None or Meta.requested not in flow.metadata or flow.metadata.get(Meta.recorded):
+        if store is None or exchange.recorded:
             return
-        flow.metadata[Meta.recorded] = True
+        exchange.recorded = True
         try:
-            row = self._row(flow, aborted, time.time())
+            row = self._row(flow, exchange, aborted, time.time())
         except Exception:  # a bookkeeping failure must not disturb the answer already made
-            logger.exception("turnout: could not build the analytics row of %s", flow.request.path)
+            logger.exception("could not build the analytics row of %s", flow.request.path)
             return
         store.record(row)
         if self._flush_at is None:
@@ -117,7 +115,7 @@ class Analytics:
         try:
             store.flush()
         except Exception:  # a timer callback: log, never let it take the loop down
-            logger.exception("turnout: analytics flush failed")
+            logger.exception("analytics flush failed")
         if store.pending:  # the database was locked: try again later
             self._flush_at = asyncio.get_running_loop().call_later(1.0, self._flush)
         if store.checkpoint_due and self._checkpointing is None:
@@ -133,56 +131,63 @@ class Analytics:
         for row in rows:
             self.runtime.counters.add(row)
 
-    def _row(self, flow: http.HTTPFlow, aborted: bool, end: float) -> Record:
-        meta, response = flow.metadata, flow.response
-        usage = self._usage(flow) or Usage()
+    def _status(self, flow: http.HTTPFlow, exchange: Exchange, aborted: str | None) -> tuple[int, str | None]:
+        """What the client got (or would have got), and the error to note, if any."""
+        error = exchange.error
+        note = type(error).__name__ if error is not None else (flow.error.msg[:200] if flow.error else None)
+        if aborted is not None or (flow.error is not None and client_gone(flow)):
+            return ABORTED, aborted or note
+        if flow.response is not None:
+            return flow.response.status_code, note
+        error = error or BackendUnreachable(flow.error.msg if flow.error else "no answer")
+        return error.status, type(error).__name__
+
+    def _row(self, flow: http.HTTPFlow, exchange: Exchange, aborted: str | None, end: float) -> Record:
+        decision, placement = exchange.decision, exchange.placement
+        response = flow.response
         stream = response.stream if response is not None else None
         estimated = isinstance(stream, StreamAdapter) and stream.usage_estimated
-        if estimated:
+        if estimated and placement is not None:
+            name = placement.backend.name
             self.runtime.say_once(
-                (meta.get(Meta.backend, ""), "usage"),
-                f"turnout: {meta.get(Meta.backend)} reports no usage in streams; turnout estimates it "
-                "(chars/4), marked `estimated` in analytics",
+                (name, "usage"),
+                f"{name} reports no usage in streams; turnout estimates it (chars/4), "
+                "marked `estimated` in analytics",
             )
-        model = meta.get(Meta.model) or meta.get(Meta.requested, "")
-        aborted = aborted or bool(
-            flow.error and (client_gone(flow) or "disconnect" in flow.error.msg.lower())
-        )
-        if response is not None and not aborted:
-            status = response.status_code
-        else:
-            status = 499 if aborted else _ERROR_STATUS.get(meta.get(Meta.error, ""), 502)
+        usage = self._usage(flow, exchange) or Usage()
+        model = placement.model if placement else decision.model if decision else exchange.asked
+        backend = placement.backend.name if placement else decision.backend.name if decision else ""
+        status, error = self._status(flow, exchange, aborted)
         prices = self.runtime.prices
         return Record(
             ts=flow.request.timestamp_start,
-            dialect=dialect_of(flow),
-            model_asked=meta.get(Meta.requested, ""),
-            route=meta.get(Meta.rule, ""),
-            backend=meta.get(Meta.backend, ""),
-            key_alias=meta.get(Meta.key, ""),
+            dialect=exchange.dialect,
+            model_asked=exchange.asked,
+            route=decision.rule if decision else "",
+            backend=backend,
+            key_alias=placement.state.alias if placement is not None else "",
             model_served=model,
-            stream=int(bool(meta.get(Meta.stream))),
+            stream=int(exchange.stream),
             status=status,
-            attempts=meta.get(Meta.attempts, 1),
+            attempts=max(len(exchange.attempts), 1),
             latency_ms=round((end - flow.request.timestamp_start) * 1000, 2),
-            ttfb_ms=meta.get(Meta.ttfb_ms),
+            ttfb_ms=exchange.ttfb_ms,
             tokens_in=usage.input,
             tokens_out=usage.output,
             cache_read=usage.cache_read,
             cache_write=usage.cache_write,
             reasoning=usage.reasoning,
             cost=prices.cost(model, usage) if prices and (usage.input or usage.output) else None,
-            error=meta.get(Meta.error) or (flow.error.msg[:200] if flow.error else None),
-            aborted=int(aborted),
+            error=error,
+            aborted=int(status == ABORTED),
             estimated=int(estimated),
         )
 
-    def _usage(self, flow: http.HTTPFlow) -> Usage | None:
+    def _usage(self, flow: http.HTTPFlow, exchange: Exchange) -> Usage | None:
         response = flow.response
         if response is None:
             return None
         stream = response.stream
-        backend = self.runtime.config.backends.get(flow.metadata.get(Meta.backend, ""))
         if isinstance(stream, UsageSniffer):
             return stream.usage
         if isinstance(stream, StreamAdapter):
@@ -190,9 +195,8 @@ class Analytics:
             return usage_of(stream.ctx.backend, raw) if raw else None
         if stream or not response.raw_content:
             return None
-        dialect = (
-            dialect_of(flow) if Meta.translation in flow.metadata or backend is None else backend.dialect
-        )
+        # A translated body is already in the client's dialect; a same-dialect one in both.
+        dialect = exchange.dialect
         encoded = header_value(response.headers.fields, b"content-encoding") is not None
         body = response.get_content(strict=False) if encoded else response.raw_content
         return usage_from_body(dialect, body or b"")

@@ -1,25 +1,39 @@
 """The addon chain, in order. ``turnout proxy`` and ``addons/router.py`` both use it.
 
 mitmproxy pays for every addon object on every event (it walks each addon and looks up
-the hook by name, ~4 µs each), whether or not the addon has that hook. Eight concern
-classes would cost ~0.25 ms per request before any of them did work. So the concerns
+the hook by name, ~4 µs each), whether or not the addon has that hook. So the concerns
 stay small classes, one per file, in one flat list here, and ``Chain`` presents them to
 mitmproxy as a single addon: for each hook it calls, in order, only the concerns that
 implement it.
+
+Being one addon, the chain is also the error boundary mitmproxy would otherwise draw
+around it (and draw badly: mitmproxy fails OPEN, forwarding a request whose hook
+raised, and skips every later addon). Each concern is isolated: when one raises, the
+error is logged with the concern's name, the flow is answered honestly, and the other
+concerns still run, so analytics still records the request:
+
+- a ``TurnoutError`` is a refusal: the client gets it, in its dialect;
+- anything else in ``requestheaders``/``request`` fails closed: a JSON 500 in the
+  client's dialect, and nothing is forwarded;
+- in ``responseheaders``/``response``, a status never contradicts its body: the
+  response passes untouched (if it is already on its way) or is replaced whole;
+- in ``error``, the failure is logged.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mitmproxy import hooks
+from mitmproxy import hooks, http
 
+from turnout.addons import _mitm
+from turnout.addons._flows import Exchanges, dialect_of, error_response
 from turnout.addons.analytics import Analytics
 from turnout.addons.catalog import Catalog
 from turnout.addons.config import ConfigLoader
-from turnout.addons.credentials import Credentials
 from turnout.addons.endpoints import Endpoints
 from turnout.addons.failover import Failover
 from turnout.addons.gate import Gate
@@ -29,36 +43,129 @@ from turnout.addons.requestlog import RequestLog
 from turnout.addons.router import Router
 from turnout.addons.translator import Translator
 from turnout.addons.upstream_errors import UpstreamErrors
+from turnout.core.errors import InternalError, TurnoutError
 from turnout.core.runtime import Runtime
 
 __all__ = ["Chain", "build_chain", "concerns"]
 
+logger = logging.getLogger(__name__)
 
-def concerns(runtime: Runtime) -> list[Any]:
-    router, credentials = Router(runtime), Credentials(runtime)
+FLOW_HOOKS = frozenset({"requestheaders", "request", "responseheaders", "response", "error"})
+Handler = tuple[str, Callable[..., Any]]
+
+
+def concerns(runtime: Runtime, exchanges: Exchanges) -> list[Any]:
+    replies = _mitm.Replies()
     return [
         ConfigLoader(runtime),  # the config in effect, into the shared runtime
         Catalog(runtime),  # what local servers can serve (context windows), learned in the background
         Gate(),  # TURNOUT_API_KEY; client credentials stripped
         Endpoints(runtime),  # /health, /status, /v1/models answered in place
-        router,  # body parsed once; model → backend → key (or wait); URL rewritten
-        credentials,  # the key's credential and the backend's required headers
-        Relay(),  # SSE streamed; x-turnout-backend on every response
-        RateLimits(runtime),  # rate-limit headers into the pool; 429/401 cool or fail keys
-        Failover(runtime, router, credentials),  # buffered requests retried on other keys, then fallbacks
-        Translator(),  # responses and streams into the client's dialect
-        UpstreamErrors(runtime),  # unreachable → 502, timeout → 504, as JSON
-        Analytics(runtime),  # one record per request into the analytics store
-        RequestLog(),  # --verbose: one line per request
+        Router(runtime, exchanges),  # body parsed once; model → backend → key (or wait); first try built
+        Relay(exchanges),  # SSE streamed; x-turnout-backend on every response
+        RateLimits(runtime, exchanges),  # rate-limit headers into the pool; 429/401 cool or fail keys
+        Failover(runtime, exchanges, replies),  # buffered requests retried on other keys, then fallbacks
+        Translator(exchanges),  # responses and streams into the client's dialect
+        UpstreamErrors(runtime, exchanges, replies),  # deadlines; unreachable → 502, timeout → 504, as JSON
+        Analytics(runtime, exchanges),  # one record per request into the analytics store
+        RequestLog(exchanges),  # --verbose: one line per request
     ]
 
 
-def _dispatcher(handlers: list[Callable[..., Any]]) -> Callable[..., Any]:
-    """Call ``handlers`` in order. A handler may return an awaitable when it must wait
-    (for a key, a retry); the rest then run after it, in a coroutine mitmproxy awaits.
-    Requests that need no waiting never pay for a coroutine."""
-    if len(handlers) == 1:
-        return handlers[0]
+class Chain:
+    """turnout's concerns, in order, as one mitmproxy addon."""
+
+    name = "turnout"
+
+    def __init__(self, members: list[Any], exchanges: Exchanges) -> None:
+        self.members = members
+        self.exchanges = exchanges
+        for hook in hooks.all_hooks:
+            handlers = [
+                (type(m).__name__, getattr(m, hook)) for m in members if callable(getattr(m, hook, None))
+            ]
+            if not handlers:
+                continue
+            if hook in FLOW_HOOKS:
+                setattr(self, hook, self._isolated(hook, handlers))
+            else:
+                setattr(self, hook, _in_order([h for _, h in handlers]))
+
+    def _isolated(self, hook: str, handlers: list[Handler]) -> Callable[[http.HTTPFlow], Any]:
+        """Call ``handlers`` in order; a handler may return an awaitable when it must wait
+        (for a key, a retry), and the rest then run after it, in a coroutine mitmproxy
+        awaits. Requests that need no waiting never pay for a coroutine."""
+        failed = self._failed
+
+        async def resume(
+            pending: Awaitable[Any], name: str, rest: list[Handler], flow: http.HTTPFlow
+        ) -> None:
+            try:
+                await pending
+            except Exception as e:
+                failed(hook, name, flow, e)
+            for name, handler in rest:
+                try:
+                    result = handler(flow)
+                    if result is not None and inspect.isawaitable(result):
+                        await result
+                except Exception as e:
+                    failed(hook, name, flow, e)
+
+        def run(flow: http.HTTPFlow) -> Any:
+            for i, (name, handler) in enumerate(handlers):
+                try:
+                    result = handler(flow)
+                except Exception as e:
+                    failed(hook, name, flow, e)
+                    continue
+                if result is not None and inspect.isawaitable(result):
+                    return resume(result, name, handlers[i + 1 :], flow)
+            return None
+
+        return run
+
+    def _failed(self, hook: str, concern: str, flow: http.HTTPFlow, e: Exception) -> None:
+        exchange = self.exchanges.get(flow)
+        if isinstance(e, TurnoutError) and hook in ("requestheaders", "request"):
+            error: TurnoutError = e  # a refusal, said in the client's dialect
+        else:
+            logger.error("%s failed in its %s hook (%s: %s)", concern, hook, type(e).__name__, e, exc_info=e)
+            error = InternalError(
+                f"turnout failed inside its {concern} concern ({type(e).__name__}); see the proxy log."
+            )
+        if hook == "error":
+            return
+        if exchange is not None and (exchange.error is None or isinstance(error, InternalError)):
+            exchange.error = error
+        reply = error_response(dialect_of(flow, exchange), error)
+        if hook in ("requestheaders", "request"):
+            if flow.response is None:
+                flow.response = reply  # fail closed: nothing is forwarded
+        elif hook == "responseheaders" and flow.response is not None:
+            _replace_whole(flow.response, reply)
+        elif hook == "response" and flow.response is not None and not flow.response.stream:
+            flow.response = reply
+
+
+def _replace_whole(response: http.Response, reply: http.Response) -> None:
+    """Before anything is sent: the error's status, headers and body, the upstream's dropped."""
+    response.status_code, response.reason = reply.status_code, reply.reason
+    response.headers = reply.headers.copy()
+    body = reply.raw_content or b""
+    if response.http_version.startswith("HTTP/1"):
+        response.headers["transfer-encoding"] = "chunked"
+        response.headers.pop("content-length", None)
+    else:
+        response.headers["content-length"] = str(len(body))
+    # Each upstream read is dropped ([]: an empty chunk would end an HTTP/1 body); the error
+    # goes out at the end (the b"" call).
+    response.stream = lambda data: [] if data else [body]
+
+
+def _in_order(handlers: list[Callable[..., Any]]) -> Callable[..., Any]:
+    """Lifecycle hooks (load, configure, running, done): in order, awaiting those that wait;
+    their errors are mitmproxy's to report (a bad option must stop the start)."""
 
     async def resume(pending: Awaitable[Any], rest: list[Callable[..., Any]], args: tuple[Any, ...]) -> None:
         await pending
@@ -77,18 +184,7 @@ def _dispatcher(handlers: list[Callable[..., Any]]) -> Callable[..., Any]:
     return run
 
 
-class Chain:
-    """turnout's concerns, in order, as one mitmproxy addon."""
-
-    name = "turnout"
-
-    def __init__(self, members: list[Any]) -> None:
-        self.members = members
-        for hook in hooks.all_hooks:
-            handlers = [getattr(m, hook) for m in members if callable(getattr(m, hook, None))]
-            if handlers:
-                setattr(self, hook, _dispatcher(handlers))
-
-
 def build_chain(runtime: Runtime | None = None) -> Chain:
-    return Chain(concerns(runtime or Runtime()))
+    _mitm.check()
+    exchanges = Exchanges()
+    return Chain(concerns(runtime or Runtime(), exchanges), exchanges)

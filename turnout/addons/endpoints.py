@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from mitmproxy import http
 
-from turnout.addons._flows import Meta, answer, fail_closed
+from turnout.addons._flows import SUMMARY, answer
 from turnout.core.analytics import prometheus, summarize
 from turnout.core.catalog import accounts_payload, models_payload, status_payload
 from turnout.core.errors import NotFound
@@ -22,7 +22,6 @@ class Endpoints:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    @fail_closed
     def request(self, flow: http.HTTPFlow) -> Any:
         if flow.response or flow.error:
             return None
@@ -35,7 +34,7 @@ class Endpoints:
         elif path == "/status":
             payload = status_payload(
                 runtime.config,
-                runtime.router,
+                runtime.resolver,
                 started=runtime.started,
                 requests=runtime.requests,
                 facts=runtime.facts,
@@ -43,18 +42,18 @@ class Endpoints:
         elif path == "/accounts":
             payload = accounts_payload(runtime, now)
         elif path == "/metrics":
-            flow.metadata[Meta.local] = path
+            flow.metadata[SUMMARY] = {"local": path}
             self._metrics(flow, now)
             return None
         elif path == "/analytics":
-            flow.metadata[Meta.local] = path
+            flow.metadata[SUMMARY] = {"local": path}
             return self._analytics(flow, now)
         elif path in ("/v1/models", "/models"):
             dialect: Dialect = "anthropic" if "anthropic-version" in flow.request.headers else "openai"
-            payload = models_payload(dialect, runtime.router.routable_models())
+            payload = models_payload(dialect, runtime.resolver.routable_models())
         else:
             return None
-        flow.metadata[Meta.local] = path
+        flow.metadata[SUMMARY] = {"local": path}
         answer(flow, 200, orjson.dumps(payload))
         return None
 

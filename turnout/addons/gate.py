@@ -13,7 +13,7 @@ import os
 from mitmproxy import ctx, http
 from mitmproxy.addonmanager import Loader
 
-from turnout.addons._flows import answer_error, drop_headers, fail_closed
+from turnout.addons._flows import drop_headers
 from turnout.core.errors import Unauthorized
 
 CLIENT_CREDENTIAL_HEADERS = frozenset(
@@ -50,19 +50,14 @@ class Gate:
             self.api_key = ctx.options.turnout_api_key.encode()
             self._read = True
 
-    @fail_closed
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error:
             return
         if self.api_key and flow.request.path.split("?", 1)[0] not in OPEN_PATHS:
             sent = (presented_key(flow.request.headers) or "").encode()
             if not hmac.compare_digest(sent, self.api_key):
-                answer_error(
-                    flow,
-                    Unauthorized(
-                        "This turnout requires its API key (TURNOUT_API_KEY): send it as x-api-key "
-                        "or Authorization: Bearer."
-                    ),
+                raise Unauthorized(
+                    "This turnout requires its API key (TURNOUT_API_KEY): send it as x-api-key "
+                    "or Authorization: Bearer."
                 )
-                return
         drop_headers(flow.request.headers, CLIENT_CREDENTIAL_HEADERS)

@@ -11,25 +11,29 @@ import time
 
 from mitmproxy import http
 
-from turnout.addons._flows import Meta
+from turnout.addons._flows import Exchanges
+from turnout.core.exchange import Exchange
 
 logger = logging.getLogger("turnout.requests")
 
 
-def describe(flow: http.HTTPFlow) -> str:
+def describe(flow: http.HTTPFlow, exchange: Exchange) -> str:
     status = flow.response.status_code if flow.response else "ERR"
     end = (flow.response.timestamp_end if flow.response else None) or time.time()
     ms = (end - flow.request.timestamp_start) * 1000
-    route = flow.comment or flow.metadata.get(Meta.local) or flow.request.path.split("?")[0]
-    extra = f" [{flow.metadata[Meta.error]}]" if Meta.error in flow.metadata else ""
+    route = flow.comment or flow.request.path.split("?")[0]
+    extra = f" [{type(exchange.error).__name__}]" if exchange.error is not None else ""
     return f"{flow.request.method} {route} → {status} in {ms:.0f} ms{extra}"
 
 
 class RequestLog:
+    def __init__(self, exchanges: Exchanges) -> None:
+        self.exchanges = exchanges
+
     def response(self, flow: http.HTTPFlow) -> None:
-        if logger.isEnabledFor(logging.INFO) and Meta.local not in flow.metadata:
-            logger.info(describe(flow))
+        if logger.isEnabledFor(logging.INFO) and (exchange := self.exchanges.get(flow)):
+            logger.info(describe(flow, exchange))
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if logger.isEnabledFor(logging.INFO) and Meta.local not in flow.metadata:
-            logger.info(describe(flow))
+        if logger.isEnabledFor(logging.INFO) and (exchange := self.exchanges.get(flow)):
+            logger.info(describe(flow, exchange))

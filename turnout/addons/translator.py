@@ -1,6 +1,6 @@
 """Translates responses when the client's dialect differs from the backend's.
 
-The request side is translated by the router (it has the parsed body); here the
+The request side is built with the upstream request (``core/upstream.py``); here the
 response is: an SSE stream through a ``StreamAdapter`` (set in ``responseheaders``, as
 later is too late), anything else as a whole body in ``response``.
 """
@@ -10,10 +10,12 @@ from __future__ import annotations
 import orjson
 from mitmproxy import http
 
-from turnout.addons._flows import Meta, fail_closed
+from turnout.addons._flows import Exchanges
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.translate import StreamAdapter, translate_response
 from turnout.core.tokens import estimate_input_tokens
+
+__all__ = ["Translator", "prompt_estimate", "translate_whole"]
 
 
 def prompt_estimate(request: http.Request) -> int:
@@ -25,28 +27,41 @@ def prompt_estimate(request: http.Request) -> int:
     return estimate_input_tokens(body) if isinstance(body, dict) else 0
 
 
+def translate_whole(response: http.Response, ctx: Context | None) -> http.Response:
+    """A whole (buffered) response in the client's dialect: success, error or garbage."""
+    if ctx is not None:
+        body = response.get_content(strict=False) or b""
+        response.content = translate_response(body, response.status_code, ctx)
+        response.headers["content-type"] = "application/json"
+        response.headers.pop("content-encoding", None)
+    return response
+
+
 class Translator:
-    @fail_closed
+    def __init__(self, exchanges: Exchanges) -> None:
+        self.exchanges = exchanges
+
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        data = flow.metadata.get(Meta.translation)
+        exchange = self.exchanges.get(flow)
         response = flow.response
-        if data is None or response is None or response.status_code >= 400:
+        if (
+            exchange is None
+            or exchange.translation is None
+            or response is None
+            or response.status_code >= 400
+        ):
             return
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
             return
         request = flow.request
-        response.stream = StreamAdapter(Context.from_metadata(data), lambda: prompt_estimate(request))
+        response.stream = StreamAdapter(exchange.translation, lambda: prompt_estimate(request))
         response.headers.pop("content-length", None)
         response.headers.pop("content-encoding", None)
         if response.http_version.startswith("HTTP/1"):
             response.headers["transfer-encoding"] = "chunked"
 
-    @fail_closed
     def response(self, flow: http.HTTPFlow) -> None:
-        data = flow.metadata.get(Meta.translation)
-        response = flow.response
-        if data is None or response is None or response.stream:
+        exchange = self.exchanges.get(flow)
+        if exchange is None or flow.response is None or flow.response.stream:
             return
-        body = response.get_content(strict=False) or b""
-        response.content = translate_response(body, response.status_code, Context.from_metadata(data))
-        response.headers["content-type"] = "application/json"
+        translate_whole(flow.response, exchange.translation)

@@ -1,116 +1,46 @@
 """Backend failures (unreachable, timed out) answered as JSON in the client's dialect.
 
-Two mitmproxy facts shape this file. When the upstream connection fails, mitmproxy
-sends its own HTML 502 page, and a response set in the ``error`` hook is ignored. And
-mitmproxy has no per-request upstream timeout. So:
+mitmproxy has no per-request upstream timeout and answers a failed upstream with an
+HTML page. So:
 
-* the ``error`` hook prepares the client's reply (502, or 504 after our timeout) and
-  leaves it on the request; a small wrapper around mitmproxy's HTTP/1 server layer sends
-  that reply in place of the HTML page (and falls back to mitmproxy's own behaviour for
-  flows turnout did not prepare);
-* a watchdog per forwarded request closes the upstream connection when no response
-  headers arrive within the backend's ``timeout``, which turns into that same path.
+* a deadline per forwarded request closes the upstream connection when no response
+  headers arrive within the backend's ``timeout`` (``_mitm.close_upstream``); mitmproxy
+  then takes the error path;
+* the ``error`` hook prepares the client's reply (502, or 504 after a deadline) unless
+  failover already prepared a better one or the client is gone, and ``_mitm.Replies``
+  sends it in place of mitmproxy's page.
+
+Deadlines are kept by flow and swept every ``SWEEP`` seconds: a timer per request
+(``call_later`` and ``cancel``) would cost more than the sweep on every request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Generator
-from typing import Any
+import weakref
 
-from mitmproxy import ctx, http
-from mitmproxy.connection import ConnectionState
-from mitmproxy.net.http import http1
-from mitmproxy.proxy import commands
-from mitmproxy.proxy.layers.http import _http1
-from mitmproxy.proxy.layers.http._events import ResponseProtocolError
+from mitmproxy import http
 
-from turnout.addons._flows import Meta, client_gone, dialect_of, fail_closed
-from turnout.core.errors import BackendTimeout, BackendUnreachable, TurnoutError, error_body
+from turnout.addons import _mitm
+from turnout.addons._flows import Exchanges, client_gone, error_response
+from turnout.core.errors import BackendTimeout, BackendUnreachable, TurnoutError
+from turnout.core.exchange import Exchange
 from turnout.core.runtime import Runtime
-
-logger = logging.getLogger("turnout")
-
-REPLY = "_turnout_reply"  # attribute on the live Request object; never serialized
-
-
-def _send_prepared_reply(original: Any) -> Any:
-    def send(self: _http1.Http1Server, event: Any) -> Generator[Any, Any, None]:
-        # Not a generator itself: every other event gets mitmproxy's own generator back,
-        # with no extra frame per chunk of every response.
-        if type(event) is ResponseProtocolError and self.response is None:
-            reply = getattr(self.request, REPLY, None)
-            if reply is not None:
-                return _reply(self, reply)
-        return original(self, event)
-
-    send.__turnout_original__ = original  # type: ignore[attr-defined]
-    return send
-
-
-def _reply(layer: _http1.Http1Server, reply: bytes) -> Generator[Any, Any, None]:
-    if layer.conn.state & ConnectionState.CAN_WRITE:
-        yield commands.SendData(layer.conn, reply)
-    yield commands.CloseConnection(layer.conn)
-
-
-def json_error_response(status_code: int, message: str = "") -> bytes:
-    """Replaces mitmproxy's HTML error page where turnout knows no flow (a malformed request
-    head, say): one body both SDKs read, ``{"type":"error","error":{"type","message"}}``."""
-    body = error_body("anthropic", status_code, message or f"HTTP {status_code}")
-    response = http.Response.make(
-        status_code, body, {"content-type": "application/json", "connection": "close"}
-    )
-    return http1.assemble_response(response)
-
-
-_ORIGINAL_ERROR_RESPONSE = _http1.make_error_response
-
-
-def install_reply_patch() -> None:
-    """Idempotent: wrap ``Http1Server.send`` and replace the HTML page, once per process."""
-    if not hasattr(_http1.Http1Server.send, "__turnout_original__"):
-        _http1.Http1Server.send = _send_prepared_reply(_http1.Http1Server.send)  # type: ignore[method-assign]
-    _http1.make_error_response = json_error_response
-
-
-def uninstall_reply_patch() -> None:
-    original = getattr(_http1.Http1Server.send, "__turnout_original__", None)
-    if original is not None:
-        _http1.Http1Server.send = original  # type: ignore[method-assign]
-    _http1.make_error_response = _ORIGINAL_ERROR_RESPONSE
-
-
-def assemble_response(response: http.Response) -> bytes:
-    """A whole HTTP/1.1 response to send in place of mitmproxy's error page; closes the connection."""
-    response.headers["connection"] = "close"
-    response.headers["content-length"] = str(len(response.raw_content or b""))
-    return http1.assemble_response(response)
-
-
-def assemble_reply(flow: http.HTTPFlow, error: TurnoutError) -> bytes:
-    body = error_body(dialect_of(flow), error.status, error.message)
-    response = http.Response.make(error.status, body, {"content-type": "application/json"})
-    if backend := flow.metadata.get(Meta.backend):
-        response.headers["x-turnout-backend"] = backend
-    return assemble_response(response)
 
 
 class UpstreamErrors:
-    """Deadlines are kept in a dict and swept every ``SWEEP`` seconds: a timer per request
-    (``call_later`` and ``cancel``) would cost more than the dict on every request."""
-
     SWEEP = 0.1
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, exchanges: Exchanges, replies: _mitm.Replies) -> None:
         self.runtime = runtime
-        self._deadlines: dict[str, tuple[float, http.HTTPFlow]] = {}
+        self.exchanges = exchanges
+        self.replies = replies
+        self._deadlines: weakref.WeakKeyDictionary[http.HTTPFlow, float] = weakref.WeakKeyDictionary()
         self._sweeper: asyncio.Task[None] | None = None
 
     def running(self) -> None:
-        install_reply_patch()
+        self.replies.install()
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
@@ -119,53 +49,59 @@ class UpstreamErrors:
             self._sweeper.cancel()
             self._sweeper = None
         self._deadlines.clear()
-        uninstall_reply_patch()
+        self.replies.uninstall()
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(self.SWEEP)
             now = time.monotonic()
-            for flow_id, (deadline, flow) in list(self._deadlines.items()):
+            for flow, deadline in list(self._deadlines.items()):
                 if deadline <= now:
-                    del self._deadlines[flow_id]
+                    del self._deadlines[flow]
                     self._expire(flow)
 
-    @fail_closed
     def request(self, flow: http.HTTPFlow) -> None:
-        name = flow.metadata.get(Meta.backend)
-        if flow.response or flow.error or name is None:
+        exchange = self.exchanges.get(flow)
+        if flow.response or flow.error or exchange is None or exchange.placement is None:
             return
-        self._deadlines[flow.id] = (time.monotonic() + self.runtime.config.backends[name].timeout, flow)
+        self._deadlines[flow] = time.monotonic() + exchange.placement.backend.timeout
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        self._deadlines.pop(flow.id, None)
+        self._deadlines.pop(flow, None)
 
     def _expire(self, flow: http.HTTPFlow) -> None:
-        flow.metadata[Meta.timed_out] = True
-        proxyserver = ctx.master.addons.get("proxyserver")
-        handler = proxyserver.connections.get(flow.client_conn.id) if proxyserver else None
-        io = handler.transports.get(flow.server_conn) if handler else None
-        if io is not None and io.writer is not None:
-            io.writer.close()  # mitmproxy sees the server hang up and raises the error path
+        if exchange := self.exchanges.get(flow):
+            exchange.timed_out = True
+        _mitm.close_upstream(flow)  # mitmproxy sees the server hang up and takes the error path
 
     def error(self, flow: http.HTTPFlow) -> None:
-        self._deadlines.pop(flow.id, None)
-        name = flow.metadata.get(Meta.backend)
-        if name is None or flow.response is not None or hasattr(flow.request, REPLY) or client_gone(flow):
-            return  # not ours, answered, a failover already prepared the reply, or nobody to tell
-        backend = self.runtime.config.backends.get(name)
-        where = f"{name} ({backend.base_url})" if backend else name
-        error: TurnoutError
-        if flow.metadata.get(Meta.timed_out):
+        self._deadlines.pop(flow, None)
+        exchange = self.exchanges.get(flow)
+        if exchange is None or exchange.placement is None or flow.response is not None or client_gone(flow):
+            return  # not ours, answered, or nobody to tell
+        if self.replies.prepared(flow) is not None:
+            return  # failover found an answer
+        exchange.error = self._failure(exchange, flow)
+        reply = error_response(exchange.dialect, exchange.error)
+        reply.headers["x-turnout-backend"] = exchange.placement.backend.name
+        self.replies.prepare(flow, reply)
+
+    def _failure(self, exchange: Exchange, flow: http.HTTPFlow) -> TurnoutError:
+        """The last attempt's failure, said so that the user knows what to check."""
+        backend = exchange.placement.backend if exchange.placement else None
+        where = f"{backend.name} ({backend.base_url})" if backend else "the backend"
+        last = exchange.attempts[-1] if exchange.attempts else None
+        timed_out = last.failure == "timed out" if last is not None and last.failure else exchange.timed_out
+        if timed_out:
             secs = backend.timeout if backend else 0
-            error = BackendTimeout(
+            return BackendTimeout(
                 f"Backend {where} sent no response within {secs:g} s; "
                 "if it is just slow, raise its timeout: in the config."
             )
-        else:
-            reason = flow.error.msg if flow.error else "connection failed"
-            error = BackendUnreachable(
-                f"Cannot reach backend {where}: {reason}. Is it running, and is its base_url right?"
-            )
-        flow.metadata[Meta.error] = type(error).__name__
-        setattr(flow.request, REPLY, assemble_reply(flow, error))
+        reason = (
+            flow.error.msg if flow.error and len(exchange.attempts) < 2 else (last.failure if last else "")
+        )
+        return BackendUnreachable(
+            f"Cannot reach backend {where}: {reason or 'connection failed'}. "
+            "Is it running, and is its base_url right?"
+        )

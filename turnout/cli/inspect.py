@@ -17,7 +17,7 @@ from turnout.core.config import load_user_config
 from turnout.core.credentials import mask
 from turnout.core.errors import ConfigError
 from turnout.core.models import Backend
-from turnout.core.routing import Router, upstream_url
+from turnout.core.routing import Resolver, upstream_url
 
 
 def models(config: ConfigOpt = None) -> None:
@@ -26,14 +26,14 @@ def models(config: ConfigOpt = None) -> None:
         cfg = load_user_config(config)
     except ConfigError as e:
         fail(e.message)
-    router = Router(cfg)
+    resolver = Resolver(cfg)
     table = Table(title="Routable models")
     table.add_column("model", no_wrap=True, style="bold")
     table.add_column("backend", no_wrap=True)
     table.add_column("served as")
     table.add_column("why")
-    for model in router.routable_models():
-        d = router.resolve(model)
+    for model in resolver.routable_models():
+        d = resolver.resolve(model)
         table.add_row(escape(model), escape(d.backend.name), escape(d.model), escape(d.rule))
     out.print(table)
     for r in cfg.routes:

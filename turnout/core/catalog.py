@@ -9,7 +9,7 @@ from typing import Any
 from turnout.core.credentials import mask
 from turnout.core.models import Config, Dialect
 from turnout.core.probe import ServerFacts
-from turnout.core.routing import Router
+from turnout.core.routing import Resolver
 from turnout.core.runtime import Runtime
 
 __all__ = ["accounts_payload", "models_payload", "status_payload"]
@@ -37,7 +37,7 @@ def models_payload(dialect: Dialect, model_ids: list[str]) -> dict[str, Any]:
 
 def status_payload(
     config: Config,
-    router: Router,
+    resolver: Resolver,
     *,
     started: float,
     requests: int,
@@ -65,7 +65,7 @@ def status_payload(
         ],
         "routes": [{"match": r.describe(), "backend": r.backend, "model": r.model} for r in config.routes],
         "aliases": config.aliases,
-        "models": router.routable_models(),
+        "models": resolver.routable_models(),
     }
 
 

@@ -9,9 +9,10 @@
     │   ├── NotFound           no such local endpoint (404)
     │   ├── BodyTooLarge       body over ``limits.max_body_bytes`` (413)
     │   └── KeysExhausted      every key cooling and the queue timed out or is full (429)
-    └── UpstreamError        the backend failed us (5xx)
-        ├── BackendUnreachable  connection refused / DNS / TLS (502)
-        └── BackendTimeout      no response within the backend's timeout (504)
+    ├── UpstreamError        the backend failed us (5xx)
+    │   ├── BackendUnreachable  connection refused / DNS / TLS (502)
+    │   └── BackendTimeout      no response within the backend's timeout (504)
+    └── InternalError        turnout itself failed; nothing was forwarded (500)
 
 Every error carries the HTTP status it maps to, so the one boundary that turns errors
 into responses (``error_body``) never guesses. Messages say what to do next.
@@ -29,6 +30,7 @@ __all__ = [
     "BadRequest",
     "BodyTooLarge",
     "ConfigError",
+    "InternalError",
     "KeysExhausted",
     "NoRouteError",
     "NotFound",
@@ -37,7 +39,6 @@ __all__ = [
     "Unauthorized",
     "UpstreamError",
     "error_body",
-    "error_for",
 ]
 
 
@@ -94,6 +95,12 @@ class BackendTimeout(UpstreamError):
     status = 504
 
 
+class InternalError(TurnoutError):
+    """A concern of turnout's chain raised; the proxy log has the traceback."""
+
+    status = 500
+
+
 _ANTHROPIC_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -136,8 +143,3 @@ def error_body(dialect: Dialect, status: int, message: str) -> bytes:
     return orjson.dumps(
         {"error": {"message": message, "type": kind, "param": None, "code": _OPENAI_CODES.get(status)}}
     )
-
-
-def error_for(dialect: Dialect, error: TurnoutError) -> tuple[int, bytes]:
-    """Status and body for ``error``, ready to send."""
-    return error.status, error_body(dialect, error.status, error.message)

@@ -21,7 +21,7 @@ from turnout.core.models import Backend, Config, KeySpec
 from turnout.core.ratelimit import Limit, headers_from_fields, parse_limits, parse_retry_after
 from turnout.core.routing import Target
 
-__all__ = ["KeyState", "Placement", "Pool"]
+__all__ = ["KeyState", "Pool"]
 
 TREND_EVERY = 5.0  # seconds between headroom samples kept for the exhaustion forecast
 
@@ -87,13 +87,6 @@ class KeyState:
         (t0, h0), (t1, h1) = points[0], points[-1]
         per_minute = (h0 - h1) / ((t1 - t0) / 60)
         return round(h1 / per_minute, 1) if per_minute > 0 else None
-
-
-@dataclass(frozen=True)
-class Placement:
-    state: KeyState
-    backend: Backend
-    model: str  # the model this backend serves the request as
 
 
 class Pool:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from turnout.core.errors import NoRouteError
 from turnout.core.models import Backend, Config, Decision
 
-__all__ = ["Router", "Target", "upstream_url"]
+__all__ = ["Resolver", "Target", "upstream_url"]
 
 _OPENAI_MODEL = re.compile(r"^(gpt-|o\d|chatgpt-|text-embedding-)")
 
@@ -65,8 +65,8 @@ def upstream_url(backend: Backend, path: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" + Target.of(backend).path(path)
 
 
-class Router:
-    """Decisions depend only on the config, which a Router never outlives (a reload builds
+class Resolver:
+    """Decisions depend only on the config, which a Resolver never outlives (a reload builds
     a new one), so each requested name is resolved once and remembered."""
 
     CACHE_SIZE = 4096  # distinct model names remembered; past that the memory starts over

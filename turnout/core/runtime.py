@@ -1,7 +1,7 @@
 """The state the addons share while a proxy runs: the config in effect and counters.
 
 One ``Runtime`` is made per proxy and handed to every addon in the chain; nothing is
-module-global. A reload swaps ``config`` and ``router`` together in one assignment.
+module-global. A reload swaps ``config`` and ``resolver`` together in one assignment.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from turnout.core.analytics import Counters
 from turnout.core.governor import Governor
 from turnout.core.models import Config
+from turnout.core.placement import Placer
 from turnout.core.pool import Pool
 from turnout.core.prices import PriceTable
 from turnout.core.probe import ServerFacts
-from turnout.core.routing import Router
+from turnout.core.routing import Resolver
 from turnout.core.store import Store
 
 __all__ = ["Runtime"]
@@ -27,15 +28,15 @@ logger = logging.getLogger("turnout")
 @dataclass
 class _Loaded:
     config: Config
-    router: Router
+    resolver: Resolver
 
 
 @dataclass
 class Runtime:
     started: float = field(default_factory=time.time)
     requests: int = 0
-    waiting: int = 0  # requests waiting for a key
     pool: Pool | None = None
+    placer: Placer | None = None  # made with the pool; lives as long as it (its wait count too)
     governors: dict[str, Governor] = field(default_factory=dict)
     store: Store | None = None  # the analytics store, while it is open
     counters: Counters = field(default_factory=Counters)
@@ -60,8 +61,12 @@ class Runtime:
         for name, b in config.backends.items():
             governor = self.governors.setdefault(name, Governor())
             governor.max_concurrent, governor.min_interval = b.max_concurrent, b.min_interval
+        if self.placer is None:
+            self.placer = Placer(self.pool, self.governors, config.pool, config.backends)
+        else:
+            self.placer.settings, self.placer.backends = config.pool, config.backends
         self.prices = PriceTable(config.prices)
-        self._loaded = _Loaded(config, Router(config))
+        self._loaded = _Loaded(config, Resolver(config))
         self.generation += 1
 
     @property
@@ -77,9 +82,14 @@ class Runtime:
         return self._loaded.config
 
     @property
-    def router(self) -> Router:
+    def waiting(self) -> int:
+        """Requests waiting for a key or a governor slot."""
+        return self.placer.waiting if self.placer is not None else 0
+
+    @property
+    def resolver(self) -> Resolver:
         if self._loaded is None:
             raise RuntimeError(
                 "turnout's config is not loaded yet (the turnout_config option was never applied)"
             )
-        return self._loaded.router
+        return self._loaded.resolver

@@ -1,0 +1,101 @@
+"""The one builder of the request a backend receives, for the first try and every retry.
+
+From the client's request (an ``Exchange``) and where it goes (a ``Placement``): the
+URL (scheme, host, port and path under the backend's base URL), the headers (the
+client's, minus its credentials and the other dialect's headers, plus the backend's
+credential and required headers), and the body — the client's bytes untouched when
+nothing changes, the model spliced in when a rule rewrites it, or the whole request
+translated when the backend speaks another dialect. The glue applies it to the live
+mitmproxy request (first try) or sends it with ``sender`` (retries): the same bytes
+either way.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from turnout.core.body import replace_model
+from turnout.core.dialects.context import Context
+from turnout.core.dialects.translate import BACKEND_PATHS, translate_request
+from turnout.core.exchange import Exchange
+from turnout.core.headers import Fields, header_value, rewrite
+from turnout.core.placement import Placement
+from turnout.core.routing import Target
+
+__all__ = ["UpstreamRequest", "build_upstream", "credential_headers"]
+
+ANTHROPIC_VERSION = b"2023-06-01"
+ANTHROPIC_ONLY = frozenset(
+    {b"anthropic-version", b"anthropic-beta", b"anthropic-dangerous-direct-browser-access"}
+)
+_HOST = frozenset({b"host"})
+_REENCODED = frozenset({b"content-type", b"content-encoding", b"content-length", b"accept-encoding"})
+_JSON_IDENTITY: Fields = ((b"content-type", b"application/json"), (b"accept-encoding", b"identity"))
+
+
+@dataclass(frozen=True)
+class UpstreamRequest:
+    method: str
+    target: Target  # scheme, host, port and the Host header's authority
+    path: str
+    fields: Fields  # every header but Host; the credential included
+    body: bytes
+    body_changed: bool  # False: the client's bytes (as received) go through untouched
+    translation: Context | None  # the response side's context, when the dialects differ
+
+    @property
+    def url(self) -> str:
+        return f"{self.target.scheme}://{self.target.authority}{self.path}"
+
+
+@functools.lru_cache(maxsize=256)
+def credential_headers(
+    kind: str, key: str | None, extra: tuple[tuple[str, str], ...]
+) -> tuple[frozenset[bytes], Fields]:
+    """The headers a backend's requests lose and gain: its credential (``x-api-key`` for
+    Anthropic, ``Authorization: Bearer`` for the rest), its configured ``headers``, and
+    ``Host`` (which follows the URL).
+    Computed once per backend and key; the CLI's probes use it too."""
+    extra_fields = tuple((k.lower().encode(), v.encode()) for k, v in extra)
+    drop = frozenset(k for k, _ in extra_fields) | _HOST  # the Host follows the URL
+    if kind == "anthropic":
+        credential: Fields = ((b"x-api-key", key.encode()),) if key else ()
+        drop |= {b"x-api-key"}
+    else:
+        credential = ((b"authorization", b"Bearer " + key.encode()),) if key else ()
+        drop |= ANTHROPIC_ONLY | {b"authorization"}
+    return drop, credential + extra_fields
+
+
+def build_upstream(
+    exchange: Exchange, placement: Placement, *, method: str = "POST", window: int | None = None
+) -> UpstreamRequest:
+    """The request ``placement``'s backend gets for ``exchange`` (see the module docstring).
+
+    ``window`` is the context the backend is known to have, for capping ``max_tokens``."""
+    backend, model, decision = placement.backend, placement.model, exchange.decision
+    assert decision is not None and exchange.body is not None
+    drop, add = credential_headers(backend.kind, placement.state.spec.key, backend.headers)
+    fields, path = exchange.fields, exchange.endpoint.path
+    body, changed, translation = exchange.wire, False, None
+    if exchange.endpoint.dialect != backend.dialect:
+        body, translation = translate_request(
+            exchange.body,
+            endpoint=exchange.endpoint.name,
+            backend=backend,
+            model=model,
+            requested=decision.requested,
+            window=window,
+        )
+        changed, path = True, BACKEND_PATHS[backend.dialect]
+        drop, add = drop | _REENCODED, add + _JSON_IDENTITY
+    elif model != decision.requested:
+        body, changed = replace_model(exchange.raw, exchange.body, model), True
+        drop = drop | {b"content-encoding", b"content-length"}  # the new bytes are sent as they are
+    if backend.kind == "anthropic" and header_value(fields, b"anthropic-version") is None:
+        add = (*add, (b"anthropic-version", ANTHROPIC_VERSION))
+    target = placement.state.target
+    return UpstreamRequest(
+        method, target, target.path(path), rewrite(fields, drop, add), body, changed, translation
+    )
