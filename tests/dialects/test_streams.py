@@ -12,7 +12,11 @@ from turnout.core.dialects.translate import StreamAdapter
 
 def events(raw: bytes) -> list[tuple[str | None, dict]]:
     p = SSEParser()
-    return [(e.event, json.loads(e.data)) for e in [*p.feed(raw), *p.flush()] if e.data != "[DONE]"]
+    return [
+        (e.decode() if e else None, json.loads(d))
+        for e, d in [*p.feed_raw(raw), *p.flush_raw()]
+        if d != b"[DONE]"
+    ]
 
 
 def chunk(delta: dict, finish: str | None = None) -> bytes:

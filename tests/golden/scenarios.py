@@ -1,4 +1,4 @@
-"""The golden corpus, written as scenarios; ``regenerate.py`` turns them into files.
+"""The golden corpus, written as scenarios; ``corpus.py --write`` turns them into files.
 
 Each scenario is what a model says (thinking, text, tool calls, a stop, usage) plus how
 the upstream says it. From it come the upstream bytes in both dialects, exactly as the

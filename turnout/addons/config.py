@@ -17,7 +17,7 @@ from turnout.core.models import Config
 from turnout.core.paths import credentials_dir, user_config_path
 from turnout.core.runtime import Runtime
 
-logger = logging.getLogger("turnout")
+logger = logging.getLogger(__name__)
 
 
 class ConfigLoader:
@@ -57,7 +57,7 @@ class ConfigLoader:
         except ConfigError as e:
             raise exceptions.OptionsError(f"turnout_config: {e}") from e
         self.runtime.install(config)
-        logger.debug("turnout: loaded %d backends from %s", len(config.backends), config.source)
+        logger.debug("loaded %d backends from %s", len(config.backends), config.source)
 
     def _load(self) -> Config:
         return load_user_config(
@@ -100,12 +100,10 @@ class ConfigLoader:
             try:
                 config = await asyncio.to_thread(self._load)
             except ConfigError as e:
-                logger.warning(
-                    "turnout: config change not applied, the old config stays in effect: %s", e.message
-                )
+                logger.warning("config change not applied, the old config stays in effect: %s", e.message)
                 continue
             self.runtime.install(config)
-            logger.warning("turnout: reloaded the config (%d backends)", len(config.backends))
+            logger.warning("reloaded the config (%d backends)", len(config.backends))
 
 
 def self_urls(modes: Sequence[str]) -> list[str]:

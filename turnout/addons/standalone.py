@@ -13,7 +13,7 @@ from mitmproxy import ctx
 
 from turnout.server import ServerSettings
 
-logger = logging.getLogger("turnout")
+logger = logging.getLogger(__name__)
 
 
 class StandaloneDefaults:
@@ -24,4 +24,4 @@ class StandaloneDefaults:
             ctx.options.update(
                 mode=values["mode"], connection_strategy="lazy", tcp_timeout=values["tcp_timeout"]
             )
-            logger.warning("turnout: listening as a router on http://127.0.0.1:3456 (pass --mode to change)")
+            logger.warning("listening as a router on http://127.0.0.1:3456 (pass --mode to change)")

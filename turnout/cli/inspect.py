@@ -18,6 +18,7 @@ from turnout.core.credentials import mask
 from turnout.core.errors import ConfigError
 from turnout.core.models import Backend
 from turnout.core.routing import Resolver, upstream_url
+from turnout.core.upstream import ANTHROPIC_VERSION, credential_headers
 
 
 def models(config: ConfigOpt = None) -> None:
@@ -70,10 +71,11 @@ def status(url: UrlOpt = DEFAULT_URL) -> None:
 
 def probe(backend: Backend, timeout: float = 5.0) -> tuple[str, str]:
     """(verdict, detail) for one backend: can we reach it, and does it take our key?"""
-    if backend.kind == "anthropic":
-        headers = {"anthropic-version": "2023-06-01", **({"x-api-key": backend.key} if backend.key else {})}
-    else:
-        headers = {"authorization": f"Bearer {backend.key}"} if backend.key else {}
+    _, credential = credential_headers(backend.kind, backend.key, backend.headers)
+    headers = [
+        *credential,
+        *([(b"anthropic-version", ANTHROPIC_VERSION)] if backend.kind == "anthropic" else []),
+    ]
     start = time.perf_counter()
     try:
         r = httpx.get(upstream_url(backend, "/v1/models"), headers=headers, timeout=timeout)

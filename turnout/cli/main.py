@@ -99,10 +99,18 @@ def proxy(
 
 
 def _setup_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    """turnout's own log on stderr, each line saying it is turnout's (mitmproxy's log goes
+    there too, unprefixed); with --verbose, one line per request as well."""
+    said = logging.StreamHandler()
+    said.setFormatter(logging.Formatter("[%(asctime)s] turnout: %(message)s", "%H:%M:%S"))
+    turnout = logging.getLogger("turnout")
+    turnout.addHandler(said)
+    turnout.setLevel(logging.WARNING)
+    turnout.propagate = False
+    lines = logging.StreamHandler()
+    lines.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     requests = logging.getLogger("turnout.requests")
-    requests.addHandler(handler)
+    requests.addHandler(lines)
     requests.setLevel(logging.INFO if verbose else logging.WARNING)
     requests.propagate = False
 

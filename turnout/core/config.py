@@ -22,6 +22,8 @@ from turnout.core.discovery import probe_local_servers
 from turnout.core.errors import ConfigError
 from turnout.core.models import (
     BACKEND_KINDS,
+    BASE_URL,
+    NAME,
     AnalyticsSettings,
     Backend,
     Config,
@@ -42,7 +44,6 @@ __all__ = [
 ]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DEFAULT_BASE = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
 
 
@@ -75,7 +76,7 @@ def _backend(
     name: str, raw: Any, ctx: _Where, env: Mapping[str, str], store: CredentialStore | None
 ) -> Backend:
     path = f"backends.{name}"
-    if not _NAME.match(name):
+    if not NAME.match(name):
         raise ctx.error(path, "backend names use letters, digits, '-', '_' or '.'")
     raw = _expect(raw, dict, ctx, path, "a mapping with kind:, base_url:, key:")
     allowed = {
@@ -104,7 +105,7 @@ def _backend(
             f"{path}.base_url", "required for openai-compat backends (e.g. http://127.0.0.1:11434/v1)"
         )
     base_url = _expand(_expect(base_url, str, ctx, f"{path}.base_url", "a URL"), env, ctx, f"{path}.base_url")
-    if not re.match(r"^https?://[^/\s]+", base_url):
+    if not BASE_URL.match(base_url):
         raise ctx.error(f"{path}.base_url", f"must start with http:// or https:// (got {base_url!r})")
     key = raw.get("key")
     if key is not None:
@@ -161,7 +162,7 @@ def _keys(
         where = f"{path}[{i}]"
         item = _expect(item, dict, ctx, where, "a mapping {alias, key, base_url}")
         alias = _expect(item.get("alias"), str, ctx, f"{where}.alias", "a name")
-        if not _NAME.match(alias) or any(s.alias == alias for s in specs):
+        if not NAME.match(alias) or any(s.alias == alias for s in specs):
             raise ctx.error(
                 f"{where}.alias", f"aliases are unique names of letters, digits, '-', '_' (got {alias!r})"
             )
@@ -175,7 +176,7 @@ def _keys(
             url = _expand(
                 _expect(url, str, ctx, f"{where}.base_url", "a URL"), env, ctx, f"{where}.base_url"
             ).rstrip("/")
-            if not re.match(r"^https?://[^/\s]+", url):
+            if not BASE_URL.match(url):
                 raise ctx.error(f"{where}.base_url", f"must start with http:// or https:// (got {url!r})")
         specs.append(KeySpec(alias, value or key, url))
     if store is not None:

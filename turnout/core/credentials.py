@@ -22,12 +22,12 @@ from pathlib import Path
 import orjson
 
 from turnout.core.errors import ConfigError
+from turnout.core.models import NAME
 
 __all__ = ["CredentialStore", "StoredKey", "check_secret", "mask"]
 
 logger = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -60,7 +60,7 @@ class CredentialStore:
         self.directory = directory
 
     def _path(self, name: str) -> Path:
-        if not _NAME.match(name):
+        if not NAME.match(name):
             raise ConfigError(f"invalid name {name!r}: use letters, digits, '-', '_' or '.'")
         return self.directory / name
 

@@ -19,15 +19,14 @@ class Endpoint:
     name: str
     dialect: Dialect
     path: str  # normalized, /v1/...
-    routed: bool  # carries a model and goes to a backend
 
 
 _PROXIED = {
-    "/v1/messages": Endpoint("messages", "anthropic", "/v1/messages", True),
-    "/v1/messages/count_tokens": Endpoint("count_tokens", "anthropic", "/v1/messages/count_tokens", True),
-    "/v1/chat/completions": Endpoint("chat", "openai", "/v1/chat/completions", True),
-    "/v1/embeddings": Endpoint("embeddings", "openai", "/v1/embeddings", True),
-    "/v1/responses": Endpoint("responses", "openai", "/v1/responses", True),
+    "/v1/messages": Endpoint("messages", "anthropic", "/v1/messages"),
+    "/v1/messages/count_tokens": Endpoint("count_tokens", "anthropic", "/v1/messages/count_tokens"),
+    "/v1/chat/completions": Endpoint("chat", "openai", "/v1/chat/completions"),
+    "/v1/embeddings": Endpoint("embeddings", "openai", "/v1/embeddings"),
+    "/v1/responses": Endpoint("responses", "openai", "/v1/responses"),
 }
 
 

@@ -12,7 +12,9 @@ from typing import Literal
 
 __all__ = [
     "BACKEND_KINDS",
+    "BASE_URL",
     "DIALECT_OF_KIND",
+    "NAME",
     "AnalyticsSettings",
     "Backend",
     "BackendKind",
@@ -25,6 +27,9 @@ __all__ = [
     "Quirks",
     "Route",
 ]
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # backend names, key aliases, stored files
+BASE_URL = re.compile(r"^https?://[^/\s]+")  # what a base_url must start with
 
 Dialect = Literal["anthropic", "openai"]
 BackendKind = Literal["anthropic", "openai", "openai-compat"]

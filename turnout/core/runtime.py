@@ -22,7 +22,7 @@ from turnout.core.store import Store
 
 __all__ = ["Runtime"]
 
-logger = logging.getLogger("turnout")
+logger = logging.getLogger(__name__)
 
 
 @dataclass

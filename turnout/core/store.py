@@ -26,7 +26,7 @@ from turnout.core.errors import TurnoutError
 
 __all__ = ["Record", "Store", "StoreError", "read_rows"]
 
-logger = logging.getLogger("turnout")
+logger = logging.getLogger(__name__)
 
 
 class StoreError(TurnoutError):
@@ -117,7 +117,6 @@ class Store:
         self.path = path
         self.retention = retention_days * 86400
         self.written = 0
-        self.dropped = 0
         self._pending: list[Record] = []
         self._unsaved: list[Record] = []  # handed to on_rows, not yet on disk
         self._since_checkpoint = 0
@@ -160,11 +159,10 @@ class Store:
 
     def _keep(self, rows: list[Record], error: sqlite3.Error) -> None:
         if not self._unsaved:
-            logger.warning("turnout: analytics rows kept in memory for now: %s", error)
+            logger.warning("analytics rows kept in memory for now: %s", error)
         overflow = len(rows) - self.MAX_PENDING
         if overflow > 0:
-            self.dropped += overflow
-            logger.warning("turnout: %d analytics rows dropped: the database stays unwritable", overflow)
+            logger.warning("%d analytics rows dropped: the database stays unwritable", overflow)
             rows = rows[overflow:]
         self._unsaved = rows
 
@@ -175,7 +173,7 @@ class Store:
         try:
             db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error as e:
-            logger.debug("turnout: analytics checkpoint skipped: %s", e)
+            logger.debug("analytics checkpoint skipped: %s", e)
         finally:
             db.close()
 
@@ -187,7 +185,7 @@ class Store:
                     "DELETE FROM requests WHERE ts < ?", (time.time() - self.retention,)
                 ).rowcount
         except sqlite3.Error as e:
-            logger.warning("turnout: old analytics rows not pruned this time: %s", e)
+            logger.warning("old analytics rows not pruned this time: %s", e)
             return 0
 
     def close(self) -> None:
@@ -195,7 +193,7 @@ class Store:
         self._db.execute("PRAGMA busy_timeout=10000")
         self.flush()
         if self._unsaved:
-            logger.warning("turnout: %d analytics rows could not be written", len(self._unsaved))
+            logger.warning("%d analytics rows could not be written", len(self._unsaved))
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._db.close()

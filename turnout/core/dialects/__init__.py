@@ -2,11 +2,16 @@
 
 Pure functions and incremental state machines, free of mitmproxy:
 
-- ``requests``: a request body from one dialect to the other (``anthropic_to_openai``,
-  ``openai_to_anthropic``), returning the body and a ``Context`` the response side needs;
-- ``responses``: non-streaming response bodies, both directions;
-- ``streams``: SSE stream translators fed raw bytes at any boundary; they never raise;
+- ``translate``: the entry points the proxy uses (``translate_request``,
+  ``translate_response``, ``StreamAdapter`` for ``response.stream``);
+- ``to_openai_request``, ``to_anthropic_request``: a request body into the other dialect;
+- ``responses``: whole (non-streamed) response bodies, both directions;
+- ``stream_to_anthropic``, ``stream_to_openai``: SSE stream translators fed raw bytes at
+  any boundary; they never raise;
 - ``errors``: upstream error bodies into the client's dialect;
 - ``sse``: the incremental SSE parser and writer the streams share;
-- ``quirks``: per-backend settings (token parameter, reasoning field, schema cleanup…).
+- ``mapping``: stop reasons, usage, effort levels, tool arguments;
+- ``ids``: tool ids and names that survive the trip, unique per response;
+- ``schema``: JSON-schema cleanup for backends that accept only a subset;
+- ``context``: what the response side of a translation needs to know of its request.
 """

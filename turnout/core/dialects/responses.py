@@ -1,4 +1,4 @@
-"""Non-streaming response bodies, both directions (llm-wire-formats §4.3-4.4).
+"""Non-streaming response bodies, both directions.
 
 OpenAI → Anthropic: reasoning becomes a ``thinking`` block placed first, with a
 recognizable synthetic signature (a genuine one cannot exist); tool calls become

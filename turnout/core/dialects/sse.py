@@ -7,15 +7,9 @@ lines are decoded, so a UTF-8 character split across reads is never damaged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+__all__ = ["EventBuffer", "SSEParser", "format_event"]
 
-__all__ = ["EventBuffer", "SSEEvent", "SSEParser", "format_event"]
-
-
-@dataclass(frozen=True)
-class SSEEvent:
-    event: str | None
-    data: str
+Event = tuple[bytes | None, bytes]  # (event name, data), as the parser hands them out
 
 
 class SSEParser:
@@ -24,11 +18,6 @@ class SSEParser:
         self._event: bytes | None = None
         self._data: list[bytes] = []
         self._pending_cr = False
-
-    def feed(self, chunk: bytes) -> list[SSEEvent]:
-        return [
-            SSEEvent(e.decode() if e else None, d.decode("utf-8", "replace")) for e, d in self.feed_raw(chunk)
-        ]
 
     @property
     def idle(self) -> bool:
@@ -48,10 +37,10 @@ class SSEParser:
             return chunk[6:-2]
         return None
 
-    def feed_raw(self, chunk: bytes) -> list[tuple[bytes | None, bytes]]:
-        """Like ``feed``, as (event name, data) bytes: the hot path of every stream
-        translator, with a fast lane for reads that hold whole events (providers flush
-        per event) and the line-by-line parser for everything else."""
+    def feed_raw(self, chunk: bytes) -> list[Event]:
+        """The events ``chunk`` completes, as (event name, data) bytes: the hot path of every
+        stream translator, with a fast lane for reads that hold whole events (providers
+        flush per event) and the line-by-line parser for everything else."""
         if not (self._data or self._event or self._pending_cr) and b"\r" not in chunk:
             data = self._buffer + chunk if self._buffer else chunk
             if data.endswith(b"\n\n"):
@@ -73,26 +62,21 @@ class SSEParser:
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         *lines, self._buffer = data.split(b"\n")
-        events: list[tuple[bytes | None, bytes]] = []
+        events: list[Event] = []
         for raw in lines:
             self._line(raw, events)
         return events
 
-    def flush(self) -> list[SSEEvent]:
+    def flush_raw(self) -> list[Event]:
         """End of stream: a last event without its blank line still counts."""
-        return [
-            SSEEvent(e.decode() if e else None, d.decode("utf-8", "replace")) for e, d in self.flush_raw()
-        ]
-
-    def flush_raw(self) -> list[tuple[bytes | None, bytes]]:
-        events: list[tuple[bytes | None, bytes]] = []
+        events: list[Event] = []
         for line in self._buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
             self._line(line, events)  # the buffer may hold several lines of an unfinished event
         self._buffer = b""
         self._line(b"", events)
         return events
 
-    def _line(self, line: bytes, events: list[tuple[bytes | None, bytes]]) -> None:
+    def _line(self, line: bytes, events: list[Event]) -> None:
         if not line:
             if self._data:
                 events.append((self._event, b"\n".join(self._data)))
@@ -108,13 +92,13 @@ class SSEParser:
             self._event = value
 
 
-def _whole_events(chunk: bytes) -> list[tuple[bytes | None, bytes]] | None:
+def _whole_events(chunk: bytes) -> list[Event] | None:
     """Events of the usual shapes (``data: x`` or ``event: e\\ndata: x``), or None."""
     blocks = chunk.split(b"\n\n")
     blocks.pop()  # the empty tail after the last blank line
     if len(blocks) == 1 and blocks[0].startswith(b"data: ") and b"\n" not in blocks[0]:
         return [(None, blocks[0][6:])]  # the commonest read of all: one OpenAI chunk
-    events: list[tuple[bytes | None, bytes]] = []
+    events: list[Event] = []
     for block in blocks:
         if block.startswith(b"data: ") and b"\n" not in block:
             events.append((None, block[6:]))

@@ -1,6 +1,6 @@
 """An OpenAI Chat Completions request → an Anthropic Messages request.
 
-llm-wire-formats §4.1-4.3: system and developer messages hoisted into ``system``; each
+System and developer messages hoisted into ``system``; each
 run of tool messages merged into one user message of ``tool_result`` blocks (user text
 after them); tool ids sanitized deterministically; ``max_tokens`` defaulted (it is
 required) and clamped; temperature clamped to 1; foreign reasoning never sent as

@@ -1,6 +1,6 @@
 """An Anthropic Messages request → an OpenAI Chat Completions request.
 
-The mapping and the bugs it avoids are in llm-wire-formats §4.1-4.3: tool results first
+The mapping avoids the bugs other translators shipped: tool results first
 and one per id, images in tool results moved to a following user message (never
 stringified), ``is_error`` as an ``Error:`` prefix, empty text dropped, ``cache_control``
 dropped unless the backend takes it, server tools dropped, ``any`` → ``required``.

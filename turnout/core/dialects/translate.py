@@ -20,7 +20,7 @@ from turnout.core.models import Backend, Dialect
 
 __all__ = ["BACKEND_PATHS", "StreamAdapter", "translate_request", "translate_response"]
 
-logger = logging.getLogger("turnout")
+logger = logging.getLogger(__name__)
 
 BACKEND_PATHS: dict[Dialect, str] = {"anthropic": "/v1/messages", "openai": "/v1/chat/completions"}
 _TRANSLATABLE = {"messages", "chat"}
@@ -97,7 +97,7 @@ class StreamAdapter:
         try:
             out = self.translator.feed(data) if data else self.translator.finish()
         except Exception as e:  # the outermost boundary of a stream: report, never raise
-            logger.exception("turnout: stream translation failed")
+            logger.exception("stream translation failed")
             try:
                 out = self.translator.fail(f"turnout could not translate the stream ({type(e).__name__})")
             except Exception:
