@@ -208,13 +208,14 @@ class Placer:
             while (placement := self.place(candidates, clock(), tried=tried, skip=skip)) is None:
                 left = deadline - monotonic()
                 if left <= 0:
-                    how = f"for {self.settings.queue_timeout:g} s"
-                    yield GiveUp(None if tried else self._exhausted(candidates, how, clock()))
-                    return None
+                    break
                 recovery = self._recovery(candidates, clock())
                 yield Wait(min(left, max(recovery or POLL, 0.01), POLL))
         finally:
-            self.waiting -= 1
+            self.waiting -= 1  # out of the queue before saying anything more
+        if placement is None:
+            how = f"for {self.settings.queue_timeout:g} s"
+            yield GiveUp(None if tried else self._exhausted(candidates, how, clock()))
         return placement
 
     def _could_free(
