@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class Result:
     rps: float
     p50_ms: float
+    errors: int = 0  # non-200 answers and broken connections: a target with any is invalid
 
 
 def body_of(size: int, stream: bool) -> bytes:
@@ -63,18 +64,26 @@ async def read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def client(port: int, request: bytes, deadline: float, latencies: list[float]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while time.perf_counter() < deadline:
-            start = time.perf_counter()
-            writer.write(request)
-            status = await read_response(reader)
-            if status != 200:
-                raise RuntimeError(f"status {status}")
-            latencies.append(time.perf_counter() - start)
-    finally:
-        writer.close()
+async def client(
+    port: int, request: bytes, deadline: float, latencies: list[float], errors: list[str]
+) -> None:
+    """One keep-alive connection sending ``request`` until ``deadline``; a non-200 answer or
+    a broken connection is counted in ``errors`` (then a new connection is opened)."""
+    while time.perf_counter() < deadline:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                writer.write(request)
+                status = await read_response(reader)
+                if status != 200:
+                    errors.append(f"HTTP {status}")
+                    continue
+                latencies.append(time.perf_counter() - start)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as e:
+            errors.append(type(e).__name__)
+        finally:
+            writer.close()
 
 
 def http_request(path: str, body: bytes, headers: str = "") -> bytes:
@@ -92,12 +101,17 @@ def chat_request(size: int, stream: bool) -> bytes:
 
 async def measure(port: int, clients: int, request: bytes, seconds: float) -> Result:
     warm: list[float] = []
-    await asyncio.gather(*(client(port, request, time.perf_counter() + 0.3, warm) for _ in range(clients)))
+    errors: list[str] = []
+    await asyncio.gather(
+        *(client(port, request, time.perf_counter() + 0.3, warm, errors) for _ in range(clients))
+    )
     latencies: list[float] = []
     start = time.perf_counter()
-    await asyncio.gather(*(client(port, request, start + seconds, latencies) for _ in range(clients)))
+    await asyncio.gather(*(client(port, request, start + seconds, latencies, errors) for _ in range(clients)))
     elapsed = time.perf_counter() - start
-    return Result(len(latencies) / elapsed, statistics.median(latencies) * 1000)
+    if errors:
+        print(f"    ! {len(errors)} errors on :{port}: {sorted(set(errors))}", flush=True)
+    return Result(len(latencies) / elapsed, statistics.median(latencies or [0.0]) * 1000, len(errors))
 
 
 @dataclass(frozen=True)
@@ -229,7 +243,9 @@ def run_all(ports: dict[str, int], pids: dict[str, int], args: argparse.Namespac
                 rounds = interleaved(targets, clients, args.seconds, args.rounds)
                 for target, measured in rounds.items():
                     rps, p50, cpu = medians(measured)
-                    print(f"{name:34} {target:12} {rps:9.0f} {p50:8.2f} {cpu:11.3f}")
+                    errors = sum(r.errors for r, _ in measured)
+                    invalid = f"  INVALID: {errors} errors" if errors else ""
+                    print(f"{name:34} {target:12} {rps:9.0f} {p50:8.2f} {cpu:11.3f}{invalid}")
                 c = Comparison.of(rounds, "turnout", "bare master")
                 print(
                     f"{'':34} {'turnout/bare':12} {c.rps:8.2f}x {c.p50_delta_ms:+7.2f}ms {c.cpu:10.2f}x"

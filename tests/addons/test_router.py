@@ -17,6 +17,8 @@ def route(f: http.HTTPFlow) -> http.HTTPFlow:
     with taddons.context(chain):
         chain.requestheaders(f)  # type: ignore[attr-defined]
         chain.request(f)  # type: ignore[attr-defined]
+    if exchange := exchanges.get(f):
+        f.metadata["routed"] = exchange.summary()  # what mitmweb gets once the request is over
     return f
 
 
@@ -33,7 +35,7 @@ def test_routes_and_records_the_decision() -> None:
     assert f.request.url == "https://api.anthropic.com/v1/messages"
     assert orjson.loads(f.request.content)["model"].startswith("claude-sonnet-")
     assert f.request.headers["content-length"] == str(len(f.request.content))
-    summary = f.metadata["turnout"]
+    summary = f.metadata["routed"]
     assert summary["backend"] == "anth" and summary["requested"] == "sonnet" and summary["key"] == "default"
     assert summary["stream"] is True and summary["dialect"] == "anthropic"
     assert "sk-ant-secret" not in str(summary)
@@ -79,7 +81,7 @@ def test_other_dialect_is_translated() -> None:
     assert sent["messages"] == [{"role": "user", "content": "hi"}] and sent["max_completion_tokens"] == 9
     assert sent["stream_options"] == {"include_usage": True}
     assert f.request.headers["accept-encoding"] == "identity"
-    assert f.metadata["turnout"]["translated"] == "anthropic → openai"
+    assert f.metadata["routed"]["translated"] == "anthropic → openai"
     assert f.comment.endswith("[anthropic → openai]")
 
 
@@ -110,4 +112,4 @@ def test_existing_response_is_respected() -> None:
     f = flow("/v1/messages", {"model": "claude-x"})
     f.response = http.Response.make(204)
     route(f)
-    assert f.response.status_code == 204 and "turnout" not in f.metadata
+    assert f.response.status_code == 204 and "routed" not in f.metadata

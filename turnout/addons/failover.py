@@ -20,7 +20,7 @@ from typing import Any
 
 from mitmproxy import http
 
-from turnout.addons._flows import Exchanges, client_gone, publish
+from turnout.addons._flows import Exchanges, client_gone
 from turnout.addons._mitm import Replies
 from turnout.addons.translator import translate_whole
 from turnout.core.dialects.errors import upstream_message
@@ -57,23 +57,24 @@ class Failover:
         response = flow.response
         if exchange is None or exchange.journey is None or response is None or response.stream:
             return None
-        if not exchange.attempts:  # answered by turnout itself
+        if not exchange.attempts or response.status_code < 400:  # answered: nothing to retry
+            exchange.settle()
             return None
         outcome = outcome_of(
             response.status_code, response.raw_content if response.status_code >= 400 else None
         )
         exchange.end(outcome)
         if not retryable(outcome):
-            exchange.journey.close()
-            exchange.journey = None
+            exchange.settle()
             return None
         return self._retry_into_response(flow, exchange, outcome)
 
     def error(self, flow: http.HTTPFlow) -> Any:
         exchange = self.exchanges.get(flow)
-        if exchange is None or exchange.journey is None or flow.response is not None or client_gone(flow):
+        if exchange is None or exchange.journey is None:
             return None
-        if not exchange.attempts:
+        if flow.response is not None or client_gone(flow) or not exchange.attempts:
+            exchange.settle()
             return None
         outcome = Outcome(None, "timed out" if exchange.timed_out else "unreachable")
         exchange.end(outcome)
@@ -123,13 +124,11 @@ class Failover:
         except StopIteration:
             pass
         finally:
-            journey.close()
-            exchange.journey = None
+            exchange.settle()
         if last is None:
             exchange.placement, exchange.translation = first
             return None
         answer, exchange.placement, exchange.translation = last  # the attempt that answered
-        publish(flow, exchange)
         return answer
 
     async def _attempt(

@@ -1,4 +1,6 @@
-"""One line per request when ``--verbose``: model → backend, status, latency. Never a secret.
+"""What happened to each request, said once it is over: the exchange's summary for
+mitmweb (``flow.metadata["turnout"]``), and one line per request with ``--verbose``
+(model → backend, status, latency). Never a secret.
 
 Only requests meant for a backend: local endpoints (``/health``, ``/status``, Claude
 Code's ``/api/hello``, ``turnout top``'s polling) would drown them out.
@@ -9,10 +11,11 @@ from __future__ import annotations
 import logging
 import time
 
-from mitmproxy import http
+from mitmproxy import ctx, http
 
-from turnout.addons._flows import Exchanges
+from turnout.addons._flows import Exchanges, publish
 from turnout.core.exchange import Exchange
+from turnout.core.placement import Outcome
 
 logger = logging.getLogger("turnout.requests")
 
@@ -29,11 +32,22 @@ def describe(flow: http.HTTPFlow, exchange: Exchange) -> str:
 class RequestLog:
     def __init__(self, exchanges: Exchanges) -> None:
         self.exchanges = exchanges
+        self.summarize = True  # off under a master that keeps no flows (nobody would see it)
+
+    def running(self) -> None:
+        self.summarize = ctx.master.addons.get("view") is not None  # mitmweb's flow list
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if logger.isEnabledFor(logging.INFO) and (exchange := self.exchanges.get(flow)):
-            logger.info(describe(flow, exchange))
+        self._said(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if logger.isEnabledFor(logging.INFO) and (exchange := self.exchanges.get(flow)):
-            logger.info(describe(flow, exchange))
+        self._said(flow)
+
+    def _said(self, flow: http.HTTPFlow) -> None:
+        if exchange := self.exchanges.get(flow):
+            if self.summarize:
+                if flow.response is not None and exchange.attempts and exchange.attempts[-1].status is None:
+                    exchange.end(Outcome(flow.response.status_code))  # the answer that stood
+                publish(flow, exchange)
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(describe(flow, exchange))

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from mitmproxy import http
 
-from turnout.addons._flows import Exchanges, answer, client_gone, publish
+from turnout.addons._flows import Exchanges, answer, client_gone
 from turnout.core.body import parse_json_object, requested_model
 from turnout.core.endpoints import classify
 from turnout.core.errors import BadRequest, BodyTooLarge, NoRouteError, NotFound
@@ -89,6 +89,7 @@ class Router:
         flow.comment = decision.describe()
         if exchange.endpoint.name == "count_tokens" and decision.backend.kind != "anthropic":
             tokens = estimate_input_tokens(exchange.body)
+            exchange.settle()
             answer(flow, 200, orjson.dumps({"input_tokens": tokens}), {"x-turnout-estimate": "chars/4"})
             return None
         placer = self.runtime.placer
@@ -128,8 +129,7 @@ class Router:
             await asyncio.sleep(step.seconds)
             step = journey.send(None)
         if not isinstance(step, Send) or flow.error or client_gone(flow):
-            journey.close()
-            exchange.journey = None
+            exchange.settle()
             if isinstance(step, Send) and step.placement.governor is not None:
                 step.placement.governor.finish()  # the client gave up just as a key freed
             if isinstance(step, GiveUp) and step.error is not None:
@@ -154,7 +154,8 @@ class Router:
                 self.runtime.say_once(
                     (backend.name, what), f"{backend.name}: {what} {why} (said once per backend)"
                 )
-        publish(flow, exchange)
+        if exchange.journey is None or exchange.stream:
+            exchange.settle()  # placed once: nothing will need the bodies again
 
 
 def _too_large(size: int, limit: int) -> str:

@@ -25,7 +25,7 @@ from turnout.core.placement import Outcome, Placement, Step
 __all__ = ["Attempt", "Exchange"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One try at a backend: where, and what came of it (a status, or why there was none)."""
 
@@ -40,7 +40,7 @@ class Attempt:
         return f"{self.backend}/{self.key} as {self.model}: {result}"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Exchange:
     endpoint: Endpoint
     started: float  # wall clock, when the request arrived
@@ -74,6 +74,15 @@ class Exchange:
         """``placement`` is the attempt in flight now (and holds its governor slot)."""
         self.placement, self.held = placement, placement.governor
         self.attempts.append(Attempt(placement.backend.name, placement.state.alias, placement.model))
+
+    def settle(self) -> None:
+        """No attempt can follow: let go of the request's bodies (a 1 MB Claude Code body
+        would otherwise live as long as the flow, for ever under mitmweb)."""
+        self.wire = self.raw = b""
+        self.body = None
+        if self.journey is not None:
+            self.journey.close()
+            self.journey = None
 
     def release(self) -> None:
         """The attempt in flight is over: its governor slot goes back, once."""
