@@ -3,26 +3,55 @@
 Follows the HTML spec's framing: lines end in LF, CRLF or CR; ``data:`` lines of one
 event are joined with LF; a blank line dispatches; ``:`` lines are comments. Only whole
 lines are decoded, so a UTF-8 character split across reads is never damaged.
+
+The work is linear in the bytes fed, however an upstream splits them: a read without a
+line break is set aside and joined once the line ends (a 50 MB line in 64 KB reads used
+to be re-copied on every read), and an event larger than ``MAX_EVENT`` raises
+``EventTooLarge`` rather than growing without bound.
 """
 
 from __future__ import annotations
 
-__all__ = ["EventBuffer", "SSEParser", "format_event"]
+__all__ = ["MAX_EVENT", "EventBuffer", "EventTooLarge", "SSEParser", "format_event"]
 
 Event = tuple[bytes | None, bytes]  # (event name, data), as the parser hands them out
+MAX_EVENT = 16 * 1024 * 1024  # bytes in one event; far above any provider's, well below harm
+_FAST_BLOCK = 64 * 1024  # a partial block kept for the fast lane; longer ones go line by line
+
+
+class EventTooLarge(ValueError):
+    """The upstream sent one event of more than ``MAX_EVENT`` bytes."""
 
 
 class SSEParser:
     def __init__(self) -> None:
         self._buffer = b""
+        self._tail: list[bytes] = []  # reads with no line break, after ``_buffer``, not yet joined
+        self._tail_size = 0
         self._event: bytes | None = None
         self._data: list[bytes] = []
+        self._data_size = 0
         self._pending_cr = False
 
     @property
     def idle(self) -> bool:
         """Nothing pending: every byte fed so far belonged to a complete event."""
-        return not (self._buffer or self._data or self._event)
+        return not (self._buffer or self._tail or self._data or self._event)
+
+    def _set_aside(self, chunk: bytes) -> None:
+        self._tail.append(chunk)
+        self._tail_size += len(chunk)
+        if len(self._buffer) + self._tail_size + self._data_size > MAX_EVENT:
+            raise EventTooLarge(f"the upstream sent an event of more than {MAX_EVENT:,} bytes")
+
+    def _joined(self, chunk: bytes) -> bytes:
+        """``chunk`` after the reads set aside before it."""
+        if not self._tail:
+            return chunk
+        self._tail.append(chunk)
+        joined = b"".join(self._tail)
+        self._tail, self._tail_size = [], 0
+        return joined
 
     def single_data(self, chunk: bytes) -> bytes | None:
         """The data of ``chunk`` when it is exactly one ``data:`` event and nothing is
@@ -31,7 +60,7 @@ class SSEParser:
             chunk.startswith(b"data: ")
             and chunk.endswith(b"\n\n")
             and chunk.count(b"\n") == 2
-            and not (self._buffer or self._data or self._event or self._pending_cr)
+            and not (self._buffer or self._tail or self._data or self._event or self._pending_cr)
             and b"\r" not in chunk
         ):
             return chunk[6:-2]
@@ -41,6 +70,11 @@ class SSEParser:
         """The events ``chunk`` completes, as (event name, data) bytes: the hot path of every
         stream translator, with a fast lane for reads that hold whole events (providers
         flush per event) and the line-by-line parser for everything else."""
+        if b"\n" not in chunk and b"\r" not in chunk:
+            if chunk:
+                self._set_aside(chunk)  # no line can end here: nothing to do until one does
+            return []
+        chunk = self._joined(chunk)
         if not (self._data or self._event or self._pending_cr) and b"\r" not in chunk:
             data = self._buffer + chunk if self._buffer else chunk
             if data.endswith(b"\n\n"):
@@ -48,13 +82,23 @@ class SSEParser:
             else:
                 cut = data.rfind(b"\n\n")
                 if cut < 0:
-                    self._buffer = data  # no event completed yet; the partial block waits
-                    return []
+                    if len(data) <= _FAST_BLOCK:
+                        self._buffer = data  # no event completed yet; the partial block waits
+                        return []
+                    self._buffer = b""  # a long unfinished block: the line parser keeps one line
+                    return self._lines(data)
                 head, rest = data[: cut + 2], data[cut + 2 :]
             fast = _whole_events(head)
             if fast is not None:
-                self._buffer = rest
-                return fast
+                if len(rest) <= _FAST_BLOCK:
+                    self._buffer = rest
+                    return fast
+                self._buffer = b""
+                return fast + self._lines(rest)
+        return self._lines(chunk)
+
+    def _lines(self, chunk: bytes) -> list[Event]:
+        """The line-by-line parser: ``_buffer`` holds at most one unfinished line."""
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the LF of a CRLF split across two reads
         self._pending_cr = chunk.endswith(b"\r")
@@ -65,11 +109,14 @@ class SSEParser:
         events: list[Event] = []
         for raw in lines:
             self._line(raw, events)
+        if len(self._buffer) + self._data_size > MAX_EVENT:
+            raise EventTooLarge(f"the upstream sent an event of more than {MAX_EVENT:,} bytes")
         return events
 
     def flush_raw(self) -> list[Event]:
         """End of stream: a last event without its blank line still counts."""
         events: list[Event] = []
+        self._buffer += self._joined(b"")
         for line in self._buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
             self._line(line, events)  # the buffer may hold several lines of an unfinished event
         self._buffer = b""
@@ -80,7 +127,7 @@ class SSEParser:
         if not line:
             if self._data:
                 events.append((self._event, b"\n".join(self._data)))
-            self._event, self._data = None, []
+            self._event, self._data, self._data_size = None, [], 0
             return
         if line.startswith(b":"):
             return
@@ -88,6 +135,7 @@ class SSEParser:
         value = value.removeprefix(b" ")
         if name == b"data":
             self._data.append(value)
+            self._data_size += len(value)
         elif name == b"event":
             self._event = value
 

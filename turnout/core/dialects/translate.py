@@ -11,6 +11,7 @@ import orjson
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.errors import translate_error
 from turnout.core.dialects.responses import to_anthropic_message, to_openai_completion
+from turnout.core.dialects.sse import EventTooLarge
 from turnout.core.dialects.stream_to_anthropic import ToAnthropicStream
 from turnout.core.dialects.stream_to_openai import ToOpenAIStream
 from turnout.core.dialects.to_anthropic_request import openai_to_anthropic
@@ -96,6 +97,8 @@ class StreamAdapter:
     def __call__(self, data: bytes) -> list[bytes]:
         try:
             out = self.translator.feed(data) if data else self.translator.finish()
+        except EventTooLarge as e:  # the upstream's misbehaviour, not turnout's: no traceback
+            out = self.translator.fail(str(e))
         except Exception as e:  # the outermost boundary of a stream: report, never raise
             logger.exception("stream translation failed")
             try:
