@@ -54,13 +54,42 @@ autodetect: {environment: false}
     [
         ("backends: {x: {kind: gorq}}", "backends.x.kind: must be one of anthropic, openai, openai-compat"),
         ("backends: {x: {kind: openai-compat}}", "backends.x.base_url: required"),
-        ("backends: {x: {kind: openai, base_url: ftp://x}}", "backends.x.base_url: must start with http"),
+        (
+            "backends: {x: {kind: openai, base_url: ftp://x}}",
+            "backends.x.base_url: must be an http:// or https",
+        ),
+        (
+            "backends: {x: {kind: openai, base_url: 'http://h:99999/v1'}}",
+            "backends.x.base_url: Port out of range 0-65535",
+        ),
+        ("backends: {x: {kind: openai, base_url: 'http://h /v1'}}", "backends.x.base_url: must be an http"),
+        ("backends: {x: {kind: openai, timeout: .nan}}", "backends.x.timeout: must be a number of seconds"),
+        ("backends: {x: {kind: openai, timeout: .inf}}", "backends.x.timeout: must be a number of seconds"),
+        ("backends: {x: {kind: openai, read_timeout: 0}}", "backends.x.read_timeout: must be a number"),
+        ("backends: {x: {kind: openai, max_concurrent: 2.5}}", "max_concurrent: must be a whole number"),
+        ("backends: {x: {kind: openai, min_interval_ms: -5}}", "min_interval_ms: must be a number of ms"),
+        (
+            "backends: {x: {kind: openai, quirks: {max_tokens_cap: -1}}}",
+            "quirks.max_tokens_cap: must be a whole",
+        ),
+        (
+            "backends: {x: {kind: openai, quirks: {reasoning_effort: yes-please}}}",
+            "must be one of true, false",
+        ),
+        ("backends: {x: {kind: openai, headers: {'X Bad': v}}}", "not a valid HTTP header name"),
+        ("pool: {attempts: 0}", "pool.attempts: must be a whole number of attempts from 1 to 10"),
+        ("pool: {queue_timeout: .nan}", "pool.queue_timeout: must be a number of seconds from 0 to 86400"),
+        ("analytics: {retention_days: 0}", "analytics.retention_days: must be a number of days more than 0"),
+        ("limits: {max_body_mb: .inf}", "limits.max_body_mb: must be a number of MB"),
         (
             "backends: {x: {kind: openai, key: '${NOPE}'}}",
             "backends.x.key: environment variable NOPE is not set",
         ),
         ("backends: {x: {kind: openai, colour: red}}", "backends.x.colour: unknown key"),
-        ("backends: {x: {kind: openai, timeout: -1}}", "backends.x.timeout: must be more than 0"),
+        (
+            "backends: {x: {kind: openai, timeout: -1}}",
+            "backends.x.timeout: must be a number of seconds more than 0",
+        ),
         ("backends: {x: {kind: openai, models: llama}}", "backends.x.models: must be a list"),
         ("backends: {'bad name': {kind: openai}}", "backends.bad name: backend names use"),
         ("backends: [a]", "backends: must be a mapping"),
@@ -71,7 +100,7 @@ autodetect: {environment: false}
             "routes[0].regex: invalid regular",
         ),
         ("aliases: {a: [1]}", "aliases.a: must be a model id"),
-        ("limits: {max_body_mb: 0}", "limits.max_body_mb: must be more than 0"),
+        ("limits: {max_body_mb: 0}", "limits.max_body_mb: must be a number of MB more than 0"),
         ("colour: red", "colour: unknown key"),
         ("- a\n- b", "the top level must be a mapping"),
         ("backends: {x: [", "not valid YAML (line"),
@@ -215,19 +244,49 @@ autodetect: {environment: false, local: false}
             "backends.x.keys[1].alias: aliases are unique",
         ),
         ("backends: {x: {kind: openai, keys: [{key: k}]}}", "backends.x.keys[0].alias: must be a name"),
-        ("backends: {x: {kind: openai, max_concurrent: 0}}", "backends.x.max_concurrent: must be at least 1"),
+        (
+            "backends: {x: {kind: openai, max_concurrent: 0}}",
+            "backends.x.max_concurrent: must be a whole number of requests from 1",
+        ),
         (
             "backends: {x: {kind: openai}}\nroutes: [{match: a, backend: x, fallbacks: [nope/m]}]",
             "routes[0].fallbacks[0]: unknown backend 'nope'",
         ),
-        ("pool: {queue_timeout: -1}", "pool.queue_timeout: must not be negative"),
+        ("pool: {queue_timeout: -1}", "pool.queue_timeout: must be a number of seconds from 0"),
         ("pool: {patience: 3}", "pool.patience: unknown key"),
         ("analytics: {enabled: maybe}", "analytics.enabled: must be true or false"),
-        ("prices: {m: {input: cheap}}", "prices.m.input: must be dollars per million tokens"),
-        ("prices: {m: {tax: 1}}", "prices.m.tax: unknown price"),
+        ("prices: {m: {input: cheap}}", "prices.m.input: must be a number of dollars per million tokens"),
+        ("prices: {m: {tax: 1}}", "prices.m.tax: unknown key"),
     ],
 )
 def test_pool_config_errors(tmp_path: Path, text: str, needle: str) -> None:
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, text), env={})
     assert needle in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "backends: {x: {kind: openai, key: [sk-in-a-list-123456]}}",
+        'backends: {x: {kind: openai, key: "sk-abc\\r\\nX-Injected: 1"}}',
+        'backends: {x: {kind: openai, headers: {X-T: "v\\nX-Injected: 1"}}}',
+        'backends: {x: {kind: openai, keys: [{alias: a, key: "sk-abc\\r\\nx: 1"}]}}',
+        "backends: {x: {kind: openai, key: {nested: sk-in-a-map-123456}}}",
+    ],
+)
+def test_secrets_with_control_characters_or_wrong_types_are_refused_unechoed(
+    tmp_path: Path, text: str
+) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text), env={})
+    assert "sk-" not in e.value.message and "Injected" not in e.value.message, e.value.message
+
+
+def test_credentials_in_a_base_url_are_masked_in_errors(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "backends: {x: {kind: openai, base_url: 'http://user:hunter2@h:99999/v1?key=sekrit'}}"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config(path, env={})
+    assert "hunter2" not in e.value.message and "sekrit" not in e.value.message and "…@h" in e.value.message

@@ -1,17 +1,24 @@
 """Everything turnout needs from mitmproxy's private modules, and nothing else, is here.
 
-Three things mitmproxy (12.2.x) offers no public way to do:
+What mitmproxy (12.2.x) offers no public way to do:
 
 - **Answer an upstream failure with turnout's JSON.** When the backend cannot be
   reached, times out or hangs up, mitmproxy sends its own HTML error page, and a
   response set in the ``error`` hook is ignored. ``Replies`` wraps the HTTP stream
-  layer's ``handle_protocol_error`` (which runs only on errors): when the ``error`` hook
+  layer's ``handle_protocol_error`` and ``check_body_size`` (which send mitmproxy's
+  error page): when the ``error`` hook
   has prepared a reply for the flow, that reply goes to the client as an ordinary
-  response, over HTTP/1 or HTTP/2 alike. A request too malformed to become a flow gets
-  a JSON 400 instead of the HTML page too (``_http1.make_error_response``).
-- **Give up on an upstream after a deadline.** mitmproxy has no per-request upstream
-  timeout; ``close_upstream`` closes the flow's server connection, which mitmproxy then
-  handles as the server hanging up.
+  response, over HTTP/1 or HTTP/2 alike; when the response was already streaming, a
+  prepared *tail* (an error event in the client's dialect) ends the stream cleanly
+  instead of cutting it off. A request too malformed to become a flow gets a JSON 400
+  instead of the HTML page too (``_http1.make_error_response``).
+- **Take an HTTP/1 body with trailers.** mitmproxy raises ``NotImplementedError`` on a
+  chunked body that ends with trailers, and the flow hangs; ``Replies`` swaps in a
+  chunked reader that drops them.
+- **Time connections.** mitmproxy has no per-request upstream timeout and no client
+  header timeout: ``close_upstream`` closes a flow's server connection (mitmproxy then
+  handles the server hanging up), ``close_client`` drops a client connection, and
+  ``last_activity`` reads when a connection last moved a byte.
 - **Log to stderr.** The master's terminal log goes to stdout unless its private
   ``_termlog_addon`` is set up by hand.
 
@@ -32,25 +39,29 @@ from mitmproxy.net.http import http1
 
 from turnout.core.errors import ConfigError, error_body
 
-__all__ = ["Replies", "check", "close_upstream", "log_to_stderr"]
+__all__ = ["Replies", "check", "close_client", "close_upstream", "last_activity", "log_to_stderr"]
 
 _MITMPROXY = "mitmproxy>=12.2,<13"
 
 
 def _internals() -> dict[str, Any]:
     """The private objects turnout uses; raises ImportError/AttributeError if one moved."""
+    from mitmproxy.proxy import server as _server
     from mitmproxy.proxy.layers import http as http_layers
     from mitmproxy.proxy.layers.http import _events, _http1
 
     return {
         "HttpStream.handle_protocol_error": http_layers.HttpStream.handle_protocol_error,
+        "HttpStream.check_body_size": http_layers.HttpStream.check_body_size,
         "SendHttp": http_layers.SendHttp,
         "ResponseProtocolError": _events.ResponseProtocolError,
         "ResponseHeaders": _events.ResponseHeaders,
         "ResponseData": _events.ResponseData,
         "ResponseEndOfMessage": _events.ResponseEndOfMessage,
         "_http1.make_error_response": _http1.make_error_response,
+        "_http1.ChunkedReader": _http1.ChunkedReader,
         "Master._termlog_addon": master.Master._termlog_addon,
+        "ConnectionHandler.timeout_watchdog": _server.ConnectionHandler.__init__,
     }
 
 
@@ -76,17 +87,37 @@ def log_to_stderr(m: master.Master) -> None:
     m.addons.add(m._termlog_addon)
 
 
-def close_upstream(flow: http.HTTPFlow) -> bool:
-    """Close ``flow``'s upstream connection; mitmproxy then sees the server hang up."""
+def _handler(client: Any) -> Any:
     from mitmproxy import ctx
 
     proxyserver = ctx.master.addons.get("proxyserver")
-    handler = proxyserver.connections.get(flow.client_conn.id) if proxyserver else None
+    return proxyserver.connections.get(client.id) if proxyserver else None
+
+
+def close_upstream(flow: http.HTTPFlow) -> bool:
+    """Close ``flow``'s upstream connection; mitmproxy then sees the server hang up."""
+    handler = _handler(flow.client_conn)
     io = handler.transports.get(flow.server_conn) if handler else None
     if io is None or io.writer is None:
         return False
     io.writer.close()
     return True
+
+
+def close_client(client: Any) -> bool:
+    """Drop a client connection (its handler task is cancelled, its flows end in error)."""
+    handler = _handler(client)
+    io = handler.transports.get(client) if handler else None
+    if io is None or io.handler is None:
+        return False
+    io.handler.cancel("turnout: client timeout")
+    return True
+
+
+def last_activity(client: Any) -> float | None:
+    """When the client's connection last moved a byte, either way (wall clock)."""
+    handler = _handler(client)
+    return handler.timeout_watchdog.last_activity if handler else None
 
 
 def _json_error_page(status_code: int, message: str = "") -> bytes:
@@ -98,11 +129,26 @@ def _json_error_page(status_code: int, message: str = "") -> bytes:
     return bytes(http1.assemble_response(response))
 
 
+def _trailerless(reader: type) -> type:
+    """h11's chunked reader, minus trailers (which mitmproxy's HTTP/1 layer cannot take)."""
+    import h11
+
+    class TrailerlessChunkedReader(reader):  # type: ignore[misc]
+        def __call__(self, buf: Any) -> Any:
+            event = super().__call__(buf)
+            if isinstance(event, h11.EndOfMessage) and event.headers:
+                return h11.EndOfMessage()
+            return event
+
+    return TrailerlessChunkedReader
+
+
 class Replies:
     """Replies prepared in the ``error`` hook, sent in place of mitmproxy's error page."""
 
     def __init__(self) -> None:
         self._prepared: weakref.WeakKeyDictionary[http.HTTPFlow, http.Response] = weakref.WeakKeyDictionary()
+        self._tails: weakref.WeakKeyDictionary[http.HTTPFlow, bytes] = weakref.WeakKeyDictionary()
         self._originals: dict[str, Any] = {}
 
     def prepare(self, flow: http.HTTPFlow, response: http.Response) -> None:
@@ -114,6 +160,10 @@ class Replies:
     def prepared(self, flow: http.HTTPFlow) -> http.Response | None:
         return self._prepared.get(flow)
 
+    def prepare_tail(self, flow: http.HTTPFlow, tail: bytes) -> None:
+        """``tail`` ends this flow's response, already streaming, when its upstream fails."""
+        self._tails[flow] = tail
+
     def install(self) -> None:
         from mitmproxy.proxy.layers import http as http_layers
         from mitmproxy.proxy.layers.http import _http1
@@ -122,12 +172,15 @@ class Replies:
             return
         self._originals = {
             "handle_protocol_error": http_layers.HttpStream.handle_protocol_error,
+            "check_body_size": http_layers.HttpStream.check_body_size,
             "make_error_response": _http1.make_error_response,
+            "ChunkedReader": _http1.ChunkedReader,
         }
-        http_layers.HttpStream.handle_protocol_error = self._wrap(  # type: ignore[method-assign]
-            self._originals["handle_protocol_error"]
-        )
+        stream = http_layers.HttpStream
+        stream.handle_protocol_error = self._wrap(self._originals["handle_protocol_error"])
+        stream.check_body_size = self._wrap(self._originals["check_body_size"])  # sends its own 413
         _http1.make_error_response = _json_error_page
+        _http1.ChunkedReader = _trailerless(self._originals["ChunkedReader"])
 
     def uninstall(self) -> None:
         from mitmproxy.proxy.layers import http as http_layers
@@ -135,8 +188,10 @@ class Replies:
 
         if not self._originals:
             return
-        http_layers.HttpStream.handle_protocol_error = self._originals["handle_protocol_error"]  # type: ignore[method-assign]
+        http_layers.HttpStream.handle_protocol_error = self._originals["handle_protocol_error"]
+        http_layers.HttpStream.check_body_size = self._originals["check_body_size"]
         _http1.make_error_response = self._originals["make_error_response"]
+        _http1.ChunkedReader = self._originals["ChunkedReader"]
         self._originals = {}
 
     def _wrap(self, original: Callable[..., Generator[Any, Any, None]]) -> Callable[..., Any]:
@@ -150,19 +205,22 @@ class Replies:
 
         replies = self
 
-        def handle_protocol_error(stream: Any, event: Any) -> Generator[Any, Any, None]:
-            steps = original(stream, event)  # mitmproxy's own handling, the error hook included
+        def intercepted(stream: Any, *args: Any) -> Generator[Any, Any, Any]:
+            steps = original(stream, *args)  # mitmproxy's own handling, the error hook included
             sent = None
             while True:
                 try:
                     command = steps.send(sent)
-                except StopIteration:
-                    return
-                reply = (
-                    replies._prepared.pop(stream.flow, None)
-                    if isinstance(command, SendHttp) and isinstance(command.event, ResponseProtocolError)
-                    else None
-                )
+                except StopIteration as done:
+                    return done.value
+                failure = isinstance(command, SendHttp) and isinstance(command.event, ResponseProtocolError)
+                reply = replies._prepared.pop(stream.flow, None) if failure else None
+                tail = replies._tails.pop(stream.flow, None) if failure and reply is None else None
+                if tail is not None:  # the stream had begun: end it with the error event
+                    yield SendHttp(ResponseData(stream.stream_id, tail), command.connection)
+                    yield SendHttp(ResponseEndOfMessage(stream.stream_id), command.connection)
+                    sent = None
+                    continue
                 if reply is None:
                     sent = yield command
                     continue
@@ -175,5 +233,5 @@ class Replies:
                 yield SendHttp(ResponseEndOfMessage(stream.stream_id), client)
                 sent = None
 
-        handle_protocol_error.__wrapped__ = original  # type: ignore[attr-defined]
-        return handle_protocol_error
+        intercepted.__wrapped__ = original
+        return intercepted

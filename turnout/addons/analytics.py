@@ -137,6 +137,8 @@ class Analytics:
         note = type(error).__name__ if error is not None else (flow.error.msg[:200] if flow.error else None)
         if aborted is not None or (flow.error is not None and client_gone(flow)):
             return ABORTED, aborted or note
+        if exchange.answered is not None:  # a reply turnout made after a failure (or failover's)
+            return exchange.answered, note
         if flow.response is not None:
             return flow.response.status_code, note
         error = error or BackendUnreachable(flow.error.msg if flow.error else "no answer")

@@ -56,8 +56,17 @@ class ConfigLoader:
             config = self._load()
         except ConfigError as e:
             raise exceptions.OptionsError(f"turnout_config: {e}") from e
-        self.runtime.install(config)
+        self._install(config)
         logger.debug("loaded %d backends from %s", len(config.backends), config.source)
+
+    def _install(self, config: Config) -> None:
+        """Put ``config`` in effect, and mitmproxy's body limit with it: a body over
+        ``limits.max_body_mb`` is refused as it arrives (declared or chunked), never
+        buffered whole first (see ``UpstreamErrors`` for the 413 the client gets)."""
+        self.runtime.install(config)
+        limit = str(config.limits.max_body_bytes)
+        if ctx.options.body_size_limit != limit:
+            ctx.options.update(body_size_limit=limit)
 
     def _load(self) -> Config:
         return load_user_config(
@@ -75,6 +84,13 @@ class ConfigLoader:
         if self._watch is not None:
             self._watch.cancel()
             self._watch = None
+
+    def _empty_file(self) -> bool:
+        path = user_config_path(ctx.options.turnout_config or None)
+        try:
+            return path.exists() and not path.read_bytes().strip()
+        except OSError:
+            return False
 
     def _signature(self) -> tuple[float, ...]:
         """Modification times of the config file and every stored key file."""
@@ -102,7 +118,7 @@ class ConfigLoader:
             except ConfigError as e:
                 logger.warning("config change not applied, the old config stays in effect: %s", e.message)
                 continue
-            self.runtime.install(config)
+            self._install(config)
             logger.warning("reloaded the config (%d backends)", len(config.backends))
 
 

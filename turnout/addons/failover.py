@@ -70,13 +70,16 @@ class Failover:
         return self._retry_into_response(flow, exchange, outcome)
 
     def error(self, flow: http.HTTPFlow) -> Any:
+        """No answer, or a buffered one cut off mid-body: the journey's next attempts."""
         exchange = self.exchanges.get(flow)
         if exchange is None or exchange.journey is None:
             return None
-        if flow.response is not None or client_gone(flow) or not exchange.attempts:
-            exchange.settle()
+        response = flow.response
+        if client_gone(flow) or not exchange.attempts or (response is not None and response.stream):
+            exchange.settle()  # the client left, turnout answered, or a stream had begun
             return None
-        outcome = Outcome(None, "timed out" if exchange.timed_out else "unreachable")
+        failure = exchange.timed_out or ("cut off mid-body" if response is not None else "unreachable")
+        outcome = Outcome(None, failure)
         exchange.end(outcome)
         return self._retry_into_reply(flow, exchange, outcome)
 

@@ -1,9 +1,10 @@
 """Feeds the first attempt's rate-limit headers and status into the key pool, and frees
 its rate governor slot when it is over.
 
-A 429 cools the key until its ``retry-after`` or reset, a 401/403 fails it, a 5xx or a
-connection failure rests it briefly (``core/pool.py``). A client that gave up tells
-nothing about the backend: its key is left alone. Retries are observed where they are
+A 429 cools the key until its ``retry-after`` or reset, a 401/403 fails it, a 5xx, a
+connection failure, a stall or a response broken off mid-body rests it briefly
+(``core/pool.py``). A client that gave up tells nothing about the backend: its key is
+left alone. Retries are observed where they are
 sent (``failover.py``), through the same pool calls.
 """
 
@@ -42,8 +43,9 @@ class RateLimits:
             return
         exchange.release()
         placement = exchange.placement
-        if placement is None or exchange.observed or client_gone(flow) or self.runtime.pool is None:
-            return
-        exchange.observed = True
-        reason = "timed out" if exchange.timed_out else "unreachable"
+        if placement is None or client_gone(flow) or self.runtime.pool is None or not exchange.attempts:
+            return  # turnout refused it, or the client left: nothing is known of the backend
+        reason = exchange.timed_out or (
+            "broke off its response" if flow.response is not None else "unreachable"
+        )
         self.runtime.pool.observe_failure(placement.state, reason, time.time())

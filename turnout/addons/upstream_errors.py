@@ -1,14 +1,17 @@
-"""Backend failures (unreachable, timed out) answered as JSON in the client's dialect.
+"""Backend failures answered in the client's dialect, whenever they happen.
 
 mitmproxy has no per-request upstream timeout and answers a failed upstream with an
 HTML page. So:
 
 * a deadline per forwarded request closes the upstream connection when no response
-  headers arrive within the backend's ``timeout`` (``_mitm.close_upstream``); mitmproxy
-  then takes the error path;
-* the ``error`` hook prepares the client's reply (502, or 504 after a deadline) unless
-  failover already prepared a better one or the client is gone, and ``_mitm.Replies``
-  sends it in place of mitmproxy's page.
+  headers arrive within the backend's ``timeout``; once a response has begun, its
+  connection is closed after ``read_timeout`` seconds without a byte (``_mitm``);
+  mitmproxy then takes the error path;
+* the ``error`` hook says what the client gets (via ``_mitm.Replies``): before the
+  response headers, a whole reply (502, 504; 413 for a body over ``limits.max_body_mb``);
+  after them, for a buffered response, the same whole reply (nothing was sent yet);
+  for a stream already flowing, an error event in the client's dialect that ends it
+  cleanly. Failover prepares a better reply when another key or backend answered.
 
 Deadlines are kept by flow and swept every ``SWEEP`` seconds: a timer per request
 (``call_later`` and ``cancel``) would cost more than the sweep on every request.
@@ -24,9 +27,15 @@ from mitmproxy import http
 
 from turnout.addons import _mitm
 from turnout.addons._flows import Exchanges, client_gone, error_response
-from turnout.core.errors import BackendTimeout, BackendUnreachable, TurnoutError
+from turnout.core.dialects.errors import stream_error_event
+from turnout.core.dialects.translate import StreamAdapter
+from turnout.core.errors import BackendTimeout, BackendUnreachable, BodyTooLarge, TurnoutError
 from turnout.core.exchange import Exchange
 from turnout.core.runtime import Runtime
+from turnout.core.urls import display_url
+
+REQUEST_TOO_LARGE = "Request body exceeds"  # mitmproxy's body_size_limit, on the way in
+RESPONSE_TOO_LARGE = "Response body exceeds"  # and on the way out
 
 
 class UpstreamErrors:
@@ -37,6 +46,7 @@ class UpstreamErrors:
         self.exchanges = exchanges
         self.replies = replies
         self._deadlines: weakref.WeakKeyDictionary[http.HTTPFlow, float] = weakref.WeakKeyDictionary()
+        self._reading: weakref.WeakKeyDictionary[http.HTTPFlow, float] = weakref.WeakKeyDictionary()
         self._sweeper: asyncio.Task[None] | None = None
 
     def running(self) -> None:
@@ -49,16 +59,22 @@ class UpstreamErrors:
             self._sweeper.cancel()
             self._sweeper = None
         self._deadlines.clear()
+        self._reading.clear()
         self.replies.uninstall()
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(self.SWEEP)
-            now = time.monotonic()
+            now, wall = time.monotonic(), time.time()
             for flow, deadline in list(self._deadlines.items()):
                 if deadline <= now:
                     del self._deadlines[flow]
-                    self._expire(flow)
+                    self._expire(flow, "timed out")
+            for flow, read_timeout in list(self._reading.items()):
+                last = _mitm.last_activity(flow.client_conn)
+                if last is not None and wall - last > read_timeout:
+                    del self._reading[flow]
+                    self._expire(flow, f"sent nothing for {read_timeout:g} s")
 
     def request(self, flow: http.HTTPFlow) -> None:
         exchange = self.exchanges.get(flow)
@@ -68,39 +84,79 @@ class UpstreamErrors:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         self._deadlines.pop(flow, None)
+        exchange = self.exchanges.get(flow)
+        if exchange is not None and exchange.placement is not None:
+            self._reading[flow] = exchange.placement.backend.read_timeout
 
-    def _expire(self, flow: http.HTTPFlow) -> None:
+    def response(self, flow: http.HTTPFlow) -> None:
+        self._reading.pop(flow, None)
+
+    def _expire(self, flow: http.HTTPFlow, why: str) -> None:
         if exchange := self.exchanges.get(flow):
-            exchange.timed_out = True
+            exchange.timed_out = why
         _mitm.close_upstream(flow)  # mitmproxy sees the server hang up and takes the error path
 
     def error(self, flow: http.HTTPFlow) -> None:
         self._deadlines.pop(flow, None)
+        self._reading.pop(flow, None)
         exchange = self.exchanges.get(flow)
-        if exchange is None or exchange.placement is None or flow.response is not None or client_gone(flow):
-            return  # not ours, answered, or nobody to tell
-        if self.replies.prepared(flow) is not None:
-            return  # failover found an answer
-        exchange.error = self._failure(exchange, flow)
+        if exchange is None or client_gone(flow) or self.replies.prepared(flow) is not None:
+            return  # not ours, nobody to tell, or failover found an answer
+        message = flow.error.msg if flow.error else ""
+        if message.startswith(REQUEST_TOO_LARGE):
+            limit = self.runtime.config.limits.max_body_bytes
+            exchange.error = exchange.error or BodyTooLarge(
+                f"The request body is over turnout's limit of {limit:,} bytes "
+                "(limits.max_body_mb in the config)."
+            )
+            exchange.answered = exchange.error.status
+            self.replies.prepare(flow, error_response(exchange.dialect, exchange.error))
+            return
+        if exchange.placement is None:
+            return
+        exchange.error = self._failure(exchange, message)
+        response = flow.response
+        if response is not None and response.stream:  # already flowing to the client
+            stream = response.stream
+            if isinstance(stream, StreamAdapter):
+                tail = stream.translator.fail(exchange.error.message)
+            else:
+                tail = stream_error_event(exchange.dialect, exchange.error.status, exchange.error.message)
+            if tail and "content-length" not in response.headers:
+                self.replies.prepare_tail(flow, tail)
+            return
         reply = error_response(exchange.dialect, exchange.error)
         reply.headers["x-turnout-backend"] = exchange.placement.backend.name
+        exchange.answered = reply.status_code
         self.replies.prepare(flow, reply)
 
-    def _failure(self, exchange: Exchange, flow: http.HTTPFlow) -> TurnoutError:
+    def _failure(self, exchange: Exchange, message: str) -> TurnoutError:
         """The last attempt's failure, said so that the user knows what to check."""
         backend = exchange.placement.backend if exchange.placement else None
-        where = f"{backend.name} ({backend.base_url})" if backend else "the backend"
+        where = f"{backend.name} ({display_url(backend.base_url)})" if backend else "the backend"
         last = exchange.attempts[-1] if exchange.attempts else None
-        timed_out = last.failure == "timed out" if last is not None and last.failure else exchange.timed_out
-        if timed_out:
+        failure = last.failure if last is not None and last.failure else ""
+        timed_out = exchange.timed_out or ("timed out" if failure == "timed out" else "")
+        if timed_out == "timed out":
             secs = backend.timeout if backend else 0
             return BackendTimeout(
                 f"Backend {where} sent no response within {secs:g} s; "
                 "if it is just slow, raise its timeout: in the config."
             )
-        reason = (
-            flow.error.msg if flow.error and len(exchange.attempts) < 2 else (last.failure if last else "")
-        )
+        if timed_out:  # the response had begun, then stalled
+            return BackendTimeout(
+                f"Backend {where} {timed_out} in the middle of its response; "
+                "if it is just slow, raise its read_timeout: in the config."
+            )
+        if message.startswith(RESPONSE_TOO_LARGE):
+            return BackendUnreachable(
+                f"Backend {where} sent a response over turnout's limit (limits.max_body_mb in the config)."
+            )
+        reason = failure if len(exchange.attempts) > 1 and failure else message
+        if exchange.observed:
+            return BackendUnreachable(
+                f"Backend {where} broke off its response: {reason or 'connection closed'}."
+            )
         return BackendUnreachable(
             f"Cannot reach backend {where}: {reason or 'connection failed'}. "
             "Is it running, and is its base_url right?"

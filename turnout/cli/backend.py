@@ -17,6 +17,7 @@ from turnout.core.credentials import CredentialStore, check_secret, mask
 from turnout.core.errors import ConfigError
 from turnout.core.models import BACKEND_KINDS, Config
 from turnout.core.paths import credentials_dir, user_config_path
+from turnout.core.urls import display_url
 
 app = typer.Typer(help="Add, list and remove backends.", no_args_is_help=True)
 
@@ -91,7 +92,12 @@ def list_(
     table.add_column("source")
     for b in cfg.backends.values():
         table.add_row(
-            escape(b.name), b.kind, escape(b.base_url), mask(b.key), str(len(b.models)), escape(b.source)
+            escape(b.name),
+            b.kind,
+            escape(display_url(b.base_url)),
+            mask(b.key),
+            str(len(b.models)),
+            escape(b.source),
         )
     out.print(table)
     if not cfg.backends:

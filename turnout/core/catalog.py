@@ -11,6 +11,7 @@ from turnout.core.models import Config, Dialect
 from turnout.core.probe import ServerFacts
 from turnout.core.routing import Resolver
 from turnout.core.runtime import Runtime
+from turnout.core.urls import display_url
 
 __all__ = ["accounts_payload", "models_payload", "status_payload"]
 
@@ -54,7 +55,7 @@ def status_payload(
             {
                 "name": b.name,
                 "kind": b.kind,
-                "base_url": b.base_url,
+                "base_url": display_url(b.base_url),
                 "source": b.source,
                 "key": mask(b.key),
                 "key_set": bool(b.key),

@@ -2,28 +2,37 @@
 
 Precedence for backends: the config file, then the environment (well-known key
 variables), then local servers that answer on their usual ports. A name defined
-earlier wins. Every validation error names the file, the key path and what is wrong,
-e.g. ``config.yaml: backends.groq.kind: must be one of anthropic, openai, openai-compat``.
+earlier wins. Every error names the file, the key path and what is wrong, e.g.
+``config.yaml: backends.groq.kind: must be one of anthropic, openai, openai-compat``.
+
+Every value goes through one ``_Reader``: numbers are finite and in the range their
+dataclass field declares (``models.Range``), so ``timeout: .nan`` or ``port 99999`` is an
+error, not a disabled check or a crashed file watcher; secrets (keys, header values)
+may hold no control characters (a CR/LF would inject headers upstream) and are never
+echoed in an error; URLs are checked whole and shown with any credentials masked.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from turnout.core.config_file import read_config_file
-from turnout.core.credentials import CredentialStore
+from turnout.core.credentials import CredentialStore, check_secret
 from turnout.core.discovery import probe_local_servers
 from turnout.core.errors import ConfigError
 from turnout.core.models import (
     BACKEND_KINDS,
     BASE_URL,
     NAME,
+    AccessSettings,
     AnalyticsSettings,
     Backend,
     Config,
@@ -31,10 +40,12 @@ from turnout.core.models import (
     Limits,
     PoolSettings,
     Quirks,
+    Range,
     Route,
 )
 from turnout.core.paths import credentials_dir, default_config_path, user_config_path
 from turnout.core.providers import DEFAULT_ALIASES, KNOWN_PROVIDERS, default_quirks
+from turnout.core.urls import display_url
 
 __all__ = [
     "backends_from_env",
@@ -45,105 +56,171 @@ __all__ = [
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DEFAULT_BASE = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
+_TOP = ("backends", "routes", "aliases", "limits", "autodetect", "pool", "analytics", "prices", "access")
+_BACKEND_KEYS = (
+    "kind", "base_url", "key", "keys", "headers", "models", "timeout", "read_timeout", "quirks",
+    "max_concurrent", "min_interval_ms",
+)  # fmt: skip
+_SECONDS = Range(0, 86400, "seconds", above=True)
+_QUIRK_CHOICES: dict[str, tuple[object, ...]] = {
+    "max_tokens_param": ("max_tokens", "max_completion_tokens"),
+    "reasoning_field": ("reasoning_content", "reasoning", None),
+    "reasoning_effort": (True, False, None),
+}
 
 
-class _Where:
-    """Builds error messages that name the file and the key path."""
+def _kind_of(value: Any) -> str:
+    return "nothing" if value is None else f"a {type(value).__name__}"
 
-    def __init__(self, source: str) -> None:
-        self.source = source
+
+class _Reader:
+    """Reads raw YAML values, each checked; errors name the file and the key path."""
+
+    def __init__(self, where: str, env: Mapping[str, str]) -> None:
+        self.where, self.env = where, env
 
     def error(self, path: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {path}: {problem}")
+        return ConfigError(f"{self.where}: {path}: {problem}")
+
+    def expect(self, value: Any, kind: type | tuple[type, ...], path: str, what: str) -> Any:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            shown = repr(value) if isinstance(value, (int, float, bool, type(None))) else _kind_of(value)
+            raise self.error(path, f"must be {what} (got {shown[:80]})")
+        return value
+
+    def mapping(self, value: Any, path: str, what: str = "a mapping") -> dict[Any, Any]:
+        result: dict[Any, Any] = self.expect(value if value is not None else {}, dict, path, what)
+        return result
+
+    def only(self, raw: Mapping[Any, Any], allowed: tuple[str, ...], path: str) -> None:
+        unknown = sorted(str(k) for k in raw if k not in allowed)
+        if unknown:
+            where = f"{path}.{unknown[0]}" if path else unknown[0]
+            raise self.error(where, f"unknown key (expected {', '.join(sorted(allowed))})")
+
+    def text(self, value: Any, path: str, what: str) -> str:
+        """A plain string, ``${VAR}`` expanded (echoed in errors: not a secret)."""
+        return self._expand(self.expect(value, str, path, what), path)
+
+    def secret(self, value: Any, path: str) -> str:
+        """A key or header value: a string with no control characters, never echoed."""
+        if not isinstance(value, str) or isinstance(value, bool):
+            raise self.error(path, f"must be a string (got {_kind_of(value)})")
+        text = self._expand(value, path)
+        try:
+            return check_secret(text, "the value")
+        except ConfigError as e:
+            raise self.error(path, e.message) from None
+
+    def url(self, value: Any, path: str) -> str:
+        url = self.text(value, path, "a URL").rstrip("/")
+        shown = display_url(url)
+        if not BASE_URL.match(url) or any(ord(c) < 0x21 for c in url):
+            raise self.error(path, f"must be an http:// or https:// URL (got {shown!r})")
+        try:
+            urlsplit(url).port  # noqa: B018 - raises on a port out of range
+        except ValueError as e:
+            raise self.error(path, f"{e} in {shown!r}") from None
+        return url
+
+    def number(self, value: Any, path: str, limits: Range) -> float:
+        self.expect(value, (int, float), path, limits.describe())
+        bad = not math.isfinite(value) or value > limits.hi
+        bad = bad or (value <= limits.lo if limits.above else value < limits.lo)
+        if bad or (limits.integer and not isinstance(value, int)):
+            raise self.error(path, f"must be {limits.describe()} (got {value!r})")
+        return float(value)
+
+    def settings[T](self, cls: type[T], raw: Any, path: str) -> T:
+        """A settings dataclass from a mapping, each value checked against its field."""
+        raw = self.mapping(raw, path)
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        self.only(raw, tuple(fields), path)
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            field, where = fields[key], f"{path}.{key}"
+            limits = field.metadata.get("range")
+            if key in _QUIRK_CHOICES:
+                if value not in _QUIRK_CHOICES[key] or isinstance(value, float):
+                    choices = ", ".join(str(c).replace("None", "null").lower() for c in _QUIRK_CHOICES[key])
+                    raise self.error(where, f"must be one of {choices} (got {value!r})")
+                values[key] = value
+            elif limits is not None:
+                if value is None and field.default is None:
+                    values[key] = None
+                    continue
+                number = self.number(value, where, limits)
+                values[key] = int(number) if limits.integer else number
+            elif isinstance(field.default, bool):
+                values[key] = self.expect(value, bool, where, "true or false")
+            elif isinstance(field.default, tuple):
+                items = self.expect(value if value is not None else [], list, where, "a list")
+                values[key] = tuple(self.text(v, f"{where}[{i}]", "a string") for i, v in enumerate(items))
+            else:
+                values[key] = None if value is None else self.text(value, where, "a string")
+        return dataclasses.replace(cls(), **values)  # type: ignore[type-var]
+
+    def _expand(self, value: str, path: str) -> str:
+        def sub(m: re.Match[str]) -> str:
+            if m.group(1) not in self.env:
+                raise self.error(path, f"environment variable {m.group(1)} is not set")
+            return self.env[m.group(1)]
+
+        return _ENV_REF.sub(sub, value)
 
 
-def _expand(value: str, env: Mapping[str, str], where: _Where, path: str) -> str:
-    def sub(m: re.Match[str]) -> str:
-        if m.group(1) not in env:
-            raise where.error(path, f"environment variable {m.group(1)} is not set")
-        return env[m.group(1)]
-
-    return _ENV_REF.sub(sub, value)
-
-
-def _expect(value: Any, kind: type | tuple[type, ...], where: _Where, path: str, what: str) -> Any:
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise where.error(path, f"must be {what} (got {value!r})")
-    return value
-
-
-def _backend(
-    name: str, raw: Any, ctx: _Where, env: Mapping[str, str], store: CredentialStore | None
-) -> Backend:
+def _backend(name: str, raw: Any, read: _Reader, store: CredentialStore | None) -> Backend:
     path = f"backends.{name}"
     if not NAME.match(name):
-        raise ctx.error(path, "backend names use letters, digits, '-', '_' or '.'")
-    raw = _expect(raw, dict, ctx, path, "a mapping with kind:, base_url:, key:")
-    allowed = {
-        "kind",
-        "base_url",
-        "key",
-        "keys",
-        "headers",
-        "models",
-        "timeout",
-        "quirks",
-        "max_concurrent",
-        "min_interval_ms",
-    }
-    unknown = set(raw) - allowed
-    if unknown:
-        raise ctx.error(
-            f"{path}.{sorted(unknown)[0]}", f"unknown key (expected {', '.join(sorted(allowed))})"
-        )
+        raise read.error(path, "backend names use letters, digits, '-', '_' or '.'")
+    raw = read.mapping(raw, path, "a mapping with kind:, base_url:, key:")
+    read.only(raw, _BACKEND_KEYS, path)
     kind = raw.get("kind")
     if kind not in BACKEND_KINDS:
-        raise ctx.error(f"{path}.kind", f"must be one of {', '.join(BACKEND_KINDS)} (got {kind!r})")
-    base_url = raw.get("base_url") or _DEFAULT_BASE.get(kind)
-    if not base_url:
-        raise ctx.error(
+        shown = repr(kind) if isinstance(kind, str | None) else _kind_of(kind)
+        raise read.error(f"{path}.kind", f"must be one of {', '.join(BACKEND_KINDS)} (got {shown})")
+    if not raw.get("base_url") and kind not in _DEFAULT_BASE:
+        raise read.error(
             f"{path}.base_url", "required for openai-compat backends (e.g. http://127.0.0.1:11434/v1)"
         )
-    base_url = _expand(_expect(base_url, str, ctx, f"{path}.base_url", "a URL"), env, ctx, f"{path}.base_url")
-    if not BASE_URL.match(base_url):
-        raise ctx.error(f"{path}.base_url", f"must start with http:// or https:// (got {base_url!r})")
-    key = raw.get("key")
-    if key is not None:
-        key = _expand(str(_expect(key, str, ctx, f"{path}.key", "a string")), env, ctx, f"{path}.key") or None
-    elif store is not None:
+    base_url = read.url(raw.get("base_url") or _DEFAULT_BASE[kind], f"{path}.base_url")
+    key = read.secret(raw["key"], f"{path}.key") or None if raw.get("key") is not None else None
+    if raw.get("key") is None and store is not None:
         key = store.key_for(name, base_url)
-    headers = raw.get("headers") or {}
-    _expect(headers, dict, ctx, f"{path}.headers", "a mapping of header names to values")
-    models = raw.get("models") or []
-    _expect(models, list, ctx, f"{path}.models", "a list of model ids")
-    timeout = raw.get("timeout", 600)
-    _expect(timeout, (int, float), ctx, f"{path}.timeout", "a number of seconds")
-    if timeout <= 0:
-        raise ctx.error(f"{path}.timeout", "must be more than 0 seconds")
-    quirks = _quirks(raw.get("quirks"), default_quirks(name, kind, base_url), ctx, f"{path}.quirks")
-    pool = _keys(raw.get("keys"), name, base_url, key, ctx, env, store, f"{path}.keys")
-    max_concurrent = raw.get("max_concurrent")
-    if max_concurrent is not None and (
-        _expect(max_concurrent, int, ctx, f"{path}.max_concurrent", "a whole number") < 1
-    ):
-        raise ctx.error(f"{path}.max_concurrent", "must be at least 1")
-    interval = _expect(
-        raw.get("min_interval_ms", 0), (int, float), ctx, f"{path}.min_interval_ms", "milliseconds"
-    )
+    headers = read.mapping(raw.get("headers"), f"{path}.headers", "a mapping of header names to values")
+    models = read.expect(raw.get("models") or [], list, f"{path}.models", "a list of model ids")
+    governor = Range(1, 100000, "requests", integer=True)
     return Backend(
         name=name,
         kind=kind,
-        quirks=quirks,
-        pool=pool,
-        max_concurrent=max_concurrent,
-        min_interval=max(float(interval), 0.0) / 1000,
-        base_url=base_url.rstrip("/"),
+        base_url=base_url,
         key=key,
-        headers=tuple((str(k), _expand(str(v), env, ctx, f"{path}.headers.{k}")) for k, v in headers.items()),
-        models=tuple(str(m) for m in models),
-        timeout=float(timeout),
+        headers=tuple(
+            (_header_name(read, str(k), f"{path}.headers"), read.secret(v, f"{path}.headers.{k}"))
+            for k, v in headers.items()
+        ),
+        models=tuple(read.text(m, f"{path}.models[{i}]", "a model id") for i, m in enumerate(models)),
+        timeout=read.number(raw.get("timeout", 600), f"{path}.timeout", _SECONDS),
+        read_timeout=read.number(raw.get("read_timeout", 300), f"{path}.read_timeout", _SECONDS),
         source="config",
+        quirks=_quirks(raw.get("quirks"), default_quirks(name, kind, base_url), read, f"{path}.quirks"),
+        pool=_keys(raw.get("keys"), name, base_url, key, read, store, f"{path}.keys"),
+        max_concurrent=(
+            int(read.number(raw["max_concurrent"], f"{path}.max_concurrent", governor))
+            if raw.get("max_concurrent") is not None
+            else None
+        ),
+        min_interval=read.number(
+            raw.get("min_interval_ms", 0), f"{path}.min_interval_ms", Range(0, 3.6e6, "ms")
+        )
+        / 1000,
     )
+
+
+def _header_name(read: _Reader, name: str, path: str) -> str:
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+        raise read.error(f"{path}.{name[:40]}", "not a valid HTTP header name")
+    return name
 
 
 def _keys(
@@ -151,33 +228,24 @@ def _keys(
     backend: str,
     base_url: str,
     key: str | None,
-    ctx: _Where,
-    env: Mapping[str, str],
+    read: _Reader,
     store: CredentialStore | None,
     path: str,
 ) -> tuple[KeySpec, ...]:
     """A backend's pool: ``keys:`` in the file plus keys stored by ``turnout keys add``."""
     specs: list[KeySpec] = []
-    for i, item in enumerate(_expect(raw or [], list, ctx, path, "a list of {alias, key, base_url}")):
+    for i, item in enumerate(read.expect(raw or [], list, path, "a list of {alias, key, base_url}")):
         where = f"{path}[{i}]"
-        item = _expect(item, dict, ctx, where, "a mapping {alias, key, base_url}")
-        alias = _expect(item.get("alias"), str, ctx, f"{where}.alias", "a name")
+        item = read.mapping(item, where, "a mapping {alias, key, base_url}")
+        read.only(item, ("alias", "key", "base_url"), where)
+        alias = read.text(item.get("alias"), f"{where}.alias", "a name")
         if not NAME.match(alias) or any(s.alias == alias for s in specs):
-            raise ctx.error(
-                f"{where}.alias", f"aliases are unique names of letters, digits, '-', '_' (got {alias!r})"
+            raise read.error(
+                f"{where}.alias",
+                f"aliases are unique names of letters, digits, '-', '_' (got {alias[:40]!r})",
             )
-        value = item.get("key")
-        if value is not None:
-            value = _expand(
-                str(_expect(value, str, ctx, f"{where}.key", "a string")), env, ctx, f"{where}.key"
-            )
-        url = item.get("base_url")
-        if url is not None:
-            url = _expand(
-                _expect(url, str, ctx, f"{where}.base_url", "a URL"), env, ctx, f"{where}.base_url"
-            ).rstrip("/")
-            if not BASE_URL.match(url):
-                raise ctx.error(f"{where}.base_url", f"must start with http:// or https:// (got {url!r})")
+        value = read.secret(item["key"], f"{where}.key") if item.get("key") is not None else None
+        url = read.url(item["base_url"], f"{where}.base_url") if item.get("base_url") is not None else None
         specs.append(KeySpec(alias, value or key, url))
     if store is not None:
         for alias, value in store.pool(backend, base_url):
@@ -188,65 +256,53 @@ def _keys(
     return tuple(specs)
 
 
-_QUIRK_CHOICES: dict[str, tuple[object, ...]] = {
-    "max_tokens_param": ("max_tokens", "max_completion_tokens"),
-    "reasoning_field": ("reasoning_content", "reasoning", None),
-}
-
-
-def _quirks(raw: Any, defaults: Quirks, ctx: _Where, path: str) -> Quirks:
+def _quirks(raw: Any, defaults: Quirks, read: _Reader, path: str) -> Quirks:
     if raw is None:
         return defaults
-    raw = _expect(raw, dict, ctx, path, "a mapping of quirk → value")
-    known = {f.name: f for f in dataclasses.fields(Quirks)}
-    for key, value in raw.items():
-        if key not in known:
-            raise ctx.error(f"{path}.{key}", f"unknown quirk (known: {', '.join(known)})")
-        if key in _QUIRK_CHOICES:
-            if value not in _QUIRK_CHOICES[key]:
-                choices = ", ".join(str(c).replace("None", "null") for c in _QUIRK_CHOICES[key])
-                raise ctx.error(f"{path}.{key}", f"must be one of {choices} (got {value!r})")
-        elif isinstance(getattr(defaults, key), bool):
-            _expect(value, bool, ctx, f"{path}.{key}", "true or false")
-        elif key == "reasoning_effort":
-            if value is not None:
-                _expect(value, bool, ctx, f"{path}.{key}", "true, false or null (by model name)")
-        elif value is not None or key not in ("max_tokens_cap", "context_window"):
-            _expect(value, int, ctx, f"{path}.{key}", "a whole number")
-            if value <= 0:
-                raise ctx.error(f"{path}.{key}", "must be more than 0")
-    return dataclasses.replace(defaults, **raw)
+    given = read.settings(Quirks, raw, path)
+    return dataclasses.replace(defaults, **{k: getattr(given, k) for k in read.mapping(raw, path)})
 
 
-def _route(i: int, raw: Any, ctx: _Where, backends: Mapping[str, Backend]) -> Route:
+def _route(i: int, raw: Any, read: _Reader, backends: Mapping[str, Backend]) -> Route:
     path = f"routes[{i}]"
-    raw = _expect(raw, dict, ctx, path, "a mapping like {match: 'claude-*', backend: anthropic}")
+    raw = read.mapping(raw, path, "a mapping like {match: 'claude-*', backend: anthropic}")
+    read.only(raw, ("match", "regex", "backend", "model", "fallbacks"), path)
     if ("match" in raw) == ("regex" in raw):
-        raise ctx.error(path, "give exactly one of match: (a glob) or regex:")
+        raise read.error(path, "give exactly one of match: (a glob) or regex:")
     backend = raw.get("backend")
     if backend not in backends:
         known = ", ".join(backends) or "none"
-        raise ctx.error(f"{path}.backend", f"unknown backend {backend!r} (known: {known})")
-    model = raw.get("model")
-    if model is not None:
-        _expect(model, str, ctx, f"{path}.model", "a model id")
+        shown = repr(backend)[:60] if isinstance(backend, str | None) else _kind_of(backend)
+        raise read.error(f"{path}.backend", f"unknown backend {shown} (known: {known})")
+    model = read.text(raw["model"], f"{path}.model", "a model id") if raw.get("model") is not None else None
     fallbacks = []
-    for k, item in enumerate(_expect(raw.get("fallbacks") or [], list, ctx, f"{path}.fallbacks", "a list")):
-        spec = _expect(item, str, ctx, f"{path}.fallbacks[{k}]", "'backend' or 'backend/model'")
+    for k, item in enumerate(read.expect(raw.get("fallbacks") or [], list, f"{path}.fallbacks", "a list")):
+        spec = read.text(item, f"{path}.fallbacks[{k}]", "'backend' or 'backend/model'")
         name, _, fallback_model = spec.partition("/")
         if name not in backends:
-            raise ctx.error(
-                f"{path}.fallbacks[{k}]", f"unknown backend {name!r} (known: {', '.join(backends)})"
+            raise read.error(
+                f"{path}.fallbacks[{k}]", f"unknown backend {name[:60]!r} (known: {', '.join(backends)})"
             )
         fallbacks.append((name, fallback_model or None))
     if "match" in raw:
-        glob = _expect(raw["match"], str, ctx, f"{path}.match", "a glob such as 'claude-*'")
+        glob = read.text(raw["match"], f"{path}.match", "a glob such as 'claude-*'")
         return Route(glob, backend, re.compile(fnmatch.translate(glob)), model, "glob", tuple(fallbacks))
-    pattern = _expect(raw["regex"], str, ctx, f"{path}.regex", "a regular expression")
+    pattern = read.text(raw["regex"], f"{path}.regex", "a regular expression")
     try:
         return Route(pattern, backend, re.compile(pattern), model, "regex", tuple(fallbacks))
     except re.error as e:
-        raise ctx.error(f"{path}.regex", f"invalid regular expression: {e}") from e
+        raise read.error(f"{path}.regex", f"invalid regular expression: {e}") from e
+
+
+def _prices(raw: Any, read: _Reader) -> tuple[tuple[str, dict[str, float]], ...]:
+    out = []
+    dollars = Range(0, 10**6, "dollars per million tokens")
+    for model, prices in read.mapping(raw, "prices", "a mapping of model glob → prices").items():
+        where = f"prices.{model}"
+        prices = read.mapping(prices, where, "a mapping {input, output, cache_read, cache_write}")
+        read.only(prices, ("input", "output", "cache_read", "cache_write"), where)
+        out.append((str(model), {k: read.number(v, f"{where}.{k}", dollars) for k, v in prices.items()}))
+    return tuple(out)
 
 
 def _points_at(url: str, prefixes: tuple[str, ...]) -> bool:
@@ -259,14 +315,22 @@ def backends_from_env(env: Mapping[str, str]) -> list[Backend]:
     Only the environment: a stored key belongs to the config backend it was stored for
     and never reappears here under a provider's default URL."""
     found = []
+    read = _Reader("environment", env)
     for p in KNOWN_PROVIDERS:
         key = env.get(p.key_env)
         if not key:
             continue
-        base_url = env.get(p.base_url_env) or p.base_url
+        base_url = read.url(env.get(p.base_url_env) or p.base_url, p.base_url_env)
         quirks = default_quirks(p.name, p.kind, base_url)
         found.append(
-            Backend(p.name, p.kind, base_url.rstrip("/"), key, source=f"env {p.key_env}", quirks=quirks)
+            Backend(
+                p.name,
+                p.kind,
+                base_url,
+                read.secret(key, p.key_env),
+                source=f"env {p.key_env}",
+                quirks=quirks,
+            )
         )
     return found
 
@@ -304,88 +368,47 @@ def build_config(
     exclude_urls: tuple[str, ...] = (),
 ) -> Config:
     """A validated ``Config`` from a raw mapping; errors name ``where`` and the key path."""
-    env = os.environ if env is None else env
-    ctx = _Where(where)
-    top = {"backends", "routes", "aliases", "limits", "autodetect", "pool", "analytics", "prices"}
-    unknown = set(raw) - top
-    if unknown:
-        raise ctx.error(sorted(unknown)[0], f"unknown key (expected {', '.join(sorted(top))})")
-
+    read = _Reader(where, os.environ if env is None else env)
+    read.only(raw, _TOP, "")
     backends: dict[str, Backend] = {}
-    for name, spec in _expect(raw.get("backends") or {}, dict, ctx, "backends", "a mapping").items():
-        backends[str(name)] = _backend(str(name), spec, ctx, env, store)
-
-    auto = _expect(
-        raw.get("autodetect") or {}, dict, ctx, "autodetect", "a mapping {environment: bool, local: bool}"
-    )
-    auto_backends: list[Backend] = []
-    if auto.get("environment", True):
-        auto_backends += backends_from_env(env)
-    if auto.get("local", True) and discover is not None:
-        auto_backends += discover()
-    for b in auto_backends:
+    for name, spec in read.mapping(raw.get("backends"), "backends").items():
+        backends[str(name)] = _backend(str(name), spec, read, store)
+    auto = read.mapping(raw.get("autodetect"), "autodetect", "a mapping {environment: bool, local: bool}")
+    read.only(auto, ("environment", "local"), "autodetect")
+    found: list[Backend] = []
+    if read.expect(auto.get("environment", True), bool, "autodetect.environment", "true or false"):
+        found += backends_from_env(read.env)
+    if (
+        read.expect(auto.get("local", True), bool, "autodetect.local", "true or false")
+        and discover is not None
+    ):
+        found += discover()
+    for b in found:
         if b.name not in backends and not _points_at(b.base_url, exclude_urls):
             backends[b.name] = b
-
     routes = tuple(
-        _route(i, r, ctx, backends)
-        for i, r in enumerate(_expect(raw.get("routes") or [], list, ctx, "routes", "a list of rules"))
+        _route(i, r, read, backends)
+        for i, r in enumerate(read.expect(raw.get("routes") or [], list, "routes", "a list of rules"))
     )
     aliases = dict(DEFAULT_ALIASES)
-    for k, v in _expect(raw.get("aliases") or {}, dict, ctx, "aliases", "a mapping of alias → model").items():
-        aliases[str(k)] = str(_expect(v, str, ctx, f"aliases.{k}", "a model id"))
-    limits_raw = _expect(raw.get("limits") or {}, dict, ctx, "limits", "a mapping")
-    max_mb = _expect(
-        limits_raw.get("max_body_mb", 32), (int, float), ctx, "limits.max_body_mb", "a number of MB"
+    for k, v in read.mapping(raw.get("aliases"), "aliases", "a mapping of alias → model").items():
+        aliases[str(k)] = read.text(v, f"aliases.{k}", "a model id")
+    limits = read.mapping(raw.get("limits"), "limits")
+    read.only(limits, ("max_body_mb",), "limits")
+    max_mb = read.number(
+        limits.get("max_body_mb", 32), "limits.max_body_mb", Range(0, 4096, "MB", above=True)
     )
-    if max_mb <= 0:
-        raise ctx.error("limits.max_body_mb", "must be more than 0")
     return Config(
         backends=backends,
         routes=routes,
         aliases=aliases,
         limits=Limits(max_body_bytes=int(max_mb * 1024 * 1024)),
         source=source,
-        pool=_settings(PoolSettings, raw.get("pool"), ctx, "pool"),
-        analytics=_settings(AnalyticsSettings, raw.get("analytics"), ctx, "analytics"),
-        prices=_prices(raw.get("prices"), ctx),
+        pool=read.settings(PoolSettings, raw.get("pool"), "pool"),
+        analytics=read.settings(AnalyticsSettings, raw.get("analytics"), "analytics"),
+        prices=_prices(raw.get("prices"), read),
+        access=read.settings(AccessSettings, raw.get("access"), "access"),
     )
-
-
-def _settings[T](cls: type[T], raw: Any, ctx: _Where, path: str) -> T:
-    """A settings dataclass from a mapping, each value checked against its default's type."""
-    raw = _expect(raw or {}, dict, ctx, path, "a mapping")
-    defaults = cls()
-    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    values = {}
-    for key, value in raw.items():
-        if key not in fields:
-            raise ctx.error(f"{path}.{key}", f"unknown key (expected {', '.join(sorted(fields))})")
-        default = getattr(defaults, key)
-        if isinstance(default, bool):
-            _expect(value, bool, ctx, f"{path}.{key}", "true or false")
-        elif isinstance(default, (int, float)):
-            if _expect(value, (int, float), ctx, f"{path}.{key}", "a number") < 0:
-                raise ctx.error(f"{path}.{key}", "must not be negative")
-        elif value is not None:
-            _expect(value, str, ctx, f"{path}.{key}", "a string")
-        values[key] = value
-    return dataclasses.replace(defaults, **values)  # type: ignore[type-var]
-
-
-def _prices(raw: Any, ctx: _Where) -> tuple[tuple[str, dict[str, float]], ...]:
-    out = []
-    for model, prices in _expect(raw or {}, dict, ctx, "prices", "a mapping of model glob → prices").items():
-        where = f"prices.{model}"
-        prices = _expect(prices, dict, ctx, where, "a mapping {input, output, cache_read, cache_write}")
-        for k, v in prices.items():
-            if k not in ("input", "output", "cache_read", "cache_write"):
-                raise ctx.error(
-                    f"{where}.{k}", "unknown price (expected input, output, cache_read, cache_write)"
-                )
-            _expect(v, (int, float), ctx, f"{where}.{k}", "dollars per million tokens")
-        out.append((str(model), {k: float(v) for k, v in prices.items()}))
-    return tuple(out)
 
 
 def load_user_config(

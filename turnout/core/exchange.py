@@ -57,8 +57,9 @@ class Exchange:
     held: Governor | None = None  # the governor slot the attempt in flight holds
     attempts: list[Attempt] = field(default_factory=list)
     error: TurnoutError | None = None  # what the client was answered with, if turnout answered
+    answered: int | None = None  # the status of a reply turnout prepared after a failure
     ttfb_ms: float | None = None  # time to the response headers
-    timed_out: bool = False  # the backend's timeout closed the upstream connection
+    timed_out: str = ""  # why a deadline closed the upstream connection ("timed out", or a stall)
     observed: bool = False  # the first answer's rate-limit headers are in the pool
     recorded: bool = False  # its analytics row is written
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "BACKEND_KINDS",
@@ -42,6 +42,29 @@ DIALECT_OF_KIND: dict[str, Dialect] = {
 
 
 @dataclass(frozen=True)
+class Range:
+    """The values a numeric setting takes: the config loader reads it from field metadata."""
+
+    lo: float
+    hi: float
+    unit: str = ""
+    integer: bool = False
+    above: bool = False  # the lower bound itself is excluded
+
+    def describe(self) -> str:
+        kind = "a whole number" if self.integer else "a number"
+        unit = f" of {self.unit}" if self.unit else ""
+        low = f"more than {self.lo:g} up to" if self.above else f"from {self.lo:g} to"
+        return f"{kind}{unit} {low} {self.hi:g}"
+
+
+def _ranged(
+    default: float | None, lo: float, hi: float, unit: str = "", *, integer: bool = False, above: bool = False
+) -> Any:
+    return field(default=default, metadata={"range": Range(lo, hi, unit, integer, above)})
+
+
+@dataclass(frozen=True)
 class Quirks:
     """How one backend differs from the spec of its dialect; used when translating.
 
@@ -50,10 +73,12 @@ class Quirks:
     """
 
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    max_tokens_cap: int | None = None  # clamp max_tokens sent to this backend
-    context_window: int | None = None  # tokens of context; learned from local servers when unset
+    max_tokens_cap: int | None = _ranged(None, 1, 10**8, "tokens", integer=True)  # clamp max_tokens sent
+    context_window: int | None = _ranged(None, 1, 10**8, "tokens", integer=True)  # learned when unset
     reasoning_effort: bool | None = None  # send reasoning_effort; None: only to models known to take it
-    default_max_tokens: int = 8192  # for Anthropic backends when an OpenAI client sends none
+    default_max_tokens: int = _ranged(
+        8192, 1, 10**8, "tokens", integer=True
+    )  # when an OpenAI client sends none
     reasoning_field: Literal["reasoning_content", "reasoning"] | None = "reasoning_content"
     cache_control: bool = False  # pass Anthropic cache_control through (Claude behind OpenRouter)
     clean_schema: bool = False  # strip JSON-schema keywords Gemini rejects
@@ -83,7 +108,8 @@ class Backend:
     key: str | None = field(default=None, repr=False)
     headers: tuple[tuple[str, str], ...] = ()
     models: tuple[str, ...] = ()
-    timeout: float = 600.0
+    timeout: float = 600.0  # seconds to the response headers
+    read_timeout: float = 300.0  # seconds of silence allowed once the response has begun
     source: str = "config"
     quirks: Quirks = field(default_factory=Quirks)
     pool: tuple[KeySpec, ...] = ()  # extra keys / deployments; see ``members``
@@ -126,10 +152,10 @@ class Limits:
 class PoolSettings:
     """How requests wait for and move between keys (``pool:`` in the config)."""
 
-    queue_timeout: float = 60.0  # seconds a request waits when every key is cooling
-    queue_max: int = 128  # requests allowed to wait at once; more get a 429 at once
-    attempts: int = 3  # upstream attempts per buffered request, failovers included
-    error_cooldown: float = 5.0  # seconds a key rests after a 5xx or a refused connection
+    queue_timeout: float = _ranged(60.0, 0, 86400, "seconds")  # a request waits when every key rests
+    queue_max: int = _ranged(128, 0, 10**6, "requests", integer=True)  # waiting at once; more get a 429
+    attempts: int = _ranged(3, 1, 10, "attempts", integer=True)  # per buffered request, failovers included
+    error_cooldown: float = _ranged(5.0, 0, 86400, "seconds")  # a key rests after a 5xx or a refusal
 
 
 @dataclass(frozen=True)
@@ -138,7 +164,20 @@ class AnalyticsSettings:
 
     enabled: bool = True
     path: str | None = None  # default: <data dir>/analytics.sqlite3
-    retention_days: float = 90.0
+    retention_days: float = _ranged(90.0, 0, 36500, "days", above=True)
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """Who may talk to turnout besides loopback clients (``access:`` in the config).
+
+    Browsers send ``Host`` and ``Origin``; a web page on another origin must never spend
+    the user's keys (CSRF), nor read answers through a name it points at 127.0.0.1 (DNS
+    rebinding). ``hosts`` adds names the proxy answers to; ``origins`` the pages allowed
+    to call it (exact, e.g. ``http://localhost:5173``)."""
+
+    hosts: tuple[str, ...] = ()
+    origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,6 +190,7 @@ class Config:
     pool: PoolSettings = field(default_factory=PoolSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     prices: tuple[tuple[str, dict[str, float]], ...] = ()  # user price overrides: (model glob, prices)
+    access: AccessSettings = field(default_factory=AccessSettings)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import orjson
 from turnout.core.errors import error_body
 from turnout.core.models import Dialect
 
-__all__ = ["translate_error", "upstream_message"]
+__all__ = ["stream_error_event", "translate_error", "upstream_message"]
 
 
 def upstream_message(body: bytes, status: int) -> str:
@@ -31,3 +31,10 @@ def upstream_message(body: bytes, status: int) -> str:
 
 def translate_error(body: bytes, status: int, client: Dialect) -> bytes:
     return error_body(client, status, upstream_message(body, status))
+
+
+def stream_error_event(dialect: Dialect, status: int, message: str) -> bytes:
+    """The event that ends a broken stream in ``dialect``: Anthropic's ``event: error``
+    (the SDK raises on it), OpenAI's ``data: {"error": …}`` chunk (likewise)."""
+    body = error_body(dialect, status, message)
+    return (b"event: error\ndata: " if dialect == "anthropic" else b"data: ") + body + b"\n\n"
