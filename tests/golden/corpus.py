@@ -76,10 +76,14 @@ def build(s: Scenario) -> dict[str, str | bytes]:
             {"status": status, "body": json.loads(error_body("anthropic", status, message))}
         )
         files["client_anthropic_error.json"] = dump(
-            json.loads(translate_response(error_body("openai", status, message), status, to_anthropic_ctx()))
+            json.loads(
+                translate_response(error_body("openai", status, message), status, to_anthropic_ctx())[1]
+            )
         )
         files["client_openai_error.json"] = dump(
-            json.loads(translate_response(error_body("anthropic", status, message), status, to_openai_ctx()))
+            json.loads(
+                translate_response(error_body("anthropic", status, message), status, to_openai_ctx())[1]
+            )
         )
         return files
     files["openai.sse"] = openai_stream(s)
@@ -90,10 +94,10 @@ def build(s: Scenario) -> dict[str, str | bytes]:
         files["openai.json"] = dump(openai_completion(s))
         files["anthropic.json"] = dump(anthropic_message(s))
         files["client_anthropic.json"] = dump(
-            json.loads(translate_response(files["openai.json"].encode(), 200, to_anthropic_ctx()))
+            json.loads(translate_response(files["openai.json"].encode(), 200, to_anthropic_ctx())[1])
         )
         files["client_openai.json"] = dump(
-            json.loads(translate_response(files["anthropic.json"].encode(), 200, to_openai_ctx()))
+            json.loads(translate_response(files["anthropic.json"].encode(), 200, to_openai_ctx())[1])
         )
     compat, anthropic = quirks_for(s)
     if s.request_anthropic:

@@ -31,9 +31,9 @@ def translate_whole(response: http.Response, ctx: Context | None) -> http.Respon
     """A whole (buffered) response in the client's dialect: success, error or garbage."""
     if ctx is not None:
         body = response.get_content(strict=False) or b""
-        response.content = translate_response(body, response.status_code, ctx)
+        response.headers.pop("content-encoding", None)  # the new body is written plain
+        response.status_code, response.content = translate_response(body, response.status_code, ctx)
         response.headers["content-type"] = "application/json"
-        response.headers.pop("content-encoding", None)
     return response
 
 

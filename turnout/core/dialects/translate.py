@@ -16,7 +16,8 @@ from turnout.core.dialects.stream_to_anthropic import ToAnthropicStream
 from turnout.core.dialects.stream_to_openai import ToOpenAIStream
 from turnout.core.dialects.to_anthropic_request import openai_to_anthropic
 from turnout.core.dialects.to_openai_request import anthropic_to_openai
-from turnout.core.errors import BadRequest
+from turnout.core.dialects.validate import check_request, check_response
+from turnout.core.errors import BadRequest, error_body
 from turnout.core.models import Backend, Dialect
 
 __all__ = ["BACKEND_PATHS", "StreamAdapter", "translate_request", "translate_response"]
@@ -42,26 +43,39 @@ def translate_request(
             f"{endpoint} requests cannot be translated for {backend.name}, a {backend.kind} backend; "
             "route this model to a backend of the same API."
         )
-    if backend.dialect == "openai":
-        out, ctx = anthropic_to_openai(
-            body, model=model, requested=requested, quirks=backend.quirks, window=window
-        )
-    else:
-        out, ctx = openai_to_anthropic(body, model=model, requested=requested, quirks=backend.quirks)
-    return orjson.dumps(out), ctx
+    client = "anthropic" if backend.dialect == "openai" else "openai"
+    check_request(body, client, deep=False)
+    try:
+        if backend.dialect == "openai":
+            out, ctx = anthropic_to_openai(
+                body, model=model, requested=requested, quirks=backend.quirks, window=window
+            )
+        else:
+            out, ctx = openai_to_anthropic(body, model=model, requested=requested, quirks=backend.quirks)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError):
+        check_request(body, client)  # names the client's mistake as a 400, if it is one
+        raise  # it is not: turnout's own failure
+    try:
+        return orjson.dumps(out), ctx
+    except orjson.JSONEncodeError:  # past orjson's 254 levels of nesting: a client's absurdity
+        raise BadRequest("The request is nested too deeply to translate.") from None
 
 
-def translate_response(body: bytes, status: int, ctx: Context) -> bytes:
-    """A whole (non-streamed) response body, success or error, in the client's dialect."""
+def translate_response(body: bytes, status: int, ctx: Context) -> tuple[int, bytes]:
+    """A whole (non-streamed) response, success or error, in the client's dialect: its
+    status and body. A success the translator cannot read (not JSON, not the shape the
+    backend's dialect promises) is the backend's failure: a 502, never a 200."""
     if status >= 400:
-        return translate_error(body, status, ctx.client)
+        return status, translate_error(body, status, ctx.client)
     try:
         data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return translate_error(body, 502, ctx.client)
-    if ctx.client == "anthropic":
-        return orjson.dumps(to_anthropic_message(data, ctx))
-    return orjson.dumps(to_openai_completion(data, ctx))
+        check_response(data, ctx.backend)
+        if ctx.client == "anthropic":
+            return status, orjson.dumps(to_anthropic_message(data, ctx))
+        return status, orjson.dumps(to_openai_completion(data, ctx))
+    except (orjson.JSONDecodeError, TypeError, AttributeError, KeyError, IndexError, ValueError) as e:
+        message = f"The backend's answer could not be read ({type(e).__name__}: {str(e)[:160]})."
+        return 502, error_body(ctx.client, 502, message)
 
 
 class _Translator(Protocol):
