@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from turnout.core.body import parse_json_object, replace_model, requested_model
-from turnout.core.errors import BadRequest
+from turnout.core.body import decode_body, parse_json_object, replace_model, requested_model
+from turnout.core.errors import BadRequest, BodyTooLarge
 
 
 @pytest.mark.parametrize(
@@ -159,3 +159,66 @@ def test_replace_model_property(model: str, new: str, rest: dict, indent: bool) 
     raw = json.dumps(body, indent=2 if indent else None, ensure_ascii=indent).encode()
     out = replace_model(raw, orjson.loads(raw), new)
     assert orjson.loads(out) == {**body, "model": new}
+
+
+def _bombs() -> dict[str, bytes]:
+    import gzip
+    import zlib
+
+    import brotli
+    import zstandard
+
+    plain = b"\0" * (64 * 1024 * 1024)  # 64 MB of zeros: each of these is a few KB
+    return {
+        "gzip": gzip.compress(plain, 9),
+        "deflate": zlib.compress(plain, 9),
+        "br": brotli.compress(plain, quality=5),
+        "zstd": zstandard.ZstdCompressor(level=3).compress(plain),
+    }
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
+def test_a_compression_bomb_stops_at_the_limit_using_about_that_much_memory(encoding: str) -> None:
+    import tracemalloc
+
+    bomb = _bombs()[encoding]
+    assert len(bomb) < 200_000
+    limit = 1024 * 1024
+    tracemalloc.start()
+    try:
+        with pytest.raises(BodyTooLarge, match="inflates past"):
+            decode_body(bomb, encoding, limit)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * limit, peak  # the whole 64 MB was never made
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd", "identity", ""])
+def test_honest_bodies_decode_whole(encoding: str) -> None:
+    import gzip
+    import zlib
+
+    import brotli
+    import zstandard
+
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x" * 300_000}]}).encode()
+    packed = {
+        "gzip": gzip.compress,
+        "deflate": zlib.compress,
+        "br": brotli.compress,
+        "zstd": zstandard.ZstdCompressor().compress,
+    }.get(encoding, lambda b: b)(body)
+    assert decode_body(packed, encoding, 10 * 1024 * 1024) == body
+
+
+@pytest.mark.parametrize(
+    ("raw", "encoding", "needle"),
+    [
+        (b"not gzip at all", "gzip", "Cannot decode the gzip"),
+        (b"x", "compress", "Unsupported content-encoding"),
+    ],
+)
+def test_undecodable_bodies_are_a_400(raw: bytes, encoding: str, needle: str) -> None:
+    with pytest.raises(BadRequest, match=needle):
+        decode_body(raw, encoding, 1024)

@@ -18,7 +18,7 @@ import orjson
 from mitmproxy import http
 
 from turnout.addons._flows import Exchanges, answer, client_gone
-from turnout.core.body import parse_json_object, requested_model
+from turnout.core.body import decode_body, parse_json_object, requested_model
 from turnout.core.endpoints import classify
 from turnout.core.errors import BadRequest, BodyTooLarge, NoRouteError, NotFound
 from turnout.core.exchange import Exchange
@@ -30,6 +30,8 @@ from turnout.core.tokens import estimate_input_tokens
 from turnout.core.upstream import UpstreamRequest, build_upstream
 
 __all__ = ["Router", "apply_upstream"]
+
+OFF_LOOP = 64 * 1024  # compressed bodies larger than this are inflated in a thread
 
 
 def apply_upstream(request: http.Request, upstream: UpstreamRequest) -> None:
@@ -75,20 +77,43 @@ class Router:
             )
         if flow.request.method != "POST":
             raise BadRequest(f"{exchange.endpoint.path} takes POST (got {flow.request.method}).")
-        self._read(flow, exchange)
-        assert exchange.body is not None
-        exchange.asked = requested = requested_model(exchange.body)
+        wire = flow.request.raw_content or b""
+        encoding = header_value(flow.request.headers.fields, b"content-encoding")
+        limit = self.runtime.config.limits.max_body_bytes
+        if encoding is None:
+            return self._route(flow, exchange, wire, wire)
+        if len(wire) <= OFF_LOOP:
+            return self._route(flow, exchange, wire, decode_body(wire, encoding.decode("latin-1"), limit))
+        return self._decode_then_route(flow, exchange, wire, encoding.decode("latin-1"), limit)
+
+    async def _decode_then_route(
+        self, flow: http.HTTPFlow, exchange: Exchange, wire: bytes, encoding: str, limit: int
+    ) -> None:
+        """A large compressed body is inflated in a thread: the proxy serves on meanwhile."""
+        raw = await asyncio.to_thread(decode_body, wire, encoding, limit)
+        if (waiting := self._route(flow, exchange, wire, raw)) is not None:
+            await waiting
+
+    def _route(self, flow: http.HTTPFlow, exchange: Exchange, wire: bytes, raw: bytes) -> Any:
+        """The body parsed once; the model resolved; the journey begun (it may wait)."""
+        limit = self.runtime.config.limits.max_body_bytes
+        if len(raw) > limit:
+            raise BodyTooLarge(_too_large(len(raw), limit))
+        exchange.wire, exchange.raw = wire, raw
+        exchange.body = body = parse_json_object(raw)
+        exchange.stream = body.get("stream") is True
+        exchange.asked = requested = requested_model(body)
         try:
             exchange.decision = decision = self.runtime.resolver.resolve(requested)
         except NoRouteError as e:
             # Claude Code shows only "an issue with the selected model": say why here, once.
-            flow.comment = f"{requested} → no route: {e.message}"
-            self.runtime.say_once(("no route", requested), e.message)
+            flow.comment = f"{requested[:200]} → no route: {e.message}"
+            self.runtime.say_once(("no route", requested[:200]), e.message)
             raise
         self.runtime.requests += 1
         flow.comment = decision.describe()
         if exchange.endpoint.name == "count_tokens" and decision.backend.kind != "anthropic":
-            tokens = estimate_input_tokens(exchange.body)
+            tokens = estimate_input_tokens(body)
             exchange.settle()
             answer(flow, 200, orjson.dumps({"input_tokens": tokens}), {"x-turnout-estimate": "chars/4"})
             return None
@@ -105,19 +130,6 @@ class Router:
             self.forward(flow, exchange, step.placement)
             return None
         return self._wait(flow, exchange, step)
-
-    def _read(self, flow: http.HTTPFlow, exchange: Exchange) -> None:
-        """The body, decoded and parsed once; ``exchange`` keeps the bytes as received too."""
-        try:
-            raw = flow.request.get_content() or b""
-        except ValueError as e:
-            raise BadRequest(f"Cannot decode the request body: {e}") from None
-        limit = self.runtime.config.limits.max_body_bytes
-        if len(raw) > limit:
-            raise BodyTooLarge(_too_large(len(raw), limit))
-        exchange.wire, exchange.raw = flow.request.raw_content or b"", raw
-        exchange.body = parse_json_object(raw)
-        exchange.stream = exchange.body.get("stream") is True
 
     async def _wait(self, flow: http.HTTPFlow, exchange: Exchange, step: Step) -> None:
         """Every key or governor is busy: wait as the journey says, while the client is there."""
