@@ -62,6 +62,7 @@ class ServerSettings:
         values: dict[str, Any] = {
             "mode": [f"reverse:{PLACEHOLDER_UPSTREAM}@{_bracket(self.host)}:{self.port}"],
             "connection_strategy": "lazy",
+            "keep_host_header": True,  # the client's Host, for the gate; the builder sets the backend's
             "termlog_verbosity": "warn",
             "tcp_timeout": 3600,
             "confdir": self.confdir or str(data_dir() / "certs"),

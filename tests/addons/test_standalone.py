@@ -39,3 +39,24 @@ def test_chain_order() -> None:
         "Analytics",
         "RequestLog",
     ]
+
+
+def test_a_network_listener_without_a_key_is_refused_and_answers_403() -> None:
+    from mitmproxy.test import tflow
+
+    addon = StandaloneDefaults()
+    with taddons.context(addon, build_chain()) as tctx:
+        tctx.options.update(mode=["reverse:http://x@127.0.0.1:4000"], turnout_api_key="")
+        assert addon.refusal is None
+        # mitmweb can change options while running: the listener opens, the refusal holds it shut.
+        tctx.options.update(mode=["reverse:http://x@0.0.0.0:4000"])
+        assert addon.refusal and "refusing to listen on 0.0.0.0" in addon.refusal
+        flow = tflow.tflow()
+        addon.requestheaders(flow)
+        assert flow.response is not None and flow.response.status_code == 403
+        tctx.options.update(mode=["reverse:http://x@[::]:4000"])
+        assert addon.refusal and "::" in addon.refusal
+        tctx.options.update(mode=["reverse:http://x"], listen_host="")  # every interface
+        assert addon.refusal
+        tctx.options.update(turnout_api_key="k")
+        assert addon.refusal is None

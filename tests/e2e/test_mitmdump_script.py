@@ -83,3 +83,22 @@ def test_mitmdump_script_routes_like_the_cli(tmp_path: Path) -> None:
             output = proc.communicate(timeout=20)[0]
     assert "house-x → oai as gpt-4o-mini" in output  # the per-request line names the route
     assert OPENAI_KEY not in output
+
+
+def test_mitmdump_script_refuses_to_serve_the_network_without_a_key(tmp_path: Path) -> None:
+    mitmdump = Path(sys.executable).parent / "mitmdump"
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg"), "TURNOUT_API_KEY": ""}
+    settings = ["--set", f"confdir={tmp_path / 'certs'}", "--set", "turnout_discover=false"]
+    for listen in (["--mode", "reverse:http://127.0.0.1:9@0.0.0.0:0"], ["--listen-host", "0.0.0.0"]):
+        args = ["--mode", "reverse:http://127.0.0.1:9", "--listen-port", "0"] if listen[0] != "--mode" else []
+        proc = subprocess.run(
+            [str(mitmdump), "-s", str(ROOT / "addons" / "router.py"), *listen, *args, *settings],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "refusing to listen on 0.0.0.0" in proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stdout + proc.stderr

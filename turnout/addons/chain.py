@@ -59,7 +59,7 @@ def concerns(runtime: Runtime, exchanges: Exchanges) -> list[Any]:
     return [
         ConfigLoader(runtime),  # the config in effect, into the shared runtime
         Catalog(runtime),  # what local servers can serve (context windows), learned in the background
-        Gate(),  # TURNOUT_API_KEY; client credentials stripped
+        Gate(runtime),  # TURNOUT_API_KEY, web pages, loops; client credentials stripped
         Endpoints(runtime),  # /health, /status, /v1/models answered in place
         Router(runtime, exchanges),  # body parsed once; model → backend → key (or wait); first try built
         Relay(exchanges),  # SSE streamed; x-turnout-backend on every response

@@ -141,9 +141,8 @@ class Failover:
         backend = placement.backend
         exchange.begin(placement)
         flow.comment += f" ⟳ attempt {len(exchange.attempts)}: {backend.name}/{placement.state.alias}"
-        upstream = build_upstream(
-            exchange, placement, window=window_of(self.runtime.facts.get(backend.name), placement.model)
-        )
+        window = window_of(self.runtime.facts.get(backend.name), placement.model)
+        upstream = build_upstream(exchange, placement, hop=self.runtime.instance, window=window)
         exchange.translation = upstream.translation
         result = await self.sender.send(upstream, timeout=backend.timeout)
         exchange.release()

@@ -1,8 +1,15 @@
-"""Local access control, and the client's own credentials stripped before anything else.
+"""Who may talk to turnout, and the client's own credentials stripped before anything else.
 
-When ``TURNOUT_API_KEY`` is set, every route but ``/health`` requires it, sent as
-``x-api-key`` or ``Authorization: Bearer`` and compared in constant time. Whatever key
-the client sent (often a placeholder) is removed here, so it can never reach a backend.
+- ``TURNOUT_API_KEY``: when set, every route but ``/health`` requires it, sent as
+  ``x-api-key`` or ``Authorization: Bearer`` and compared in constant time.
+- Web pages: a request carrying ``Origin`` is refused unless the origin is listed under
+  ``access.origins`` (CSRF); with no key set, a ``Host`` that is not a loopback name, the
+  listen address or one of ``access.hosts`` is refused (DNS rebinding); API routes take
+  JSON bodies only (a page can send ``text/plain`` without asking). See ``core/access.py``.
+- Loops: a request that already passed through this turnout (its ``Via`` names it) is
+  refused.
+- Whatever credentials the client sent (often placeholders, sometimes its cookies) are
+  removed here, so they can never reach a backend.
 """
 
 from __future__ import annotations
@@ -12,12 +19,26 @@ import os
 
 from mitmproxy import ctx, http
 from mitmproxy.addonmanager import Loader
+from mitmproxy.proxy.mode_specs import ProxyMode
 
 from turnout.addons._flows import drop_headers
-from turnout.core.errors import Unauthorized
+from turnout.core.access import content_type_ok, host_name, is_loopback_host, passed_through
+from turnout.core.endpoints import classify
+from turnout.core.errors import Forbidden, LoopDetected, Unauthorized, UnsupportedMediaType
+from turnout.core.headers import header_value
+from turnout.core.runtime import Runtime
 
 CLIENT_CREDENTIAL_HEADERS = frozenset(
-    {b"authorization", b"x-api-key", b"api-key", b"openai-organization", b"openai-project"}
+    {
+        b"authorization",
+        b"x-api-key",
+        b"api-key",
+        b"x-goog-api-key",
+        b"openai-organization",
+        b"openai-project",
+        b"cookie",
+        b"proxy-authorization",
+    }
 )
 OPEN_PATHS = ("/health",)
 
@@ -29,9 +50,23 @@ def presented_key(headers: http.Headers) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def listen_hosts(modes: list[str], default: str = "") -> frozenset[str]:
+    """The addresses turnout's listeners bind (``reverse:…@host:port``, else ``--listen-host``);
+    ``""`` means every interface. A mode mitmproxy cannot parse binds nothing."""
+    hosts = set()
+    for mode in modes:
+        try:
+            hosts.add(ProxyMode.parse(mode).listen_host(default).strip("[]").lower())
+        except ValueError:
+            continue
+    return frozenset(hosts)
+
+
 class Gate:
-    def __init__(self) -> None:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self.api_key: bytes = b""
+        self.listening: frozenset[str] = frozenset()
         self._read = False
 
     def load(self, loader: Loader) -> None:
@@ -49,15 +84,47 @@ class Gate:
         if "turnout_api_key" in updated or not self._read:
             self.api_key = ctx.options.turnout_api_key.encode()
             self._read = True
+        if updated & {"mode", "listen_host"} or not self.listening:
+            self.listening = listen_hosts(ctx.options.mode, ctx.options.listen_host) - {""}
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error:
             return
-        if self.api_key and flow.request.path.split("?", 1)[0] not in OPEN_PATHS:
-            sent = (presented_key(flow.request.headers) or "").encode()
+        request = flow.request
+        fields = request.headers.fields
+        path = request.path.split("?", 1)[0]
+        access = self.runtime.config.access
+        if (origin := header_value(fields, b"origin")) is not None:
+            shown = origin.decode("latin-1")[:100]
+            if shown not in access.origins:
+                raise Forbidden(
+                    f"turnout does not answer web pages (Origin: {shown}); list the origin under "
+                    "access.origins in the config to allow it."
+                )
+        if not self.api_key:
+            host = host_name(request.host_header or "")  # no Host at all: not a browser
+            if host and not is_loopback_host(host, (*self.listening, *access.hosts)):
+                raise Forbidden(
+                    f"turnout answers only loopback names, not {host[:100]!r}; list it under access.hosts "
+                    "in the config, or set TURNOUT_API_KEY."
+                )
+        elif path not in OPEN_PATHS:
+            sent = (presented_key(request.headers) or "").encode()
             if not hmac.compare_digest(sent, self.api_key):
                 raise Unauthorized(
                     "This turnout requires its API key (TURNOUT_API_KEY): send it as x-api-key "
                     "or Authorization: Bearer."
                 )
-        drop_headers(flow.request.headers, CLIENT_CREDENTIAL_HEADERS)
+        if request.method == "POST" and classify(path) is not None:
+            kind = header_value(fields, b"content-type")
+            if not content_type_ok(kind.decode("latin-1") if kind is not None else None):
+                raise UnsupportedMediaType(
+                    "turnout's API takes JSON bodies: send content-type: application/json."
+                )
+        vias = [v.decode("latin-1") for k, v in fields if k.lower() == b"via"]
+        if vias and passed_through(vias, self.runtime.instance):
+            raise LoopDetected(
+                "This request has already passed through this turnout: a backend's base_url points back "
+                "at it (directly or through another proxy). Fix that base_url."
+            )
+        drop_headers(request.headers, CLIENT_CREDENTIAL_HEADERS)

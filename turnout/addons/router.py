@@ -40,6 +40,7 @@ def apply_upstream(request: http.Request, upstream: UpstreamRequest) -> None:
     target = upstream.target
     request.scheme, request.data.host, request.data.port = target.scheme, target.host, target.port
     if request.data.http_version.startswith(b"HTTP/1"):
+        request.data.authority = b""  # origin-form: never a client's absolute-form target upstream
         request.headers.fields = ((b"host", target.host_header), *upstream.fields)
     else:
         request.headers.fields = upstream.fields
@@ -154,7 +155,7 @@ class Router:
         exchange.begin(placement)
         backend = placement.backend
         window = window_of(self.runtime.facts.get(backend.name), placement.model)
-        upstream = build_upstream(exchange, placement, window=window)
+        upstream = build_upstream(exchange, placement, hop=self.runtime.instance, window=window)
         apply_upstream(flow.request, upstream)
         exchange.translation = upstream.translation
         decision = exchange.decision

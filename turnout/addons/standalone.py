@@ -1,22 +1,53 @@
-"""Listen defaults for ``mitmdump -s addons/router.py`` / ``mitmweb -s addons/router.py``.
+"""What ``mitmdump -s addons/router.py`` / ``mitmweb -s addons/router.py`` need on top of the chain.
 
-Under plain mitmdump the default mode is a regular proxy on :8080, which is not what a
-router is. If the user left ``mode`` at its default, switch to turnout's reverse listener
-on 127.0.0.1:3456 with the lazy connection strategy; any ``--mode`` given wins.
+- **Listen like a router.** Under plain mitmdump the default mode is a regular proxy on
+  :8080, which is not what a router is. If the user left ``mode`` at its default,
+  switch to turnout's reverse listener on 127.0.0.1:3456 with the lazy connection
+  strategy; any ``--mode`` given wins.
+- **The same bind rule as ``turnout proxy``.** A listener on a non-loopback address
+  without ``TURNOUT_API_KEY`` would serve the network with the user's keys: refused. A
+  script cannot stop mitmproxy from opening the listener, so the refusal is an error at
+  startup (mitmdump and mitmweb exit on it) and, until the options are fixed (mitmweb
+  can change them live), every request is answered 403.
+- **The client's Host header kept** (the gate checks it; turnout sets the backend's).
 """
 
 from __future__ import annotations
 
 import logging
 
-from mitmproxy import ctx
+from mitmproxy import ctx, http
 
-from turnout.server import ServerSettings
+from turnout.addons._flows import dialect_of, error_response
+from turnout.addons.gate import listen_hosts
+from turnout.core.errors import ConfigError, Forbidden
+from turnout.server import ServerSettings, check_bind
 
 logger = logging.getLogger(__name__)
 
 
 class StandaloneDefaults:
+    def __init__(self) -> None:
+        self.refusal: str | None = None
+
+    def configure(self, updated: set[str]) -> None:
+        if updated & {"mode", "listen_host", "turnout_api_key"}:
+            self.refusal = self._bind_refusal()
+            if self.refusal:
+                logger.error(self.refusal)
+        if not ctx.options.keep_host_header:
+            ctx.options.update(keep_host_header=True)
+
+    def _bind_refusal(self) -> str | None:
+        if ctx.options.mode == ["regular"]:
+            return None  # replaced by 127.0.0.1:3456 in running()
+        for host in listen_hosts(ctx.options.mode, ctx.options.listen_host):
+            try:
+                check_bind(host or "0.0.0.0", ctx.options.turnout_api_key)
+            except ConfigError as e:
+                return e.message
+        return None
+
     def running(self) -> None:
         # Not in configure: mitmdump re-applies its command line after loading scripts.
         if ctx.options.mode == ["regular"]:
@@ -25,3 +56,7 @@ class StandaloneDefaults:
                 mode=values["mode"], connection_strategy="lazy", tcp_timeout=values["tcp_timeout"]
             )
             logger.warning("listening as a router on http://127.0.0.1:3456 (pass --mode to change)")
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if self.refusal and not flow.response:
+            flow.response = error_response(dialect_of(flow), Forbidden(self.refusal))

@@ -5,6 +5,9 @@
     ├── RequestError         the client sent something we cannot route (4xx)
     │   ├── BadRequest         malformed JSON, missing model, wrong dialect … (400)
     │   ├── Unauthorized       TURNOUT_API_KEY is set and the client did not send it (401)
+    │   ├── Forbidden          a web page's origin, or a host name turnout does not serve (403)
+    │   ├── UnsupportedMediaType  an API request that is not JSON (415)
+    │   ├── LoopDetected       the request already passed through this turnout (508)
     │   ├── NoRouteError       no backend serves the model (404)
     │   ├── NotFound           no such local endpoint (404)
     │   ├── BodyTooLarge       body over ``limits.max_body_bytes`` (413)
@@ -30,13 +33,16 @@ __all__ = [
     "BadRequest",
     "BodyTooLarge",
     "ConfigError",
+    "Forbidden",
     "InternalError",
     "KeysExhausted",
+    "LoopDetected",
     "NoRouteError",
     "NotFound",
     "RequestError",
     "TurnoutError",
     "Unauthorized",
+    "UnsupportedMediaType",
     "UpstreamError",
     "error_body",
 ]
@@ -65,6 +71,18 @@ class BadRequest(RequestError):
 
 class Unauthorized(RequestError):
     status = 401
+
+
+class Forbidden(RequestError):
+    status = 403
+
+
+class UnsupportedMediaType(RequestError):
+    status = 415
+
+
+class LoopDetected(RequestError):
+    status = 508
 
 
 class NotFound(RequestError):

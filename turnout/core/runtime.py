@@ -10,6 +10,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from turnout.core.access import new_instance
 from turnout.core.analytics import Counters
 from turnout.core.governor import Governor
 from turnout.core.models import Config
@@ -34,6 +35,7 @@ class _Loaded:
 @dataclass
 class Runtime:
     started: float = field(default_factory=time.time)
+    instance: str = field(default_factory=new_instance)  # this process's name in Via hops
     requests: int = 0
     pool: Pool | None = None
     placer: Placer | None = None  # made with the pool; lives as long as it (its wait count too)

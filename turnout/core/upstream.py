@@ -69,11 +69,18 @@ def credential_headers(
 
 
 def build_upstream(
-    exchange: Exchange, placement: Placement, *, method: str = "POST", window: int | None = None
+    exchange: Exchange,
+    placement: Placement,
+    *,
+    hop: str = "turnout",
+    method: str = "POST",
+    window: int | None = None,
 ) -> UpstreamRequest:
     """The request ``placement``'s backend gets for ``exchange`` (see the module docstring).
 
-    ``window`` is the context the backend is known to have, for capping ``max_tokens``."""
+    ``hop`` names this turnout in a ``Via`` header (another turnout down the line refuses
+    a request that loops back through it); ``window`` is the context the backend is known
+    to have, for capping ``max_tokens``."""
     backend, model, decision = placement.backend, placement.model, exchange.decision
     assert decision is not None and exchange.body is not None
     drop, add = credential_headers(backend.kind, placement.state.spec.key, backend.headers)
@@ -95,6 +102,7 @@ def build_upstream(
         drop = drop | {b"content-encoding", b"content-length"}  # the new bytes are sent as they are
     if backend.kind == "anthropic" and header_value(fields, b"anthropic-version") is None:
         add = (*add, (b"anthropic-version", ANTHROPIC_VERSION))
+    add = (*add, (b"via", b"1.1 " + hop.encode()))
     target = placement.state.target
     return UpstreamRequest(
         method, target, target.path(path), rewrite(fields, drop, add), body, changed, translation
