@@ -12,9 +12,9 @@ from tests.addons.helpers import routed, runtime
 from turnout.addons._flows import Exchanges
 from turnout.addons.analytics import Analytics
 from turnout.core.models import AnalyticsSettings, Config
+from turnout.core.passthrough import PassThrough
 from turnout.core.runtime import Runtime
 from turnout.core.store import read_rows
-from turnout.core.usage import UsageSniffer
 
 
 def with_store(tmp_path: Path) -> Runtime:
@@ -67,7 +67,7 @@ async def test_streams_get_a_sniffer_and_shutdown_records_what_is_in_flight(tmp_
         addon.running()
         addon.responseheaders(streamed)
         await addon.done()
-    assert isinstance(streamed.response.stream, UsageSniffer)
+    assert isinstance(streamed.response.stream, PassThrough)
     assert rt.counters.requests[("oai", "gpt-4o", "499")] == 1
     assert [r["error"] for r in read_rows(tmp_path / "a.db")] == ["shutdown"]
 

@@ -28,6 +28,7 @@ def test_chain_order() -> None:
     assert names == [
         "ConfigLoader",
         "Catalog",
+        "ClientTimeouts",
         "Gate",
         "Endpoints",
         "Router",

@@ -75,7 +75,7 @@ async def test_deadline_set_on_request_and_cleared_on_response_headers() -> None
 async def test_the_sweeper_expires_flows_past_their_deadline() -> None:
     rt, exchanges = runtime(), Exchanges()
     addon = UpstreamErrors(rt, exchanges, Replies())
-    addon.SWEEP = 0.01
+    addon.sweeper.seconds = 0.01
     f, exchange = routed(rt, exchanges, backend="local")
     with taddons.context(addon):
         addon.running()

@@ -5,8 +5,9 @@ import json
 import pytest
 
 from tests.fakes.upstream import anthropic_stream, openai_stream, split_odd
+from turnout.core.passthrough import PassThrough
 from turnout.core.prices import PriceTable, Usage
-from turnout.core.usage import UsageSniffer, usage_from_body, usage_of
+from turnout.core.usage import usage_from_body, usage_of
 
 
 def test_price_table_defaults_overrides_and_unknowns() -> None:
@@ -41,7 +42,8 @@ def test_sniffer_passes_reads_unchanged_and_finds_usage(split: bool) -> None:
         ("openai", openai_stream("m", ["a", "b"]), Usage(9, 2)),
         ("anthropic", anthropic_stream("m", ["a", "b"]), Usage(11, 2)),
     ):
-        sniffer = UsageSniffer(dialect)  # type: ignore[arg-type]
+        relay = PassThrough(dialect)  # type: ignore[arg-type]
         pieces = split_odd(data) if split else [data]
-        assert b"".join(sniffer(p) for p in pieces) == data
-        assert sniffer.usage == expected
+        out = [relay(p) for p in [*pieces, b""]]
+        assert b"".join(b"".join(o) if isinstance(o, list) else o for o in out) == data
+        assert relay.usage == expected and relay.complete

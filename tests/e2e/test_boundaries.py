@@ -30,12 +30,12 @@ def _rows(rig: Rig, model: str) -> list[dict]:
 def test_a_request_phase_failure_fails_closed_and_is_still_recorded(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import turnout.addons.router as router
+    import turnout.core.runtime as runtime
 
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("synthetic")
 
-    monkeypatch.setattr(router, "build_upstream", broken)
+    monkeypatch.setattr(runtime, "build_upstream", broken)
     before = len(rig.upstream.requests)
     r = httpx.post(rig.url + "/v1/chat/completions", json={"model": "house-boundary-1", "messages": []})
     assert r.status_code == 500 and r.headers["content-type"] == "application/json"
@@ -46,6 +46,9 @@ def test_a_request_phase_failure_fails_closed_and_is_still_recorded(
     assert len(rig.upstream.requests) == before  # never forwarded
     [row] = _rows(rig, "house-boundary-1")
     assert row["status"] == 500 and row["error"] == "InternalError"
+    # turnout's own failure says nothing of the backend: its key is neither counted nor cooled.
+    [key] = [k for k in httpx.get(rig.url + "/accounts").json()["keys"] if k["backend"] == "oai"]
+    assert key["status"] == "ok" and key["errors"] == 0
 
 
 @pytest.mark.parametrize("stream", [False, True])

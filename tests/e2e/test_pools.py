@@ -238,3 +238,31 @@ def test_a_full_wait_queue_answers_429_at_once(tmp_path: Path) -> None:
             assert "queue is full" in r.json()["error"]["message"]
         finally:
             proxy.stop()
+
+
+def test_a_clients_malformed_request_never_cools_the_key(pools: tuple[ProxyHandle, FakeUpstream]) -> None:
+    proxy, up = pools
+    bad = [
+        {"messages": 1},
+        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": "x"}]}]},
+        {"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"},
+        {"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": 5}]},
+    ]
+    for extra in bad:
+        r = httpx.post(
+            proxy.url + "/v1/chat/completions", json={"model": "claude-primary-1", **extra}, timeout=10
+        )
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["type"] == "invalid_request_error"
+    assert not up.requests  # nothing malformed was forwarded
+    accounts = httpx.get(proxy.url + "/accounts").json()
+    claudeish = [a for a in accounts["keys"] if a["backend"] == "claudeish"]
+    assert [(a["status"], a["requests"]) for a in claudeish] == [("ok", 0)]
+    started = time.monotonic()
+    good = httpx.post(
+        proxy.url + "/v1/chat/completions",
+        json={"model": "claude-primary-1", "messages": [{"role": "user", "content": "hi"}]},
+        timeout=10,
+    )
+    assert good.status_code == 200 and good.headers["x-turnout-backend"] == "claudeish"
+    assert time.monotonic() - started < 2

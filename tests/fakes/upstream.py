@@ -38,10 +38,11 @@ class Recorded:
         return json.loads(self.body)
 
 
-def split_odd(data: bytes) -> list[bytes]:
+def split_odd(data: bytes, sizes: tuple[int, ...] | list[int] = SPLITS) -> list[bytes]:
+    """``data`` cut into pieces of ``sizes``, cycled (odd ones by default)."""
     out, i, k = [], 0, 0
     while i < len(data):
-        n = SPLITS[k % len(SPLITS)]
+        n = sizes[k % len(sizes)]
         out.append(data[i : i + n])
         i, k = i + n, k + 1
     return out
@@ -135,6 +136,36 @@ def openai_stream(model: str, text_parts: list[str], usage: bool = True) -> byte
         )
     chunks.append(b"data: [DONE]\n\n")
     return b"".join(chunks)
+
+
+def anthropic_message(model: str) -> dict[str, Any]:
+    return {
+        "id": "msg_fake1",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": f"hello from {model}"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 11, "output_tokens": 4},
+    }
+
+
+def openai_completion(model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": f"hello from {model}"},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
+    }
 
 
 ANTHROPIC_ERRORS = {429: "rate_limit_error", 400: "invalid_request_error", 500: "api_error"}
@@ -332,34 +363,12 @@ class FakeUpstream:
         if anthropic:
             if body.get("stream"):
                 return await self._send_sse(writer, self._ok_headers(True), anthropic_stream(model, parts))
-            msg = {
-                "id": "msg_fake1",
-                "type": "message",
-                "role": "assistant",
-                "model": model,
-                "content": [{"type": "text", "text": f"hello from {model}"}],
-                "stop_reason": "end_turn",
-                "stop_sequence": None,
-                "usage": {"input_tokens": 11, "output_tokens": 4},
-            }
+            msg = anthropic_message(model)
             return await self._send(writer, 200, self._ok_headers(True), json.dumps(msg).encode())
         if body.get("stream"):
             data = openai_stream(model, parts, usage=self.stream_usage)
             return await self._send_sse(writer, self._ok_headers(False), data)
-        resp = {
-            "id": "chatcmpl-fake1",
-            "object": "chat.completion",
-            "created": 1,
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": f"hello from {model}"},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
-        }
+        resp = openai_completion(model)
         return await self._send(writer, 200, self._ok_headers(False), json.dumps(resp).encode())
 
     async def _local_server_facts(self, writer: asyncio.StreamWriter, path: str, rec: Recorded) -> None:

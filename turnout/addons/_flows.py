@@ -1,4 +1,4 @@
-"""What every concern shares: the exchange of each flow, and answering a flow.
+"""What every concern shares: the exchange of each flow, answering a flow, a sweeper.
 
 ``Exchanges`` keeps each live flow's ``Exchange`` (``core/exchange.py``) in a weak
 dictionary keyed by the flow, as mitmproxy's own addons keep per-connection state: it
@@ -9,8 +9,12 @@ flow comment.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
+import time
 import weakref
+from collections.abc import Callable
 
 from mitmproxy import http
 from mitmproxy.connection import ConnectionState
@@ -24,13 +28,17 @@ from turnout.core.models import Dialect
 __all__ = [
     "SUMMARY",
     "Exchanges",
+    "Sweeper",
     "answer",
     "client_gone",
     "dialect_of",
     "drop_headers",
     "error_response",
     "publish",
+    "replace_whole",
 ]
+
+logger = logging.getLogger(__name__)
 
 SUMMARY = "turnout"  # the flow.metadata key of the exchange's summary
 JSON = {"content-type": "application/json"}
@@ -93,4 +101,46 @@ def error_response(dialect: Dialect, error: TurnoutError) -> http.Response:
     headers = dict(JSON)
     if error.retry_after is not None:
         headers["retry-after"] = str(math.ceil(error.retry_after))
-    return http.Response.make(error.status, error_body(dialect, error.status, error.message), headers)
+    body = error_body(dialect, error.status, error.message, error.code)
+    return http.Response.make(error.status, body, headers)
+
+
+def replace_whole(response: http.Response, reply: http.Response) -> None:
+    """Before anything is sent: the error's status, headers and body, the upstream's dropped."""
+    response.status_code, response.reason = reply.status_code, reply.reason
+    response.headers = reply.headers.copy()
+    body = reply.raw_content or b""
+    if response.http_version.startswith("HTTP/1"):
+        response.headers["transfer-encoding"] = "chunked"
+        response.headers.pop("content-length", None)
+    else:
+        response.headers["content-length"] = str(len(body))
+    # Each upstream read is dropped ([]: an empty chunk would end an HTTP/1 body); the error
+    # goes out at the end (the b"" call).
+    response.stream = lambda data: [] if data else [body]
+
+
+class Sweeper:
+    """``sweep(monotonic, wall)`` every ``seconds`` on mitmproxy's loop, from ``start`` (in
+    ``running``) to ``stop`` (in ``done``): one timer for many deadlines, never one each."""
+
+    def __init__(self, seconds: float, sweep: Callable[[float, float], None]) -> None:
+        self.seconds, self.sweep = seconds, sweep
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.seconds)
+            try:
+                self.sweep(time.monotonic(), time.time())
+            except Exception:  # a bad sweep is logged; the next one still runs
+                logger.exception("sweep failed")

@@ -17,8 +17,9 @@ What mitmproxy (12.2.x) offers no public way to do:
   chunked reader that drops them.
 - **Time connections.** mitmproxy has no per-request upstream timeout and no client
   header timeout: ``close_upstream`` closes a flow's server connection (mitmproxy then
-  handles the server hanging up), ``close_client`` drops a client connection, and
-  ``last_activity`` reads when a connection last moved a byte.
+  handles the server hanging up), ``close_client`` drops a client connection,
+  ``last_activity`` reads when a connection last moved a byte and ``unsent_bytes`` how
+  much a client has yet to read.
 - **Log to stderr.** The master's terminal log goes to stdout unless its private
   ``_termlog_addon`` is set up by hand.
 
@@ -39,13 +40,21 @@ from mitmproxy.net.http import http1
 
 from turnout.core.errors import ConfigError, error_body
 
-__all__ = ["Replies", "check", "close_client", "close_upstream", "last_activity", "log_to_stderr"]
+__all__ = [
+    "Replies",
+    "check",
+    "close_client",
+    "close_upstream",
+    "last_activity",
+    "log_to_stderr",
+    "unsent_bytes",
+]
 
 _MITMPROXY = "mitmproxy>=12.2,<13"
 
 
 def _internals() -> dict[str, Any]:
-    """The private objects turnout uses; raises ImportError/AttributeError if one moved."""
+    """The private objects turnout uses; raises ImportError/AttributeError/KeyError if one moved."""
     from mitmproxy.proxy import server as _server
     from mitmproxy.proxy.layers import http as http_layers
     from mitmproxy.proxy.layers.http import _events, _http1
@@ -62,6 +71,8 @@ def _internals() -> dict[str, Any]:
         "_http1.ChunkedReader": _http1.ChunkedReader,
         "Master._termlog_addon": master.Master._termlog_addon,
         "ConnectionHandler.timeout_watchdog": _server.ConnectionHandler.__init__,
+        "ConnectionHandler.transports": _server.ConnectionHandler.__annotations__["transports"],
+        "ConnectionIO.writer": _server.ConnectionIO.__dataclass_fields__["writer"],
     }
 
 
@@ -69,7 +80,7 @@ def check() -> None:
     """Fail at start-up, clearly, if mitmproxy no longer has what turnout relies on."""
     try:
         _internals()
-    except (ImportError, AttributeError) as e:
+    except (ImportError, AttributeError, KeyError) as e:
         raise ConfigError(
             f"this mitmproxy ({_version()}) lacks what turnout needs ({e}); install {_MITMPROXY}"
         ) from None
@@ -112,6 +123,14 @@ def close_client(client: Any) -> bool:
         return False
     io.handler.cancel("turnout: client timeout")
     return True
+
+
+def unsent_bytes(client: Any) -> int:
+    """Bytes written to the client that it has not read yet (waiting in our send buffer)."""
+    handler = _handler(client)
+    io = handler.transports.get(client) if handler else None
+    transport = getattr(io.writer, "transport", None) if io is not None else None
+    return transport.get_write_buffer_size() if transport is not None else 0
 
 
 def last_activity(client: Any) -> float | None:

@@ -23,12 +23,12 @@ from turnout.addons._flows import Exchanges, client_gone
 from turnout.core.dialects.translate import StreamAdapter
 from turnout.core.errors import BackendUnreachable
 from turnout.core.exchange import Exchange
-from turnout.core.headers import header_value
+from turnout.core.passthrough import PassThrough
 from turnout.core.paths import analytics_path
 from turnout.core.prices import Usage
 from turnout.core.runtime import Runtime
 from turnout.core.store import Record, Store, StoreError
-from turnout.core.usage import UsageSniffer, usage_from_body, usage_of
+from turnout.core.usage import usage_from_body, usage_of
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Analytics:
             return
         exchange.ttfb_ms = round((time.time() - flow.request.timestamp_start) * 1000, 2)
         if flow.response.stream is True and exchange.placement is not None:
-            flow.response.stream = UsageSniffer(exchange.placement.backend.dialect)
+            flow.response.stream = PassThrough(exchange.placement.backend.dialect, exchange.decoder)
 
     def response(self, flow: http.HTTPFlow) -> None:
         if exchange := self.exchanges.get(flow):
@@ -135,7 +135,17 @@ class Analytics:
         """What the client got (or would have got), and the error to note, if any."""
         error = exchange.error
         note = type(error).__name__ if error is not None else (flow.error.msg[:200] if flow.error else None)
+        response = flow.response
+        stream = response.stream if response is not None else None
+        relayed = stream if isinstance(stream, PassThrough | StreamAdapter) else None
+        if note is None and response is not None:
+            if relayed is not None and relayed.failure:
+                note = relayed.failure[:200]  # the stream ended with an error event
+            elif response.status_code >= 400:
+                note = f"upstream HTTP {response.status_code}"
         if aborted is not None or (flow.error is not None and client_gone(flow)):
+            if response is not None and relayed is not None and relayed.complete:
+                return response.status_code, None  # hung up after the last event: all was said
             return ABORTED, aborted or note
         if exchange.answered is not None:  # a reply turnout made after a failure (or failover's)
             return exchange.answered, note
@@ -190,15 +200,12 @@ class Analytics:
         if response is None:
             return None
         stream = response.stream
-        if isinstance(stream, UsageSniffer):
+        if isinstance(stream, PassThrough):
             return stream.usage
         if isinstance(stream, StreamAdapter):
             raw = stream.upstream_usage
             return usage_of(stream.ctx.backend, raw) if raw else None
         if stream or not response.raw_content:
             return None
-        # A translated body is already in the client's dialect; a same-dialect one in both.
-        dialect = exchange.dialect
-        encoded = header_value(response.headers.fields, b"content-encoding") is not None
-        body = response.get_content(strict=False) if encoded else response.raw_content
-        return usage_from_body(dialect, body or b"")
+        # Decoded by translator.py, and already in the client's dialect (a same-dialect one in both).
+        return usage_from_body(exchange.dialect, response.raw_content)

@@ -30,9 +30,10 @@ from typing import Any
 from mitmproxy import hooks, http
 
 from turnout.addons import _mitm
-from turnout.addons._flows import Exchanges, dialect_of, error_response
+from turnout.addons._flows import Exchanges, dialect_of, error_response, replace_whole
 from turnout.addons.analytics import Analytics
 from turnout.addons.catalog import Catalog
+from turnout.addons.client_timeouts import ClientTimeouts
 from turnout.addons.config import ConfigLoader
 from turnout.addons.endpoints import Endpoints
 from turnout.addons.failover import Failover
@@ -59,13 +60,14 @@ def concerns(runtime: Runtime, exchanges: Exchanges) -> list[Any]:
     return [
         ConfigLoader(runtime),  # the config in effect, into the shared runtime
         Catalog(runtime),  # what local servers can serve (context windows), learned in the background
+        ClientTimeouts(runtime),  # idle, slow and non-reading clients let go; at most max_clients
         Gate(runtime),  # TURNOUT_API_KEY, web pages, loops; client credentials stripped
         Endpoints(runtime),  # /health, /status, /v1/models answered in place
         Router(runtime, exchanges),  # body parsed once; model → backend → key (or wait); first try built
         Relay(exchanges),  # SSE streamed; x-turnout-backend on every response
         RateLimits(runtime, exchanges),  # rate-limit headers into the pool; 429/401 cool or fail keys
         Failover(runtime, exchanges, replies),  # buffered requests retried on other keys, then fallbacks
-        Translator(exchanges),  # responses and streams into the client's dialect
+        Translator(runtime, exchanges),  # responses and streams into the client's dialect
         UpstreamErrors(runtime, exchanges, replies),  # deadlines; unreachable → 502, timeout → 504, as JSON
         Analytics(runtime, exchanges),  # one record per request into the analytics store
         RequestLog(exchanges),  # --verbose: one line per request
@@ -143,24 +145,9 @@ class Chain:
             if flow.response is None:
                 flow.response = reply  # fail closed: nothing is forwarded
         elif hook == "responseheaders" and flow.response is not None:
-            _replace_whole(flow.response, reply)
+            replace_whole(flow.response, reply)
         elif hook == "response" and flow.response is not None and not flow.response.stream:
             flow.response = reply
-
-
-def _replace_whole(response: http.Response, reply: http.Response) -> None:
-    """Before anything is sent: the error's status, headers and body, the upstream's dropped."""
-    response.status_code, response.reason = reply.status_code, reply.reason
-    response.headers = reply.headers.copy()
-    body = reply.raw_content or b""
-    if response.http_version.startswith("HTTP/1"):
-        response.headers["transfer-encoding"] = "chunked"
-        response.headers.pop("content-length", None)
-    else:
-        response.headers["content-length"] = str(len(body))
-    # Each upstream read is dropped ([]: an empty chunk would end an HTTP/1 body); the error
-    # goes out at the end (the b"" call).
-    response.stream = lambda data: [] if data else [body]
 
 
 def _in_order(handlers: list[Callable[..., Any]]) -> Callable[..., Any]:

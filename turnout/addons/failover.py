@@ -22,15 +22,13 @@ from mitmproxy import http
 
 from turnout.addons._flows import Exchanges, client_gone
 from turnout.addons._mitm import Replies
-from turnout.addons.translator import translate_whole
+from turnout.addons.translator import in_dialect
 from turnout.core.dialects.errors import upstream_message
 from turnout.core.exchange import Exchange
 from turnout.core.placement import GiveUp, Outcome, Placement, Wait, retryable
-from turnout.core.probe import window_of
 from turnout.core.ratelimit import headers_from_fields
 from turnout.core.runtime import Runtime
 from turnout.core.sender import Answer, Sender
-from turnout.core.upstream import build_upstream
 
 ATTEMPTS = "x-turnout-attempts"
 
@@ -94,9 +92,8 @@ class Failover:
     async def _retry_into_reply(self, flow: http.HTTPFlow, exchange: Exchange, outcome: Outcome) -> None:
         answer = await self._retry(flow, exchange, outcome)
         if answer is not None:  # no response hook follows an error: the reply is whole here
-            self.replies.prepare(
-                flow, translate_whole(self._response(answer, exchange), exchange.translation)
-            )
+            limit = self.runtime.config.limits.max_body_bytes
+            self.replies.prepare(flow, in_dialect(self._response(answer, exchange), exchange, limit))
 
     def _response(self, answer: Answer, exchange: Exchange) -> http.Response:
         response = http.Response.make(answer.status, answer.body, http.Headers(answer.fields))
@@ -139,12 +136,16 @@ class Failover:
     ) -> tuple[Answer | None, Outcome]:
         """One retry at ``placement``: built, sent, observed into the pool."""
         backend = placement.backend
+        upstream = self.runtime.upstream_for(exchange, placement)  # before begin: may be a 400
         exchange.begin(placement)
         flow.comment += f" ⟳ attempt {len(exchange.attempts)}: {backend.name}/{placement.state.alias}"
-        window = window_of(self.runtime.facts.get(backend.name), placement.model)
-        upstream = build_upstream(exchange, placement, hop=self.runtime.instance, window=window)
         exchange.translation = upstream.translation
-        result = await self.sender.send(upstream, timeout=backend.timeout)
+        result = await self.sender.send(
+            upstream,
+            timeout=backend.timeout,
+            read_timeout=backend.read_timeout,
+            limit=self.runtime.config.limits.max_body_bytes,
+        )
         exchange.release()
         pool, now = self.runtime.pool, time.time()
         assert pool is not None

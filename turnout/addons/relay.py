@@ -2,14 +2,19 @@
 (``x-turnout-backend``, and ``x-turnout-attempts``, which failover raises when it retries).
 
 Without ``stream`` mitmproxy would buffer an SSE response to its end, so every
-``text/event-stream`` response is streamed. Same-dialect bodies pass through untouched.
+``text/event-stream`` response is streamed. Same-dialect bodies pass through untouched,
+but for a compression the backend applied although asked not to.
 """
 
 from __future__ import annotations
 
 from mitmproxy import http
 
-from turnout.addons._flows import Exchanges
+from turnout.addons._flows import Exchanges, error_response, replace_whole
+from turnout.core.codec import DecodeError, StreamDecoder
+from turnout.core.dialects.sse import MAX_EVENT
+from turnout.core.errors import BackendUnreachable
+from turnout.core.exchange import Exchange
 from turnout.core.headers import header_value
 
 
@@ -29,3 +34,20 @@ class Relay:
         )
         if (header_value(headers.fields, b"content-type") or b"").startswith(b"text/event-stream"):
             flow.response.stream = True
+            # Framed by chunks, not a length: turnout may end the stream with an error event.
+            headers.pop("content-length", None)
+            if flow.response.http_version.startswith("HTTP/1"):
+                headers["transfer-encoding"] = "chunked"
+            if (encoding := header_value(headers.fields, b"content-encoding")) is not None:
+                self._decode(flow.response, exchange, encoding.decode("latin-1"))
+
+    @staticmethod
+    def _decode(response: http.Response, exchange: Exchange, encoding: str) -> None:
+        """Streams are asked for uncompressed (``core/upstream.py``); one sent compressed
+        anyway is decoded read by read, so turnout can read it and the client gets it plain."""
+        try:
+            exchange.decoder = StreamDecoder(encoding, MAX_EVENT)
+        except DecodeError as e:  # an encoding nobody can read: an error before anything is sent
+            replace_whole(response, error_response(exchange.dialect, BackendUnreachable(f"{e}.")))
+            return
+        del response.headers["content-encoding"]

@@ -24,10 +24,9 @@ from turnout.core.errors import BadRequest, BodyTooLarge, NoRouteError, NotFound
 from turnout.core.exchange import Exchange
 from turnout.core.headers import header_value
 from turnout.core.placement import GiveUp, Placement, Send, Step, Wait
-from turnout.core.probe import window_of
 from turnout.core.runtime import Runtime
 from turnout.core.tokens import estimate_input_tokens
-from turnout.core.upstream import UpstreamRequest, build_upstream
+from turnout.core.upstream import UpstreamRequest
 
 __all__ = ["Router", "apply_upstream"]
 
@@ -152,10 +151,9 @@ class Router:
 
     def forward(self, flow: http.HTTPFlow, exchange: Exchange, placement: Placement) -> None:
         """Make the flow the first attempt at ``placement``."""
-        exchange.begin(placement)
         backend = placement.backend
-        window = window_of(self.runtime.facts.get(backend.name), placement.model)
-        upstream = build_upstream(exchange, placement, hop=self.runtime.instance, window=window)
+        upstream = self.runtime.upstream_for(exchange, placement)  # before begin: may be a 400
+        exchange.begin(placement)
         apply_upstream(flow.request, upstream)
         exchange.translation = upstream.translation
         decision = exchange.decision

@@ -1,8 +1,11 @@
-"""Translates responses when the client's dialect differs from the backend's.
+"""Responses in the client's dialect, whole or streamed.
 
 The request side is built with the upstream request (``core/upstream.py``); here the
 response is: an SSE stream through a ``StreamAdapter`` (set in ``responseheaders``, as
-later is too late), anything else as a whole body in ``response``.
+later is too late), anything else as a whole body in ``response``. A whole body is
+first decoded (with the size cap: ``core/codec.py``) and goes to the client plain; a
+same-dialect one passes untouched unless the client could not read it
+(``translate.readable_whole``: an HTML error page, a success that is not JSON).
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ import orjson
 from mitmproxy import http
 
 from turnout.addons._flows import Exchanges
-from turnout.core.dialects.context import Context
-from turnout.core.dialects.translate import StreamAdapter, translate_response
+from turnout.core.codec import DecodeError, decode
+from turnout.core.dialects.translate import StreamAdapter, readable_whole, translate_response
+from turnout.core.errors import BadUpstreamResponse, error_body
+from turnout.core.exchange import Exchange
+from turnout.core.runtime import Runtime
 from turnout.core.tokens import estimate_input_tokens
 
-__all__ = ["Translator", "prompt_estimate", "translate_whole"]
+__all__ = ["Translator", "in_dialect", "prompt_estimate"]
 
 
 def prompt_estimate(request: http.Request) -> int:
@@ -27,18 +33,9 @@ def prompt_estimate(request: http.Request) -> int:
     return estimate_input_tokens(body) if isinstance(body, dict) else 0
 
 
-def translate_whole(response: http.Response, ctx: Context | None) -> http.Response:
-    """A whole (buffered) response in the client's dialect: success, error or garbage."""
-    if ctx is not None:
-        body = response.get_content(strict=False) or b""
-        response.headers.pop("content-encoding", None)  # the new body is written plain
-        response.status_code, response.content = translate_response(body, response.status_code, ctx)
-        response.headers["content-type"] = "application/json"
-    return response
-
-
 class Translator:
-    def __init__(self, exchanges: Exchanges) -> None:
+    def __init__(self, runtime: Runtime, exchanges: Exchanges) -> None:
+        self.runtime = runtime
         self.exchanges = exchanges
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -49,19 +46,46 @@ class Translator:
             or exchange.translation is None
             or response is None
             or response.status_code >= 400
+            or response.stream is not True  # only SSE is streamed (relay.py)
         ):
             return
-        if not response.headers.get("content-type", "").startswith("text/event-stream"):
-            return
         request = flow.request
-        response.stream = StreamAdapter(exchange.translation, lambda: prompt_estimate(request))
-        response.headers.pop("content-length", None)
-        response.headers.pop("content-encoding", None)
-        if response.http_version.startswith("HTTP/1"):
-            response.headers["transfer-encoding"] = "chunked"
+        response.stream = StreamAdapter(
+            exchange.translation, lambda: prompt_estimate(request), exchange.decoder
+        )
 
     def response(self, flow: http.HTTPFlow) -> None:
         exchange = self.exchanges.get(flow)
-        if exchange is None or flow.response is None or flow.response.stream:
+        response = flow.response
+        if exchange is None or exchange.placement is None or response is None or response.stream:
             return
-        translate_whole(flow.response, exchange.translation)
+        in_dialect(response, exchange, self.runtime.config.limits.max_body_bytes)
+
+
+def in_dialect(response: http.Response, exchange: Exchange, limit: int) -> http.Response:
+    """A whole backend response as the client must get it: decoded (within ``limit``; a
+    compressed body goes on plain, loopback costs nothing), then translated, or, in the
+    same dialect, made readable if the client's SDK could not read it."""
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        return response  # events, whole only if turnout did not stream them (not its answer)
+    body = response.raw_content or b""
+    status = response.status_code
+    try:
+        if (encoding := response.headers.get("content-encoding")) is not None:
+            del response.headers["content-encoding"]
+            try:
+                body = decode(body, encoding, limit)
+            except DecodeError as e:
+                raise BadUpstreamResponse(f"The backend's answer could not be decoded ({e}).") from None
+        if exchange.translation is not None:
+            status, body = translate_response(body, status, exchange.translation)
+        elif (readable := readable_whole(body, status, exchange.dialect)) is not None:
+            status, body = readable
+        elif body is response.raw_content:
+            return response  # as the backend sent it
+    except BadUpstreamResponse as e:
+        exchange.error = e
+        status, body = e.status, error_body(exchange.dialect, e.status, e.message, e.code)
+    response.status_code, response.content = status, body
+    response.headers["content-type"] = "application/json"
+    return response

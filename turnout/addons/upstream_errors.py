@@ -19,18 +19,24 @@ Deadlines are kept by flow and swept every ``SWEEP`` seconds: a timer per reques
 
 from __future__ import annotations
 
-import asyncio
 import time
 import weakref
 
 from mitmproxy import http
 
 from turnout.addons import _mitm
-from turnout.addons._flows import Exchanges, client_gone, error_response
+from turnout.addons._flows import Exchanges, Sweeper, client_gone, error_response
 from turnout.core.dialects.errors import stream_error_event
 from turnout.core.dialects.translate import StreamAdapter
-from turnout.core.errors import BackendTimeout, BackendUnreachable, BodyTooLarge, TurnoutError
+from turnout.core.errors import (
+    BackendTimeout,
+    BackendUnreachable,
+    BadUpstreamResponse,
+    BodyTooLarge,
+    TurnoutError,
+)
 from turnout.core.exchange import Exchange
+from turnout.core.passthrough import PassThrough
 from turnout.core.runtime import Runtime
 from turnout.core.urls import display_url
 
@@ -47,34 +53,28 @@ class UpstreamErrors:
         self.replies = replies
         self._deadlines: weakref.WeakKeyDictionary[http.HTTPFlow, float] = weakref.WeakKeyDictionary()
         self._reading: weakref.WeakKeyDictionary[http.HTTPFlow, float] = weakref.WeakKeyDictionary()
-        self._sweeper: asyncio.Task[None] | None = None
+        self.sweeper = Sweeper(self.SWEEP, self.sweep)
 
     def running(self) -> None:
         self.replies.install()
-        if self._sweeper is None:
-            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        self.sweeper.start()
 
     def done(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        self.sweeper.stop()
         self._deadlines.clear()
         self._reading.clear()
         self.replies.uninstall()
 
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self.SWEEP)
-            now, wall = time.monotonic(), time.time()
-            for flow, deadline in list(self._deadlines.items()):
-                if deadline <= now:
-                    del self._deadlines[flow]
-                    self._expire(flow, "timed out")
-            for flow, read_timeout in list(self._reading.items()):
-                last = _mitm.last_activity(flow.client_conn)
-                if last is not None and wall - last > read_timeout:
-                    del self._reading[flow]
-                    self._expire(flow, f"sent nothing for {read_timeout:g} s")
+    def sweep(self, now: float, wall: float) -> None:
+        for flow, deadline in list(self._deadlines.items()):
+            if deadline <= now:
+                del self._deadlines[flow]
+                self._expire(flow, "timed out")
+        for flow, read_timeout in list(self._reading.items()):
+            last = _mitm.last_activity(flow.client_conn)
+            if last is not None and wall - last > read_timeout:
+                del self._reading[flow]
+                self._expire(flow, f"sent nothing for {read_timeout:g} s")
 
     def request(self, flow: http.HTTPFlow) -> None:
         exchange = self.exchanges.get(flow)
@@ -120,6 +120,8 @@ class UpstreamErrors:
             stream = response.stream
             if isinstance(stream, StreamAdapter):
                 tail = stream.translator.fail(exchange.error.message)
+            elif isinstance(stream, PassThrough):
+                tail = stream.fail(exchange.error.message, exchange.error.status)  # a held half event dropped
             else:
                 tail = stream_error_event(exchange.dialect, exchange.error.status, exchange.error.message)
             if tail and "content-length" not in response.headers:
@@ -149,12 +151,12 @@ class UpstreamErrors:
                 "if it is just slow, raise its read_timeout: in the config."
             )
         if message.startswith(RESPONSE_TOO_LARGE):
-            return BackendUnreachable(
+            return BadUpstreamResponse(
                 f"Backend {where} sent a response over turnout's limit (limits.max_body_mb in the config)."
             )
         reason = failure if len(exchange.attempts) > 1 and failure else message
         if exchange.observed:
-            return BackendUnreachable(
+            return BadUpstreamResponse(
                 f"Backend {where} broke off its response: {reason or 'connection closed'}."
             )
         return BackendUnreachable(

@@ -7,61 +7,26 @@ the new name into the original bytes so everything else passes through unchanged
 from __future__ import annotations
 
 import re
-import zlib
-from collections.abc import Iterator
 from typing import Any
 
-import brotli
 import orjson
-import zstandard
 
+from turnout.core.codec import DecodeError, decode
 from turnout.core.errors import BadRequest, BodyTooLarge
-
-_STEP = 256 * 1024  # output produced per step, so a bomb is stopped within a step of the limit
 
 
 def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
-    """``raw`` decoded from its ``content-encoding``, never producing more than ``limit``
-    bytes: a small gzip bomb (1 MB inflating to GBs) raises ``BodyTooLarge`` as soon as
-    it passes the limit, having used about that much memory and no more."""
-    out = bytearray()
+    """A request body decoded from its ``content-encoding``, never past ``limit`` bytes:
+    a small gzip bomb is a 413 as soon as it passes the limit (``core/codec.py``)."""
     try:
-        for piece in _decoded(raw, encoding.strip().lower()):
-            out += piece
-            if len(out) > limit:
-                raise BodyTooLarge(
-                    f"The request body inflates past turnout's limit of {limit:,} bytes "
-                    "(limits.max_body_mb in the config)."
-                )
-    except (zlib.error, brotli.error, zstandard.ZstdError, EOFError) as e:
-        raise BadRequest(f"Cannot decode the {encoding} request body: {e}") from None
-    return bytes(out)
-
-
-def _decoded(raw: bytes, encoding: str) -> Iterator[bytes]:
-    if encoding in ("", "identity"):
-        yield raw
-    elif encoding in ("gzip", "x-gzip", "deflate"):
-        # gzip, or zlib-wrapped deflate (wbits 47 detects either); raw deflate as a fallback
-        inflater = zlib.decompressobj(47 if raw[:2] == b"\x1f\x8b" or raw[:1] == b"\x78" else -15)
-        data = raw
-        while data:
-            yield inflater.decompress(data, _STEP)
-            data = inflater.unconsumed_tail
-        yield inflater.flush()
-    elif encoding == "br":
-        decoder = brotli.Decompressor()
-        yield decoder.process(raw, output_buffer_limit=_STEP)
-        while not decoder.can_accept_more_data():
-            yield decoder.process(b"", output_buffer_limit=_STEP)
-    elif encoding == "zstd":
-        with zstandard.ZstdDecompressor().stream_reader(raw) as reader:
-            while piece := reader.read(_STEP):
-                yield piece
-    else:
-        raise BadRequest(
-            f"Unsupported content-encoding {encoding[:40]!r}: send gzip, deflate, br, zstd or none."
-        )
+        return decode(raw, encoding, limit)
+    except DecodeError as e:
+        if e.too_large:
+            raise BodyTooLarge(
+                f"The request body inflates past turnout's limit of {limit:,} bytes "
+                "(limits.max_body_mb in the config)."
+            ) from None
+        raise BadRequest(f"Cannot decode the request body: {e}.") from None
 
 
 __all__ = ["decode_body", "parse_json_object", "replace_model", "requested_model"]

@@ -393,16 +393,11 @@ def build_config(
     aliases = dict(DEFAULT_ALIASES)
     for k, v in read.mapping(raw.get("aliases"), "aliases", "a mapping of alias → model").items():
         aliases[str(k)] = read.text(v, f"aliases.{k}", "a model id")
-    limits = read.mapping(raw.get("limits"), "limits")
-    read.only(limits, ("max_body_mb",), "limits")
-    max_mb = read.number(
-        limits.get("max_body_mb", 32), "limits.max_body_mb", Range(0, 4096, "MB", above=True)
-    )
     return Config(
         backends=backends,
         routes=routes,
         aliases=aliases,
-        limits=Limits(max_body_bytes=int(max_mb * 1024 * 1024)),
+        limits=read.settings(Limits, raw.get("limits"), "limits"),
         source=source,
         pool=read.settings(PoolSettings, raw.get("pool"), "pool"),
         analytics=read.settings(AnalyticsSettings, raw.get("analytics"), "analytics"),

@@ -14,6 +14,7 @@
     │   └── KeysExhausted      every key cooling and the queue timed out or is full (429)
     ├── UpstreamError        the backend failed us (5xx)
     │   ├── BackendUnreachable  connection refused / DNS / TLS (502)
+    │   ├── BadUpstreamResponse  an answer cut off, unreadable or too large (502)
     │   └── BackendTimeout      no response within the backend's timeout (504)
     └── InternalError        turnout itself failed; nothing was forwarded (500)
 
@@ -31,6 +32,7 @@ __all__ = [
     "BackendTimeout",
     "BackendUnreachable",
     "BadRequest",
+    "BadUpstreamResponse",
     "BodyTooLarge",
     "ConfigError",
     "Forbidden",
@@ -50,6 +52,7 @@ __all__ = [
 
 class TurnoutError(Exception):
     status: int = 500
+    code: str | None = None  # OpenAI's error ``code``; by status when None
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -107,10 +110,19 @@ class UpstreamError(TurnoutError):
 
 class BackendUnreachable(UpstreamError):
     status = 502
+    code = "backend_unreachable"
+
+
+class BadUpstreamResponse(UpstreamError):
+    """The backend answered, but not so a client could use it: cut off, unreadable, too large."""
+
+    status = 502
+    code = "backend_bad_response"
 
 
 class BackendTimeout(UpstreamError):
     status = 504
+    code = "backend_timeout"
 
 
 class InternalError(TurnoutError):
@@ -143,12 +155,12 @@ _OPENAI_CODES = {
     404: "model_not_found",
     413: "request_too_large",
     429: "rate_limit_exceeded",
-    502: "backend_unreachable",
+    502: "backend_error",
     504: "backend_timeout",
 }
 
 
-def error_body(dialect: Dialect, status: int, message: str) -> bytes:
+def error_body(dialect: Dialect, status: int, message: str, code: str | None = None) -> bytes:
     """The JSON error body a client of ``dialect`` expects for ``status``.
 
     Anthropic: ``{"type":"error","error":{"type","message"}}``; OpenAI:
@@ -159,5 +171,12 @@ def error_body(dialect: Dialect, status: int, message: str) -> bytes:
         return orjson.dumps({"type": "error", "error": {"type": kind, "message": message}})
     kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
     return orjson.dumps(
-        {"error": {"message": message, "type": kind, "param": None, "code": _OPENAI_CODES.get(status)}}
+        {
+            "error": {
+                "message": message,
+                "type": kind,
+                "param": None,
+                "code": code or _OPENAI_CODES.get(status),
+            }
+        }
     )

@@ -14,6 +14,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from turnout.core.codec import StreamDecoder
 from turnout.core.dialects.context import Context
 from turnout.core.endpoints import Endpoint
 from turnout.core.errors import TurnoutError
@@ -53,6 +54,7 @@ class Exchange:
     decision: Decision | None = None
     placement: Placement | None = None  # the attempt in flight, or the last one
     translation: Context | None = None  # set when the backend speaks another dialect
+    decoder: StreamDecoder | None = None  # a stream the backend compressed although asked not to
     journey: Generator[Step, Outcome | None, None] | None = None  # what to try next (placement.py)
     held: Governor | None = None  # the governor slot the attempt in flight holds
     attempts: list[Attempt] = field(default_factory=list)

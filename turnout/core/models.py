@@ -145,7 +145,15 @@ class Route:
 
 @dataclass(frozen=True)
 class Limits:
-    max_body_bytes: int = 32 * 1024 * 1024
+    """What one client may cost (``limits:`` in the config)."""
+
+    max_body_mb: float = _ranged(32.0, 0, 4096, "MB", above=True)  # a request, or a buffered response
+    client_timeout: float = _ranged(60.0, 0, 86400, "seconds", above=True)  # to send a whole request
+    max_clients: int = _ranged(1000, 1, 10**6, "connections", integer=True)  # more: the idlest go
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * 1024 * 1024)
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 
 from turnout.core.access import new_instance
 from turnout.core.analytics import Counters
+from turnout.core.exchange import Exchange
 from turnout.core.governor import Governor
 from turnout.core.models import Config
-from turnout.core.placement import Placer
+from turnout.core.placement import Placement, Placer
 from turnout.core.pool import Pool
 from turnout.core.prices import PriceTable
-from turnout.core.probe import ServerFacts
+from turnout.core.probe import ServerFacts, window_of
 from turnout.core.routing import Resolver
 from turnout.core.store import Store
+from turnout.core.upstream import UpstreamRequest, build_upstream
 
 __all__ = ["Runtime"]
 
@@ -47,6 +49,18 @@ class Runtime:
     generation: int = 0  # counts config installs, so watchers notice a reload
     _said: set[object] = field(default_factory=set)
     _loaded: _Loaded | None = None
+
+    def upstream_for(self, exchange: Exchange, placement: Placement) -> UpstreamRequest:
+        """The request ``placement`` gets. One the client got wrong (a 400 from the
+        translator) is never an attempt: its governor slot goes back and the key is
+        neither counted nor cooled, so a bad request cannot take a key out for everyone."""
+        window = window_of(self.facts.get(placement.backend.name), placement.model)
+        try:
+            return build_upstream(exchange, placement, hop=self.instance, window=window)
+        except BaseException:
+            if placement.governor is not None:
+                placement.governor.finish()
+            raise
 
     def say_once(self, key: object, message: str) -> None:
         """Log ``message`` at warning level the first time ``key`` comes up (bounded)."""

@@ -100,6 +100,8 @@ def build_upstream(
     elif model != decision.requested:
         body, changed = replace_model(exchange.raw, exchange.body, model), True
         drop = drop | {b"content-encoding", b"content-length"}  # the new bytes are sent as they are
+    if exchange.stream and translation is None:  # turnout reads every event: ask for them plain
+        drop, add = drop | {b"accept-encoding"}, (*add, (b"accept-encoding", b"identity"))
     if backend.kind == "anthropic" and header_value(fields, b"anthropic-version") is None:
         add = (*add, (b"anthropic-version", ANTHROPIC_VERSION))
     add = (*add, (b"via", b"1.1 " + hop.encode()))

@@ -1,6 +1,6 @@
 """Token usage read from responses in either dialect, whole or streamed.
 
-Streams are sniffed cheaply: a read is looked at only if it mentions ``"usage"``, and
+Streams are sniffed cheaply: a read is looked at only if it mentions a usage object, and
 only the event holding it is parsed, so pass-through streams stay fast.
 """
 
@@ -20,27 +20,40 @@ __all__ = ["UsageSniffer", "usage_from_body", "usage_of"]
 _USAGE = re.compile(rb'"usage"\s*:\s*\{')  # a usage object, not OpenAI's `"usage": null` on every chunk
 
 
-def usage_of(dialect: Dialect, usage: dict[str, Any] | None) -> Usage:
-    usage = usage or {}
+def _count(value: Any) -> int:
+    """A token count as the upstream wrote it, or 0 when it is not one (a string, a negative,
+    NaN, ``true``): bookkeeping never fails a request."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 10**12:
+        return 0
+    return int(value)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def usage_of(dialect: Dialect, usage: Any) -> Usage:
+    """``usage`` in ``dialect``'s shape (or anything an upstream put there) as token counts."""
+    usage = _mapping(usage)
     if dialect == "anthropic":
-        details = usage.get("output_tokens_details") or {}
+        details = _mapping(usage.get("output_tokens_details"))
         return Usage(
-            int(usage.get("input_tokens") or 0),
-            int(usage.get("output_tokens") or 0),
-            int(usage.get("cache_read_input_tokens") or 0),
-            int(usage.get("cache_creation_input_tokens") or 0),
-            int(details.get("thinking_tokens") or 0),
+            _count(usage.get("input_tokens")),
+            _count(usage.get("output_tokens")),
+            _count(usage.get("cache_read_input_tokens")),
+            _count(usage.get("cache_creation_input_tokens")),
+            _count(details.get("thinking_tokens")),
         )
-    prompt = usage.get("prompt_tokens") or usage.get("input_tokens") or 0
-    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
-    out_details = usage.get("completion_tokens_details") or usage.get("output_tokens_details") or {}
-    cached, written = int(details.get("cached_tokens") or 0), int(details.get("cache_write_tokens") or 0)
+    prompt = _count(usage.get("prompt_tokens")) or _count(usage.get("input_tokens"))
+    details = _mapping(usage.get("prompt_tokens_details") or usage.get("input_tokens_details"))
+    out_details = _mapping(usage.get("completion_tokens_details") or usage.get("output_tokens_details"))
+    cached, written = _count(details.get("cached_tokens")), _count(details.get("cache_write_tokens"))
     return Usage(
-        max(int(prompt) - cached - written, 0),
-        int(usage.get("completion_tokens") or usage.get("output_tokens") or 0),
+        max(prompt - cached - written, 0),
+        _count(usage.get("completion_tokens")) or _count(usage.get("output_tokens")),
         cached,
         written,
-        int(out_details.get("reasoning_tokens") or 0),
+        _count(out_details.get("reasoning_tokens")),
     )
 
 
@@ -55,41 +68,24 @@ def usage_from_body(dialect: Dialect, body: bytes) -> Usage | None:
 
 
 class UsageSniffer:
-    """Pass-through stream reads in, the same reads out; the usage is kept on the side."""
+    """The usage in a stream of whole events (``passthrough.py`` aligns them), read on the
+    side: only a read that mentions a usage object is parsed, from the event holding it."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.raw: dict[str, Any] = {}
-        self._tail = b""
-        self._parser: SSEParser | None = None
 
     @property
     def usage(self) -> Usage | None:
         return usage_of(self.dialect, self.raw) if self.raw else None
 
-    def __call__(self, data: bytes) -> bytes:
-        try:
-            self._sniff(data)
-        except Exception:  # never break the stream over bookkeeping
-            self._parser, self._tail = None, b""
-        return data
-
-    def _sniff(self, data: bytes) -> None:
-        if self._parser is None:
-            window = self._tail + data
-            found = _USAGE.search(window)
-            if found is None:  # keep the unfinished event: its usage may come in the next read
-                end = window.rfind(b"\n\n")
-                self._tail = (window[end + 2 :] if end >= 0 else window)[-65536:]
-                return
-            at = found.start()
-            start = window.rfind(b"\n\n", 0, at)
-            data = window[start + 2 if start >= 0 else 0 :]
-            self._parser = SSEParser()
-        for _, payload in self._parser.feed_raw(data):
+    def feed(self, events: bytes) -> None:
+        found = _USAGE.search(events)
+        if found is None:
+            return
+        start = events.rfind(b"\n\n", 0, found.start())
+        for _, payload in SSEParser().feed_raw(events[start + 2 if start >= 0 else 0 :]):
             self._take(payload)
-        if self._parser.idle:  # the usage event is complete: back to skimming
-            self._parser, self._tail = None, b""
 
     def _take(self, payload: bytes) -> None:
         try:
@@ -98,6 +94,6 @@ class UsageSniffer:
             return
         if not isinstance(event, dict):
             return
-        usage = event.get("usage") or (event.get("message") or {}).get("usage")
+        usage = event.get("usage") or _mapping(event.get("message")).get("usage")
         if isinstance(usage, dict):
             self.raw.update({k: v for k, v in usage.items() if v is not None})

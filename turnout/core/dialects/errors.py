@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -12,20 +13,38 @@ from turnout.core.models import Dialect
 __all__ = ["stream_error_event", "translate_error", "upstream_message"]
 
 
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.I | re.S)
+_TAG = re.compile(rb"<[^>]*>")
+
+
+def _plain(body: bytes, status: int) -> str:
+    """A body that is not JSON, said in a line: an HTML page by its title (load balancers
+    and proxies send those), any other text by its start."""
+    head = body[:65536]
+    if head.lstrip()[:1] == b"<":
+        title = _TITLE.search(head)
+        text = title.group(1) if title else _TAG.sub(b" ", head)
+        words = " ".join(text.decode("utf-8", "replace").split())[:200]
+        return (
+            f"The backend answered HTTP {status} with an HTML page" + (f" ({words})" if words else "") + "."
+        )
+    text = " ".join(head[:2000].decode("utf-8", "replace").split())[:500]
+    return text or f"Upstream error (HTTP {status})"
+
+
 def upstream_message(body: bytes, status: int) -> str:
     """The provider's own message, from either dialect's body, or a plain fallback."""
     try:
         data: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
-        text = body.decode("utf-8", "replace").strip()
-        return text[:500] if text else f"Upstream error (HTTP {status})"
+        return _plain(body, status)
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])
+        return str(error["message"])[:2000]
     if isinstance(error, str):
-        return error
+        return error[:2000]
     if isinstance(data, dict) and data.get("message"):
-        return str(data["message"])
+        return str(data["message"])[:2000]
     return f"Upstream error (HTTP {status})"
 
 

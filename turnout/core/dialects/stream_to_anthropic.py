@@ -57,6 +57,8 @@ class ToAnthropicStream(EventBuffer):
         self._finish: str | None = None
         self._usage: dict[str, Any] | None = None
         self._done = False  # [DONE] seen
+        self.completed = False  # the answer's own end was sent
+        self.failure: str | None = None  # the error event that ended it, if one did
         self._stopped = False  # message_stop or error sent; nothing more goes out
         self._msg_id = message_id(None, ctx.nonce)
         self._ids = ToolIds(ctx.nonce)
@@ -157,6 +159,7 @@ class ToAnthropicStream(EventBuffer):
         )
         self._emit("message_stop", {})
         self._stopped = True
+        self.completed = True
 
     def _estimate_usage(self) -> None:
         """llama.cpp and others ignore ``include_usage``: Claude Code would see 0/0 and never
@@ -170,6 +173,7 @@ class ToAnthropicStream(EventBuffer):
         self._close_block()
         self._emit("error", {"error": {"type": kind, "message": message}})
         self._stopped = True
+        self.failure = message
 
     # -- chunks in ------------------------------------------------------------------------
     def _on_data(self, data: bytes) -> None:

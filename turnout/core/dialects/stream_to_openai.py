@@ -31,6 +31,8 @@ class ToOpenAIStream(EventBuffer):
         self._tool_of_block: dict[int, int] = {}
         self._usage: dict[str, Any] = {}
         self._finished = False  # finish_reason sent
+        self.completed = False  # the answer's own end was sent
+        self.failure: str | None = None  # the error event that ended it, if one did
         self._stopped = False  # [DONE] or an error sent
 
     def feed(self, data: bytes) -> bytes:
@@ -71,6 +73,7 @@ class ToOpenAIStream(EventBuffer):
             )
         )
         self._stopped = True
+        self.failure = message
 
     # -- events in --------------------------------------------------------------------------
     def _on_event(self, name: bytes | None, data: bytes) -> None:
@@ -149,6 +152,7 @@ class ToOpenAIStream(EventBuffer):
             self._out.append(format_event(None, orjson.dumps(chunk)))
         self._out.append(b"data: [DONE]\n\n")
         self._stopped = True
+        self.completed = True
 
     def _on_error(self, event: dict[str, Any]) -> None:
         error = event.get("error") or {}

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from turnout.core.codec import DecodeError, StreamDecoder
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.errors import translate_error
 from turnout.core.dialects.responses import to_anthropic_message, to_openai_completion
@@ -17,10 +18,10 @@ from turnout.core.dialects.stream_to_openai import ToOpenAIStream
 from turnout.core.dialects.to_anthropic_request import openai_to_anthropic
 from turnout.core.dialects.to_openai_request import anthropic_to_openai
 from turnout.core.dialects.validate import check_request, check_response
-from turnout.core.errors import BadRequest, error_body
+from turnout.core.errors import BadRequest, BadUpstreamResponse
 from turnout.core.models import Backend, Dialect
 
-__all__ = ["BACKEND_PATHS", "StreamAdapter", "translate_request", "translate_response"]
+__all__ = ["BACKEND_PATHS", "StreamAdapter", "readable_whole", "translate_request", "translate_response"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def translate_request(
 def translate_response(body: bytes, status: int, ctx: Context) -> tuple[int, bytes]:
     """A whole (non-streamed) response, success or error, in the client's dialect: its
     status and body. A success the translator cannot read (not JSON, not the shape the
-    backend's dialect promises) is the backend's failure: a 502, never a 200."""
+    backend's dialect promises) is the backend's failure: ``BadUpstreamResponse``, a 502."""
     if status >= 400:
         return status, translate_error(body, status, ctx.client)
     try:
@@ -74,11 +75,37 @@ def translate_response(body: bytes, status: int, ctx: Context) -> tuple[int, byt
             return status, orjson.dumps(to_anthropic_message(data, ctx))
         return status, orjson.dumps(to_openai_completion(data, ctx))
     except (orjson.JSONDecodeError, TypeError, AttributeError, KeyError, IndexError, ValueError) as e:
-        message = f"The backend's answer could not be read ({type(e).__name__}: {str(e)[:160]})."
-        return 502, error_body(ctx.client, 502, message)
+        raise BadUpstreamResponse(
+            f"The backend's answer could not be read ({type(e).__name__}: {str(e)[:160]})."
+        ) from None
+
+
+def readable_whole(body: bytes, status: int, dialect: Dialect) -> tuple[int, bytes] | None:
+    """A same-dialect whole response the client's SDK could not read, made readable; None
+    when it can go as it is. The provider's own JSON passes untouched, whatever its shape:
+    same-dialect answers are relayed, not second-guessed. But an error page that is not
+    JSON (a load balancer's HTML 503) becomes an error in the dialect, with its status,
+    and a success that is not a JSON object (cut short, garbled) is the backend's failure
+    (``BadUpstreamResponse``): a 502, never a 200 the SDK chokes on."""
+    if status < 200 or 300 <= status < 400:
+        return None
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        if status >= 400:
+            return status, translate_error(body, status, dialect)
+        raise BadUpstreamResponse(
+            f"The backend's answer could not be read (not JSON: {str(e)[:160]})."
+        ) from None
+    if isinstance(data, dict) or status >= 400:
+        return None
+    raise BadUpstreamResponse("The backend's answer could not be read (not a JSON object).")
 
 
 class _Translator(Protocol):
+    completed: bool
+    failure: str | None
+
     def feed(self, data: bytes) -> bytes: ...
     def finish(self) -> bytes: ...
     def fail(self, message: str) -> bytes: ...
@@ -93,8 +120,14 @@ class StreamAdapter:
     so an internal failure becomes an error event in the client's dialect instead.
     """
 
-    def __init__(self, ctx: Context, prompt_tokens: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        prompt_tokens: Callable[[], int] | None = None,
+        decoder: StreamDecoder | None = None,
+    ) -> None:
         self.ctx = ctx
+        self.decoder = decoder  # a backend that compressed its stream although asked not to
         self.translator: _Translator = (
             ToAnthropicStream(ctx, prompt_tokens) if ctx.client == "anthropic" else ToOpenAIStream(ctx)
         )
@@ -105,14 +138,30 @@ class StreamAdapter:
         return dict(getattr(self.translator, "_usage", None) or {})
 
     @property
+    def complete(self) -> bool:
+        """The answer's own end went to the client (a hang-up after it abandons nothing)."""
+        return self.translator.completed
+
+    @property
+    def failure(self) -> str | None:
+        """The message of the error event that ended the stream, if one did."""
+        return self.translator.failure
+
+    @property
     def usage_estimated(self) -> bool:
         return bool(getattr(self.translator, "estimated", False))
 
     def __call__(self, data: bytes) -> list[bytes]:
         try:
+            if data and self.decoder is not None:
+                data = self.decoder(data)
+                if not data:
+                    return []
             out = self.translator.feed(data) if data else self.translator.finish()
         except EventTooLarge as e:  # the upstream's misbehaviour, not turnout's: no traceback
             out = self.translator.fail(str(e))
+        except DecodeError as e:
+            out = self.translator.fail(f"The backend's stream is unreadable: {e}.")
         except Exception as e:  # the outermost boundary of a stream: report, never raise
             logger.exception("stream translation failed")
             try:
