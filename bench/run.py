@@ -170,14 +170,16 @@ def medians(measured: list[tuple[Result, float]]) -> tuple[float, float, float]:
     )
 
 
-def spawn(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
+def spawn(
+    args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> tuple[subprocess.Popen[str], int]:
     """Start a target; its first line of output is its port, or turnout's 'listening on' line."""
     proc = subprocess.Popen(
         args,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        cwd=ROOT,
+        cwd=cwd,
         env={**os.environ, **(env or {})},
     )
     line = proc.stdout.readline() if proc.stdout else ""

@@ -125,3 +125,65 @@ def test_client_aborts_and_requests_cut_by_shutdown_are_recorded(
     assert len(rows) == 2 and all(r["aborted"] == 1 and r["status"] == 499 for r in rows), rows
     # cut by shutdown: recorded either by the shutdown sweep or by the upstream connection closing first
     assert rows[1]["error"] in ("shutdown", "BackendUnreachable", "BackendTimeout")
+
+
+def test_made_up_model_names_cannot_grow_metrics_or_reports(
+    rig: tuple[ProxyHandle, FakeUpstream, Path],
+) -> None:
+    proxy, _, _ = rig
+
+    async def flood() -> None:
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=32), timeout=60) as client:
+            await asyncio.gather(
+                *(
+                    client.post(
+                        proxy.url + "/v1/chat/completions", json={"model": f"compat:x{i}", "messages": []}
+                    )
+                    for i in range(600)
+                )
+            )
+
+    asyncio.run(flood())
+    labels = set(
+        re.findall(
+            r'^turnout_requests_total\{[^}]*model="([^"]*)"', httpx.get(proxy.url + "/metrics").text, re.M
+        )
+    )
+    assert len(labels) <= 201 and "(other)" in labels
+    report = httpx.get(proxy.url + "/analytics").json()
+    assert len(report["last_hour"]["by_model"]) <= 201 and report["last_hour"]["totals"]["requests"] >= 600
+    assert len(report["all_time"]["by_model"]) <= 101 and "(other)" in report["all_time"]["by_model"]
+    assert report["all_time"]["totals"]["requests"] == report["last_hour"]["totals"]["requests"]
+
+
+def test_the_window_asked_for_and_a_bad_one(rig: tuple[ProxyHandle, FakeUpstream, Path]) -> None:
+    proxy, _, _ = rig
+    httpx.post(proxy.url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": []})
+    hour = httpx.get(proxy.url + "/analytics", params={"since": "3600"}).json()
+    assert hour["all_time"] == hour["last_hour"] and hour["last_hour"]["totals"]["requests"] == 1
+    recent = httpx.get(proxy.url + "/analytics", params={"since": "60"}).json()
+    assert recent["all_time"]["totals"]["requests"] == 1 and recent["all_time"]["generated_at"] > 0
+    for bad in ("abc", "-5", "nan", "1e300"):
+        r = httpx.get(proxy.url + "/analytics", params={"since": bad})
+        assert r.status_code == 400 and "since= takes a number of seconds" in r.json()["error"]["message"]
+
+
+def test_a_restarted_proxy_still_shows_the_last_hour(tmp_path: Path) -> None:
+    with FakeUpstream(odd_splits=False, chunk_pause=0) as up:
+        first = start_rig(tmp_path, up)
+        try:
+            for _ in range(5):
+                httpx.post(first.url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": []})
+        finally:
+            first.stop()
+        second = start_rig(tmp_path, up)
+        try:
+            deadline = time.monotonic() + 10
+            while (hour := httpx.get(second.url + "/analytics").json()["last_hour"])["totals"][
+                "requests"
+            ] < 5:
+                assert time.monotonic() < deadline, hour["totals"]
+                time.sleep(0.1)
+            assert hour["by_backend"]["oai"]["requests"] == 5 and hour["totals"]["requests"] == 5
+        finally:
+            second.stop()

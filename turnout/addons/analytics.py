@@ -1,13 +1,15 @@
 """One record per request, on response and on error, into the analytics store.
 
 Time to first byte is taken when the response headers arrive. Tokens come from the
-response body, or from the stream: pass-through streams get a ``UsageSniffer`` (reads
-pass unchanged), translated streams report what their translator saw. A finished
+response body, or from the stream: pass-through streams get a ``PassThrough`` (which
+reads the usage on the side), translated streams report what their translator saw. A finished
 flow's row is built at once, while the flow is still in the CPU's caches (building it
 later from a cold flow costs twice as much), and written with the others of the last
 ``LINGER`` seconds, in one batch on the event loop (see ``core/store.py`` for why that
 is cheaper than a writer thread and never waits on the disk). Checkpoints, which do
-wait on it, run in a worker thread.
+wait on it, run in a worker thread. Written rows are also counted in the running
+totals (``/metrics``) and the live last hour (``/analytics``, ``core/live.py``), which a
+restarted proxy seeds from the store.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 
 from mitmproxy import ctx, http
 from mitmproxy.addonmanager import Loader
 
 from turnout.addons._flows import Exchanges, client_gone
+from turnout.core.analytics import HOUR
 from turnout.core.dialects.translate import StreamAdapter
 from turnout.core.errors import BackendUnreachable
 from turnout.core.exchange import Exchange
@@ -27,7 +31,7 @@ from turnout.core.passthrough import PassThrough
 from turnout.core.paths import analytics_path
 from turnout.core.prices import Usage
 from turnout.core.runtime import Runtime
-from turnout.core.store import Record, Store, StoreError
+from turnout.core.store import Record, Store, StoreError, read_records
 from turnout.core.usage import usage_from_body, usage_of
 
 logger = logging.getLogger(__name__)
@@ -37,12 +41,14 @@ ABORTED = 499  # the client gave up (nginx's status for it)
 
 class Analytics:
     LINGER = 0.05  # seconds a finished request waits for its row to be written with others
+    SEED = 100_000  # rows of the last hour a restarted proxy's live window starts from, at most
 
     def __init__(self, runtime: Runtime, exchanges: Exchanges) -> None:
         self.runtime = runtime
         self.exchanges = exchanges
         self._flush_at: asyncio.TimerHandle | None = None
         self._checkpointing: asyncio.Future[None] | None = None
+        self._seeding: asyncio.Future[None] | None = None
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -62,8 +68,28 @@ class Analytics:
             )
         except StoreError as e:
             logger.warning("analytics off: %s", e.message)
+            return
+        self._seeding = asyncio.ensure_future(self._seed(self.runtime.store.path))
+
+    async def _seed(self, path: Path) -> None:
+        """The live window starts with the last hour a previous run recorded (its newest
+        ``SEED`` rows), added a thousand at a time so that requests are served meanwhile."""
+        runtime = self.runtime
+        try:
+            records = await asyncio.to_thread(
+                read_records, path, time.time() - HOUR, runtime.started, self.SEED
+            )
+        except StoreError as e:
+            logger.warning("the live analytics start empty: %s", e.message)
+            return
+        for i, record in enumerate(records):
+            runtime.window.add(record)
+            if i % 1000 == 999:
+                await asyncio.sleep(0)
 
     async def done(self) -> None:
+        if self._seeding is not None:
+            self._seeding.cancel()
         for flow, exchange in self.exchanges.live():  # still in flight at shutdown: recorded as aborted
             if not exchange.recorded and flow.response is None:
                 self._record(flow, exchange, aborted="shutdown")
@@ -130,6 +156,7 @@ class Analytics:
     def _count(self, rows: list[Record]) -> None:
         for row in rows:
             self.runtime.counters.add(row)
+            self.runtime.window.add(row)
 
     def _status(self, flow: http.HTTPFlow, exchange: Exchange, aborted: str | None) -> tuple[int, str | None]:
         """What the client got (or would have got), and the error to note, if any."""

@@ -17,11 +17,11 @@ from rich.table import Table
 from turnout.cli._console import fail, out
 from turnout.cli._options import DEFAULT_URL, ConfigOpt, UrlOpt
 from turnout.cli._proxy import ProxyClient, ProxyUnavailable
-from turnout.core.analytics import summarize
 from turnout.core.config import load_user_config
 from turnout.core.errors import ConfigError
 from turnout.core.paths import analytics_path
-from turnout.core.store import StoreError, read_rows
+from turnout.core.report import report_from
+from turnout.core.store import StoreError
 
 _SINCE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -83,15 +83,14 @@ def stats(
         cfg = load_user_config(config, discover=False)
         path = analytics_path(cfg.analytics.path)
         now = time.time()
-        rows = read_rows(path, now - window if window else None)
+        summary = report_from(path, now, now - window if window else None)
     except (ConfigError, StoreError) as e:
         fail(e.message)
-    report = summarize(rows, now)["all_time"]
-    report["burn"] = summarize(rows, now)["burn"]
+    report = {**summary["all_time"], "burn": summary["burn"]}
     if as_json:
         typer.echo(json.dumps({"since": since, **report}, indent=2))
         return
-    if not rows:
+    if not report["totals"]["requests"]:
         out.print(f"No requests recorded in the last {since} ({escape(str(path))}).")
         return
     out.print(stats_table(f"By backend, last {since}", report["by_backend"]))
@@ -147,7 +146,7 @@ def top(
 
     def frame() -> Group:
         try:
-            return dashboard(proxy.get("/analytics"), proxy.get("/accounts"))
+            return dashboard(proxy.get("/analytics?since=3600"), proxy.get("/accounts"))
         except ProxyUnavailable as e:
             fail(str(e))
 

@@ -1,107 +1,50 @@
-"""What the recorded requests say: per backend, model and key; burn rate; Prometheus.
-
-Pure functions over rows (dicts with the ``Record`` columns) and the pool snapshot;
-``/analytics``, ``/metrics``, ``turnout stats`` and ``turnout top`` all use them.
-"""
+"""Running totals since start for ``/metrics`` (Prometheus); the report over the stored
+rows (``/analytics``, ``turnout stats``, ``turnout top``) is ``report.py``'s."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Counters", "burn_rate", "prometheus", "summarize", "window_stats"]
+__all__ = ["HOUR", "OTHER", "TOKEN_KINDS", "Counters", "Names", "prometheus"]
 
 TOKEN_KINDS = ("tokens_in", "tokens_out", "cache_read", "cache_write", "reasoning")
+OTHER = "(other)"
+HOUR = 3600.0
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return round(values[min(int(q * len(values)), len(values) - 1)], 1)
+class Names:
+    """Model names as labels, at most ``limit`` of them. Clients choose model names: 30,000
+    made-up ones must not become 30,000 series in /metrics or groups in /analytics. A name
+    becomes a label once a request for it was answered (status below 400), while fewer
+    than ``limit`` are known; every other name is counted as ``(other)``."""
 
+    def __init__(self, limit: int = 200) -> None:
+        self.limit = limit
+        self.known: set[str] = set()
 
-def window_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    errors = sum(1 for r in rows if r["status"] >= 400 or r["status"] == 0)
-    latencies = [r["latency_ms"] for r in rows]
-    ttfb = [r["ttfb_ms"] for r in rows if r["ttfb_ms"] is not None]
-    out: dict[str, Any] = {
-        "requests": len(rows),
-        "errors": errors,
-        "error_rate": round(errors / len(rows), 4) if rows else 0.0,
-        "cost": round(sum(r["cost"] or 0.0 for r in rows), 6),
-        "latency_p50_ms": _percentile(latencies, 0.5),
-        "latency_p95_ms": _percentile(latencies, 0.95),
-        "ttfb_p50_ms": _percentile(ttfb, 0.5),
-        "ttfb_p95_ms": _percentile(ttfb, 0.95),
-        "failovers": sum(1 for r in rows if r["attempts"] > 1),
-        "aborted": sum(1 for r in rows if r["aborted"]),
-    }
-    for kind in TOKEN_KINDS:
-        out[kind] = sum(r[kind] or 0 for r in rows)
-    return out
+    def model_of(self, row: Any) -> str:
+        """The label of a ``Record``'s model. A request the client abandoned was served as
+        far as anyone knows: it counts as answered."""
+        name = row.model_served or row.model_asked or "(none)"
+        return self.label(name, ok=row.status < 400 or bool(row.aborted))
 
-
-def _grouped(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    groups: dict[str, dict[str, list[dict[str, Any]]]] = {
-        "by_backend": defaultdict(list),
-        "by_model": defaultdict(list),
-        "by_key": defaultdict(list),
-    }
-    for r in rows:
-        groups["by_backend"][r["backend"] or "(local)"].append(r)
-        groups["by_model"][r["model_served"] or r["model_asked"] or "(none)"].append(r)
-        if r["key_alias"]:
-            groups["by_key"][f"{r['backend']}/{r['key_alias']}"].append(r)
-    out: dict[str, Any] = {"totals": window_stats(rows)}
-    for name, group in groups.items():
-        out[name] = {k: window_stats(v) for k, v in sorted(group.items())}
-    return out
-
-
-def burn_rate(rows: Sequence[dict[str, Any]], now: float, minutes: float = 10.0) -> dict[str, float]:
-    """Tokens per minute and dollars per hour over the last ``minutes``."""
-    recent = [r for r in rows if r["ts"] >= now - minutes * 60]
-    tokens = sum(
-        (r["tokens_in"] or 0) + (r["tokens_out"] or 0) + (r["cache_read"] or 0) + (r["cache_write"] or 0)
-        for r in recent
-    )
-    cost = sum(r["cost"] or 0.0 for r in recent)
-    return {
-        "window_minutes": minutes,
-        "tokens_per_minute": round(tokens / minutes, 1),
-        "dollars_per_hour": round(cost * 60 / minutes, 4),
-        "requests_per_minute": round(len(recent) / minutes, 2),
-    }
-
-
-def summarize(
-    rows: Sequence[dict[str, Any]], now: float, keys: Iterable[dict[str, Any]] = ()
-) -> dict[str, Any]:
-    return {
-        "generated_at": now,
-        "last_hour": _grouped([r for r in rows if r["ts"] >= now - 3600]),
-        "all_time": _grouped(rows),
-        "burn": burn_rate(rows, now),
-        "keys": [
-            {
-                "backend": k["backend"],
-                "alias": k["alias"],
-                "status": k["status"],
-                "headroom": k["headroom"],
-                "minutes_to_exhaustion": k["minutes_to_exhaustion"],
-            }
-            for k in keys
-        ],
-    }
+    def label(self, name: str, *, ok: bool) -> str:
+        if name in self.known:
+            return name
+        if ok and len(self.known) < self.limit:
+            self.known.add(name)
+            return name
+        return OTHER
 
 
 @dataclass
 class Counters:
     """In-memory totals since start, for /metrics (scrapes never touch the database)."""
 
+    names: Names = field(default_factory=Names)
     requests: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     tokens: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     cost: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
@@ -110,7 +53,8 @@ class Counters:
 
     def add(self, row: Any) -> None:
         """Count one ``Record`` (anything with its attributes)."""
-        backend, model = row.backend or "(local)", row.model_served or row.model_asked or "(none)"
+        backend = row.backend or "(local)"
+        model = self.names.model_of(row)
         self.requests[(backend, model, str(row.status))] += 1
         for kind in TOKEN_KINDS:
             if value := getattr(row, kind):

@@ -44,6 +44,8 @@ class PriceTable:
 
     def prices(self, model: str) -> dict[str, float] | None:
         if model not in self._cache:
+            if len(self._cache) >= 4096:  # model names come from clients: bounded
+                self._cache.clear()
             self._cache[model] = next((p for pattern, p in self._entries if pattern.match(model)), None)
         return self._cache[model]
 

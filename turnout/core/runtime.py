@@ -11,9 +11,10 @@ import time
 from dataclasses import dataclass, field
 
 from turnout.core.access import new_instance
-from turnout.core.analytics import Counters
+from turnout.core.analytics import Counters, Names
 from turnout.core.exchange import Exchange
 from turnout.core.governor import Governor
+from turnout.core.live import Window
 from turnout.core.models import Config
 from turnout.core.placement import Placement, Placer
 from turnout.core.pool import Pool
@@ -43,12 +44,18 @@ class Runtime:
     placer: Placer | None = None  # made with the pool; lives as long as it (its wait count too)
     governors: dict[str, Governor] = field(default_factory=dict)
     store: Store | None = None  # the analytics store, while it is open
-    counters: Counters = field(default_factory=Counters)
+    names: Names = field(default_factory=Names)  # model names as labels: bounded
+    counters: Counters = field(init=False)  # totals since start, for /metrics
+    window: Window = field(init=False)  # the last hour, for /analytics
     prices: PriceTable | None = None
     facts: dict[str, ServerFacts] = field(default_factory=dict)  # learned from local servers, by backend
     generation: int = 0  # counts config installs, so watchers notice a reload
     _said: set[object] = field(default_factory=set)
     _loaded: _Loaded | None = None
+
+    def __post_init__(self) -> None:
+        self.counters = Counters(self.names)
+        self.window = Window(self.names)
 
     def upstream_for(self, exchange: Exchange, placement: Placement) -> UpstreamRequest:
         """The request ``placement`` gets. One the client got wrong (a 400 from the

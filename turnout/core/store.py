@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from turnout.core.errors import TurnoutError
 
-__all__ = ["Record", "Store", "StoreError", "read_rows"]
+__all__ = ["Record", "Store", "StoreError", "read_records", "read_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +208,21 @@ def read_rows(path: Path, since: float | None = None) -> list[dict[str, Any]]:
         db.row_factory = sqlite3.Row
         query = "SELECT * FROM requests" + (" WHERE ts >= ?" if since is not None else "") + " ORDER BY ts"
         return [dict(r) for r in db.execute(query, (since,) if since is not None else ())]
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot read the analytics database {path}: {e}") from e
+    finally:
+        db.close()
+
+
+def read_records(path: Path, since: float, until: float, limit: int) -> list[Record]:
+    """The newest ``limit`` records with ``since <= ts < until``, oldest first: what a
+    restarted proxy's live window starts from (``core/live.py``)."""
+    if not path.exists():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        query = f"SELECT {', '.join(COLUMNS)} FROM requests WHERE ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?"
+        return [Record(*row) for row in reversed(db.execute(query, (since, until, limit)).fetchall())]
     except sqlite3.Error as e:
         raise StoreError(f"cannot read the analytics database {path}: {e}") from e
     finally:
