@@ -7,13 +7,14 @@ from mitmproxy.test import taddons
 from tests.addons.helpers import flow, runtime
 from turnout.addons._flows import Exchanges
 from turnout.addons.chain import Chain
+from turnout.addons.intake import Intake
 from turnout.addons.router import Router
 
 
 def route(f: http.HTTPFlow) -> http.HTTPFlow:
     """Through the router as the chain calls it (refusals answered in the client's dialect)."""
     exchanges = Exchanges()
-    chain = Chain([Router(runtime(), exchanges)], exchanges)
+    chain = Chain([Intake(exchanges), Router(runtime(), exchanges)], exchanges)
     with taddons.context(chain):
         chain.requestheaders(f)  # type: ignore[attr-defined]
         chain.request(f)  # type: ignore[attr-defined]
@@ -112,4 +113,4 @@ def test_existing_response_is_respected() -> None:
     f = flow("/v1/messages", {"model": "claude-x"})
     f.response = http.Response.make(204)
     route(f)
-    assert f.response.status_code == 204 and "routed" not in f.metadata
+    assert f.response.status_code == 204 and "backend" not in f.metadata["routed"]  # never routed

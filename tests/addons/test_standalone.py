@@ -29,6 +29,7 @@ def test_chain_order() -> None:
         "ConfigLoader",
         "Catalog",
         "ClientTimeouts",
+        "Intake",
         "Gate",
         "Endpoints",
         "Router",

@@ -187,3 +187,43 @@ def test_a_restarted_proxy_still_shows_the_last_hour(tmp_path: Path) -> None:
             assert hour["by_backend"]["oai"]["requests"] == 5 and hour["totals"]["requests"] == 5
         finally:
             second.stop()
+
+
+def test_requests_refused_before_routing_and_odd_usages_still_get_their_row(tmp_path: Path) -> None:
+    from tests.fakes.faults import FaultUpstream
+
+    with FaultUpstream() as up:
+        proxy = start_rig(tmp_path, up)
+        try:
+            url = proxy.url
+            refused = [
+                httpx.post(url + "/v1/nope", json={"model": "gpt-4o"}),
+                httpx.get(url + "/v1/chat/completions"),
+                httpx.post(
+                    url + "/v1/chat/completions",
+                    content=b"{not json",
+                    headers={"content-type": "application/json"},
+                ),
+                httpx.post(
+                    url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": "x" * (2 << 20)}
+                ),
+                httpx.post(
+                    url + "/v1/messages", json={"model": "x"}, headers={"origin": "https://evil.example"}
+                ),
+                httpx.post(url + "/health", json={}),
+            ]
+            assert [r.status_code for r in refused] == [404, 400, 400, 413, 403, 404]
+            odd = httpx.post(
+                url + "/v1/chat/completions", json={"model": "oai:fault-odd-usage", "messages": []}
+            )
+            assert odd.status_code == 200
+            for _ in range(3):
+                httpx.get(url + "/health")  # local reads are not traffic: no rows
+            httpx.get(url + "/analytics")  # flushes
+        finally:
+            proxy.stop()
+    rows = read_rows(tmp_path / "analytics.sqlite3")
+    assert sorted(r["status"] for r in rows) == sorted([404, 400, 400, 413, 403, 404, 200])
+    assert {r["dialect"] for r in rows if r["status"] == 403} == {"anthropic"}
+    [usage] = [r for r in rows if r["status"] == 200]
+    assert usage["tokens_in"] == 0 and usage["model_asked"] == "oai:fault-odd-usage"

@@ -16,7 +16,8 @@ OpenAI, JSON or SSE, from the same builders as ``FakeUpstream``), on the raw soc
     chunked               a JSON answer sent chunked at odd boundaries
     html-5xx              a 503 with an HTML page, as load balancers send
 
-Outside the matrix: ``endless`` streams events as fast as the reader takes them, for ever.
+Outside the matrix: ``endless`` streams events as fast as the reader takes them, for ever;
+``odd-usage`` answers well but with ``"usage": 5``.
 
 ``fault-<kind>~<tag>`` does the same (the tag tells requests apart). Any other model
 is answered as ``FakeUpstream`` answers it.
@@ -87,6 +88,14 @@ class FaultUpstream(FakeUpstream):
         headers = {**self._ok_headers(anthropic), "content-type": ctype}
         half = data[: len(data) // 2 + 3]
         if kind == "close-before-headers":
+            return
+        if kind == "odd-usage":
+            message = json.loads(data) if not stream else None
+            if message is not None:
+                message["usage"] = 5
+                await self._raw(writer, 200, headers, json.dumps(message).encode())
+                return
+            await self._chunked(writer, headers, [data.replace(b'"usage": {', b'"usage": 5, "x": {')])
             return
         if kind == "endless":
             event = b'data: {"choices": [{"index": 0, "delta": {"content": "' + b"z" * 16000 + b'"}}]}\n\n'

@@ -38,6 +38,7 @@ from turnout.addons.config import ConfigLoader
 from turnout.addons.endpoints import Endpoints
 from turnout.addons.failover import Failover
 from turnout.addons.gate import Gate
+from turnout.addons.intake import Intake
 from turnout.addons.ratelimits import RateLimits
 from turnout.addons.relay import Relay
 from turnout.addons.requestlog import RequestLog
@@ -61,6 +62,7 @@ def concerns(runtime: Runtime, exchanges: Exchanges) -> list[Any]:
         ConfigLoader(runtime),  # the config in effect, into the shared runtime
         Catalog(runtime),  # what local servers can serve (context windows), learned in the background
         ClientTimeouts(runtime),  # idle, slow and non-reading clients let go; at most max_clients
+        Intake(exchanges),  # every request but a local endpoint's read gets its exchange (and a row)
         Gate(runtime),  # TURNOUT_API_KEY, web pages, loops; client credentials stripped
         Endpoints(runtime),  # /health, /status, /v1/models answered in place
         Router(runtime, exchanges),  # body parsed once; model → backend → key (or wait); first try built

@@ -19,7 +19,6 @@ from mitmproxy import http
 
 from turnout.addons._flows import Exchanges, answer, client_gone
 from turnout.core.body import decode_body, parse_json_object, requested_model
-from turnout.core.endpoints import classify
 from turnout.core.errors import BadRequest, BodyTooLarge, NoRouteError, NotFound
 from turnout.core.exchange import Exchange
 from turnout.core.headers import header_value
@@ -57,10 +56,9 @@ class Router:
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error:
             return
-        endpoint = classify(flow.request.path)
-        if endpoint is None:
+        exchange = self.exchanges.get(flow)
+        if exchange is None or exchange.endpoint.name == "unknown":
             return  # a local endpoint, or a 404 (see ``request``)
-        exchange = self.exchanges.start(flow, endpoint)
         limit = self.runtime.config.limits.max_body_bytes
         length = header_value(flow.request.headers.fields, b"content-length") or b""
         if length.isdigit() and int(length) > limit:
@@ -72,9 +70,9 @@ class Router:
             return None
         exchange = self.exchanges.get(flow)
         if exchange is None:
-            raise NotFound(
-                f"turnout has no endpoint {flow.request.method} {flow.request.path.split('?')[0]}."
-            )
+            return None  # a local endpoint's read, answered in place
+        if exchange.endpoint.name == "unknown":
+            raise NotFound(f"turnout has no endpoint {flow.request.method} {exchange.endpoint.path}.")
         if flow.request.method != "POST":
             raise BadRequest(f"{exchange.endpoint.path} takes POST (got {flow.request.method}).")
         wire = flow.request.raw_content or b""

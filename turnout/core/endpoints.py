@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from turnout.core.models import Dialect
 
-__all__ = ["Endpoint", "classify", "client_dialect"]
+__all__ = ["LOCAL", "Endpoint", "classify", "client_dialect", "intake"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,23 @@ def classify(path: str) -> Endpoint | None:
     if not path.startswith("/v1/"):
         path = "/v1" + path
     return _PROXIED.get(path)
+
+
+LOCAL = frozenset(
+    {"/health", "/api/hello", "/status", "/accounts", "/metrics", "/analytics", "/v1/models", "/models"}
+)  # read with GET or HEAD, answered in place (addons/endpoints.py), never recorded
+
+
+def intake(method: str, path: str, anthropic_version: bool) -> Endpoint | None:
+    """What a request is, for its exchange and its analytics row: a routed endpoint; None
+    for a read of a local endpoint; anything else an ``unknown`` endpoint that is refused
+    (404) and recorded, in the dialect the client seems to speak."""
+    if (endpoint := classify(path)) is not None:
+        return endpoint
+    bare = path.split("?", 1)[0].rstrip("/") or "/"
+    if method in ("GET", "HEAD") and bare in LOCAL:
+        return None
+    return Endpoint("unknown", "anthropic" if anthropic_version else "openai", bare[:200])
 
 
 def client_dialect(path: str, headers_have_anthropic_version: bool) -> Dialect:

@@ -1,0 +1,22 @@
+"""Every request that reaches turnout gets its exchange here, first, so that whatever
+refuses it later (the gate, an unknown path, a malformed body) still leaves an analytics
+row in the client's dialect. Reads of the local endpoints (``GET /health``, ``/status``,
+…) are the only requests without one: they are not traffic to record."""
+
+from __future__ import annotations
+
+from mitmproxy import http
+
+from turnout.addons._flows import Exchanges
+from turnout.core.endpoints import intake
+
+
+class Intake:
+    def __init__(self, exchanges: Exchanges) -> None:
+        self.exchanges = exchanges
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        request = flow.request
+        endpoint = intake(request.method, request.path, "anthropic-version" in request.headers)
+        if endpoint is not None:
+            self.exchanges.start(flow, endpoint)
