@@ -128,3 +128,17 @@ async def test_a_waiting_concern_and_those_after_it() -> None:
     f = flow("/v1/chat/completions", {"model": "m"})
     await c.request(f)  # type: ignore[attr-defined]
     assert f.response is not None and f.response.status_code == 500 and recorder.seen == ["request"]
+
+
+def test_an_error_quoting_a_megabyte_of_client_data_logs_a_few_hundred_bytes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR)
+    huge = "hot" * 350_000  # a 1 MB "temperature", quoted by whatever failed on it
+    c, _ = chain(Raises("request", ValueError(f"could not convert string to float: {huge!r}")))
+    for _ in range(10):
+        f = flow("/v1/chat/completions", {"model": "m"})
+        c.request(f)  # type: ignore[attr-defined]
+        assert f.response is not None and len(f.response.content or b"") < 500
+    assert "Traceback" in caplog.text and "characters)" in caplog.text
+    assert len(caplog.text) < 10 * 6_000  # was ~10 MB

@@ -222,3 +222,9 @@ def test_honest_bodies_decode_whole(encoding: str) -> None:
 def test_undecodable_bodies_are_a_400(raw: bytes, encoding: str, needle: str) -> None:
     with pytest.raises(BadRequest, match=needle):
         decode_body(raw, encoding, 1024)
+
+
+def test_a_model_name_longer_than_any_real_one_is_refused() -> None:
+    assert requested_model({"model": "m" * 256}) == "m" * 256
+    with pytest.raises(BadRequest, match="1,000,000 characters long"):
+        requested_model({"model": "m" * 1_000_000})

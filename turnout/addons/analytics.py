@@ -127,7 +127,7 @@ class Analytics:
         try:
             row = self._row(flow, exchange, aborted, time.time())
         except Exception:  # a bookkeeping failure must not disturb the answer already made
-            logger.exception("could not build the analytics row of %s", flow.request.path)
+            logger.exception("could not build the analytics row of %s", flow.request.path[:200])
             return
         store.record(row)
         if self._flush_at is None:

@@ -45,7 +45,7 @@ from turnout.addons.requestlog import RequestLog
 from turnout.addons.router import Router
 from turnout.addons.translator import Translator
 from turnout.addons.upstream_errors import UpstreamErrors
-from turnout.core.errors import InternalError, TurnoutError
+from turnout.core.errors import InternalError, TurnoutError, brief, short_traceback
 from turnout.core.runtime import Runtime
 
 __all__ = ["Chain", "build_chain", "concerns"]
@@ -134,7 +134,14 @@ class Chain:
         if isinstance(e, TurnoutError) and hook in ("requestheaders", "request"):
             error: TurnoutError = e  # a refusal, said in the client's dialect
         else:
-            logger.error("%s failed in its %s hook (%s: %s)", concern, hook, type(e).__name__, e, exc_info=e)
+            logger.error(
+                "%s failed in its %s hook (%s: %s)\n%s",
+                concern,
+                hook,
+                type(e).__name__,
+                brief(str(e)),
+                short_traceback(e),
+            )
             error = InternalError(
                 f"turnout failed inside its {concern} concern ({type(e).__name__}); see the proxy log."
             )

@@ -44,12 +44,17 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return data
 
 
+MAX_MODEL = 256  # characters: provider ids are under 100; a name is logged, labelled, cached
+
+
 def requested_model(body: dict[str, Any]) -> str:
     model = body.get("model")
     if model is None or model == "":
         raise BadRequest("The request has no 'model' field; say which model to use.")
     if not isinstance(model, str):
         raise BadRequest(f"'model' must be a string (got {type(model).__name__}).")
+    if len(model) > MAX_MODEL:
+        raise BadRequest(f"'model' is {len(model):,} characters long; model ids are under {MAX_MODEL}.")
     return model
 
 

@@ -24,6 +24,8 @@ into responses (``error_body``) never guesses. Messages say what to do next.
 
 from __future__ import annotations
 
+import traceback
+
 import orjson
 
 from turnout.core.models import Dialect
@@ -46,7 +48,9 @@ __all__ = [
     "Unauthorized",
     "UnsupportedMediaType",
     "UpstreamError",
+    "brief",
     "error_body",
+    "short_traceback",
 ]
 
 
@@ -180,3 +184,15 @@ def error_body(dialect: Dialect, status: int, message: str, code: str | None = N
             }
         }
     )
+
+
+def brief(text: str, limit: int = 300) -> str:
+    """``text`` cut to ``limit`` characters: messages that quote what a client or an
+    upstream sent must not carry a megabyte of it into a log or a response."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def short_traceback(e: BaseException, lines: int = 60) -> str:
+    """``e``'s traceback for the log, its last ``lines`` lines, each cut with ``brief``."""
+    text = "".join(traceback.format_exception(e)).splitlines()
+    return "\n".join(brief(line) for line in text[-lines:])

@@ -28,7 +28,7 @@ def _image(url: str) -> dict[str, Any]:
     if m := _DATA_URL.match(url):
         media = "image/jpeg" if m["media"] == "image/jpg" else m["media"]
         if media not in _IMAGE_TYPES:
-            raise BadRequest(f"Images must be JPEG, PNG, GIF or WebP for this model (got {media}).")
+            raise BadRequest(f"Images must be JPEG, PNG, GIF or WebP for this model (got {media[:60]}).")
         return {"type": "image", "source": {"type": "base64", "media_type": media, "data": m["data"]}}
     return {"type": "image", "source": {"type": "url", "url": url}}
 

@@ -18,7 +18,7 @@ from turnout.core.dialects.stream_to_openai import ToOpenAIStream
 from turnout.core.dialects.to_anthropic_request import openai_to_anthropic
 from turnout.core.dialects.to_openai_request import anthropic_to_openai
 from turnout.core.dialects.validate import check_request, check_response
-from turnout.core.errors import BadRequest, BadUpstreamResponse
+from turnout.core.errors import BadRequest, BadUpstreamResponse, brief, short_traceback
 from turnout.core.models import Backend, Dialect
 
 __all__ = ["BACKEND_PATHS", "StreamAdapter", "readable_whole", "translate_request", "translate_response"]
@@ -163,7 +163,7 @@ class StreamAdapter:
         except DecodeError as e:
             out = self.translator.fail(f"The backend's stream is unreadable: {e}.")
         except Exception as e:  # the outermost boundary of a stream: report, never raise
-            logger.exception("stream translation failed")
+            logger.error("stream translation failed (%s)\n%s", brief(str(e)), short_traceback(e))
             try:
                 out = self.translator.fail(f"turnout could not translate the stream ({type(e).__name__})")
             except Exception:
