@@ -17,7 +17,8 @@ OpenAI, JSON or SSE, from the same builders as ``FakeUpstream``), on the raw soc
     html-5xx              a 503 with an HTML page, as load balancers send
 
 Outside the matrix: ``endless`` streams events as fast as the reader takes them, for ever;
-``odd-usage`` answers well but with ``"usage": 5``.
+``odd-usage`` answers well but with ``"usage": 5``; ``mutant-<seed>`` answers with a
+damaged message or stream (tests/fuzz/cases.py), the same for the same seed.
 
 ``fault-<kind>~<tag>`` does the same (the tag tells requests apart). Any other model
 is answered as ``FakeUpstream`` answers it.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import random
 from dataclasses import dataclass
 
 from tests.fakes.upstream import (
@@ -79,15 +81,29 @@ class FaultUpstream(FakeUpstream):
         else:
             message = anthropic_message(model) if anthropic else openai_completion(model)
             data, ctype = json.dumps(message).encode(), "application/json"
-        await self._fault(kind, writer, data, ctype, anthropic, stream)
+        await self._fault(kind, writer, data, ctype, anthropic, stream, model)
         raise ConnectionResetError  # one request per connection: the fake's loop ends here
 
     async def _fault(
-        self, kind: str, writer: asyncio.StreamWriter, data: bytes, ctype: str, anthropic: bool, stream: bool
+        self,
+        kind: str,
+        writer: asyncio.StreamWriter,
+        data: bytes,
+        ctype: str,
+        anthropic: bool,
+        stream: bool,
+        model: str,
     ) -> None:
         headers = {**self._ok_headers(anthropic), "content-type": ctype}
         half = data[: len(data) // 2 + 3]
         if kind == "close-before-headers":
+            return
+        if kind.startswith("mutant-"):
+            from tests.fuzz.cases import mutated_message, mutated_stream
+
+            rng = random.Random(kind)
+            mutant = (mutated_stream if stream else mutated_message)(rng, anthropic, model)
+            await self._chunked(writer, headers, split_odd(mutant, [rng.randint(1, 97)]))
             return
         if kind == "odd-usage":
             message = json.loads(data) if not stream else None

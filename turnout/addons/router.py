@@ -19,6 +19,7 @@ from mitmproxy import http
 
 from turnout.addons._flows import Exchanges, answer, client_gone
 from turnout.core.body import decode_body, parse_json_object, requested_model
+from turnout.core.dialects.validate import check_request
 from turnout.core.errors import BadRequest, BodyTooLarge, NoRouteError, NotFound
 from turnout.core.exchange import Exchange
 from turnout.core.headers import header_value
@@ -111,6 +112,7 @@ class Router:
         self.runtime.requests += 1
         flow.comment = decision.describe()
         if exchange.endpoint.name == "count_tokens" and decision.backend.kind != "anthropic":
+            check_request(body, "anthropic")  # counted here, as a translated request is checked
             tokens = estimate_input_tokens(body)
             exchange.settle()
             answer(flow, 200, orjson.dumps({"input_tokens": tokens}), {"x-turnout-estimate": "chars/4"})

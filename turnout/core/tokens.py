@@ -38,16 +38,24 @@ def _chars(value: Any) -> tuple[int, int]:
         kind = value.get("type")
         if kind in ("image", "image_url", "input_image"):
             return 0, 1
-        if kind == "text" or ("text" in value and isinstance(value["text"], str)):
-            return len(value.get("text") or ""), 0
+        if kind == "text" or isinstance(value.get("text"), str):
+            return _chars(value.get("text"))
         if kind == "tool_use":
-            return len(value.get("name", "")) + len(orjson.dumps(value.get("input", {}))), 0
+            return _chars(value.get("name"))[0] + _json_length(value.get("input")), 0
         if kind == "tool_result":
             return _chars(value.get("content"))
         if kind in ("thinking", "redacted_thinking"):
-            return len(value.get("thinking") or value.get("data") or ""), 0
-        return len(orjson.dumps(value)), 0
+            return _chars(value.get("thinking") or value.get("data"))
+        return _json_length(value), 0
     return len(str(value)), 0
+
+
+def _json_length(value: Any) -> int:
+    """Characters of ``value`` as JSON; whatever a client nests, never an error."""
+    try:
+        return len(orjson.dumps(value))
+    except orjson.JSONEncodeError:  # nested past orjson's limit: count what can be counted
+        return len(str(value)[:1_000_000])
 
 
 def estimate_input_tokens(body: dict[str, Any]) -> int:
@@ -58,8 +66,8 @@ def estimate_input_tokens(body: dict[str, Any]) -> int:
             c, i = _chars(message.get("content"))
             chars, images = chars + c, images + i
             if message.get("tool_calls"):
-                chars += len(orjson.dumps(message["tool_calls"]))
+                chars += _json_length(message["tool_calls"])
     if tools := body.get("tools"):
-        chars += len(orjson.dumps(tools))
+        chars += _json_length(tools)
     count = math.ceil(chars / CHARS_PER_TOKEN) + PER_IMAGE * images
     return count + PER_MESSAGE * len(messages if isinstance(messages, list) else [])

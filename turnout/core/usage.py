@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from turnout.core.dialects.mapping import as_mapping, count
 from turnout.core.dialects.sse import SSEParser
 from turnout.core.models import Dialect
 from turnout.core.prices import Usage
@@ -20,40 +21,28 @@ __all__ = ["UsageSniffer", "usage_from_body", "usage_of"]
 _USAGE = re.compile(rb'"usage"\s*:\s*\{')  # a usage object, not OpenAI's `"usage": null` on every chunk
 
 
-def _count(value: Any) -> int:
-    """A token count as the upstream wrote it, or 0 when it is not one (a string, a negative,
-    NaN, ``true``): bookkeeping never fails a request."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 10**12:
-        return 0
-    return int(value)
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def usage_of(dialect: Dialect, usage: Any) -> Usage:
     """``usage`` in ``dialect``'s shape (or anything an upstream put there) as token counts."""
-    usage = _mapping(usage)
+    usage = as_mapping(usage)
     if dialect == "anthropic":
-        details = _mapping(usage.get("output_tokens_details"))
+        details = as_mapping(usage.get("output_tokens_details"))
         return Usage(
-            _count(usage.get("input_tokens")),
-            _count(usage.get("output_tokens")),
-            _count(usage.get("cache_read_input_tokens")),
-            _count(usage.get("cache_creation_input_tokens")),
-            _count(details.get("thinking_tokens")),
+            count(usage.get("input_tokens")),
+            count(usage.get("output_tokens")),
+            count(usage.get("cache_read_input_tokens")),
+            count(usage.get("cache_creation_input_tokens")),
+            count(details.get("thinking_tokens")),
         )
-    prompt = _count(usage.get("prompt_tokens")) or _count(usage.get("input_tokens"))
-    details = _mapping(usage.get("prompt_tokens_details") or usage.get("input_tokens_details"))
-    out_details = _mapping(usage.get("completion_tokens_details") or usage.get("output_tokens_details"))
-    cached, written = _count(details.get("cached_tokens")), _count(details.get("cache_write_tokens"))
+    prompt = count(usage.get("prompt_tokens")) or count(usage.get("input_tokens"))
+    details = as_mapping(usage.get("prompt_tokens_details") or usage.get("input_tokens_details"))
+    out_details = as_mapping(usage.get("completion_tokens_details") or usage.get("output_tokens_details"))
+    cached, written = count(details.get("cached_tokens")), count(details.get("cache_write_tokens"))
     return Usage(
         max(prompt - cached - written, 0),
-        _count(usage.get("completion_tokens")) or _count(usage.get("output_tokens")),
+        count(usage.get("completion_tokens")) or count(usage.get("output_tokens")),
         cached,
         written,
-        _count(out_details.get("reasoning_tokens")),
+        count(out_details.get("reasoning_tokens")),
     )
 
 
@@ -94,6 +83,6 @@ class UsageSniffer:
             return
         if not isinstance(event, dict):
             return
-        usage = event.get("usage") or _mapping(event.get("message")).get("usage")
+        usage = event.get("usage") or as_mapping(event.get("message")).get("usage")
         if isinstance(usage, dict):
             self.raw.update({k: v for k, v in usage.items() if v is not None})

@@ -9,7 +9,9 @@ import orjson
 __all__ = [
     "anthropic_stop_reason",
     "anthropic_usage",
+    "as_mapping",
     "budget_for_effort",
+    "count",
     "effort_for_budget",
     "openai_finish_reason",
     "openai_usage",
@@ -45,29 +47,41 @@ def anthropic_stop_reason(finish_reason: str | None, *, tool_calls: bool) -> str
     return _TO_ANTHROPIC.get(finish_reason or "stop", "end_turn")
 
 
-def anthropic_usage(usage: dict[str, Any] | None) -> dict[str, int]:
+def count(value: Any) -> int:
+    """A token count as an upstream wrote it, or 0 when it is not one (a string, a negative,
+    NaN, ``true``): bookkeeping never fails a request."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 10**12:
+        return 0
+    return int(value)
+
+
+def as_mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def anthropic_usage(usage: Any) -> dict[str, int]:
     """OpenAI usage → Anthropic's. OpenAI's prompt count includes cached tokens; Anthropic's
     ``input_tokens`` is only the uncached part."""
-    usage = usage or {}
-    prompt = int(usage.get("prompt_tokens") or 0)
-    details = usage.get("prompt_tokens_details") or {}
-    cached = int(details.get("cached_tokens") or 0)
-    written = int(details.get("cache_write_tokens") or 0)
+    usage = as_mapping(usage)
+    prompt = count(usage.get("prompt_tokens"))
+    details = as_mapping(usage.get("prompt_tokens_details"))
+    cached = count(details.get("cached_tokens"))
+    written = count(details.get("cache_write_tokens"))
     return {
         "input_tokens": max(prompt - cached - written, 0),
-        "output_tokens": int(usage.get("completion_tokens") or 0),
+        "output_tokens": count(usage.get("completion_tokens")),
         "cache_read_input_tokens": cached,
         "cache_creation_input_tokens": written,
     }
 
 
-def openai_usage(usage: dict[str, Any] | None, *, reasoning_tokens: int = 0) -> dict[str, Any]:
+def openai_usage(usage: Any, *, reasoning_tokens: int = 0) -> dict[str, Any]:
     """Anthropic usage → OpenAI's; prompt tokens = uncached + cache reads + cache writes."""
-    usage = usage or {}
-    cached = int(usage.get("cache_read_input_tokens") or 0)
-    written = int(usage.get("cache_creation_input_tokens") or 0)
-    prompt = int(usage.get("input_tokens") or 0) + cached + written
-    completion = int(usage.get("output_tokens") or 0)
+    usage = as_mapping(usage)
+    cached = count(usage.get("cache_read_input_tokens"))
+    written = count(usage.get("cache_creation_input_tokens"))
+    prompt = count(usage.get("input_tokens")) + cached + written
+    completion = count(usage.get("output_tokens"))
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,

@@ -24,6 +24,8 @@ from turnout.core.dialects.ids import ToolIds, message_id
 from turnout.core.dialects.mapping import anthropic_stop_reason, anthropic_usage
 from turnout.core.dialects.responses import SYNTHETIC_SIGNATURE, reasoning_text
 from turnout.core.dialects.sse import EventBuffer, SSEParser, format_event
+from turnout.core.dialects.validate import event_problem
+from turnout.core.errors import brief
 
 __all__ = ["ToAnthropicStream"]
 
@@ -187,6 +189,9 @@ class ToAnthropicStream(EventBuffer):
                 self._close()
             return  # anything else that is not JSON: a keep-alive or a provider comment
         if not isinstance(chunk, dict):
+            return
+        if (problem := event_problem(chunk, "openai")) is not None:
+            self._error("api_error", f"The backend sent an event turnout cannot read ({brief(problem)}).")
             return
         if chunk.get("error"):
             error = chunk["error"]

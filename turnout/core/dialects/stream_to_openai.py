@@ -17,6 +17,8 @@ import orjson
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.mapping import openai_finish_reason, openai_usage
 from turnout.core.dialects.sse import EventBuffer, SSEParser, format_event
+from turnout.core.dialects.validate import event_problem
+from turnout.core.errors import brief
 
 __all__ = ["ToOpenAIStream"]
 
@@ -86,6 +88,9 @@ class ToOpenAIStream(EventBuffer):
         if not isinstance(event, dict):
             return
         kind = event.get("type") or (name.decode("utf-8", "replace") if name else "")
+        if (problem := event_problem(event, "anthropic", kind)) is not None:
+            self._error(f"The backend sent an event turnout cannot read ({brief(problem)}).", "server_error")
+            return
         handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:
             handler(event)

@@ -45,17 +45,13 @@ def translate_request(
             "route this model to a backend of the same API."
         )
     client = "anthropic" if backend.dialect == "openai" else "openai"
-    check_request(body, client, deep=False)
-    try:
-        if backend.dialect == "openai":
-            out, ctx = anthropic_to_openai(
-                body, model=model, requested=requested, quirks=backend.quirks, window=window
-            )
-        else:
-            out, ctx = openai_to_anthropic(body, model=model, requested=requested, quirks=backend.quirks)
-    except (TypeError, AttributeError, KeyError, IndexError, ValueError):
-        check_request(body, client)  # names the client's mistake as a 400, if it is one
-        raise  # it is not: turnout's own failure
+    check_request(body, client)  # a client's mistake is a 400 naming the field, never forwarded
+    if backend.dialect == "openai":
+        out, ctx = anthropic_to_openai(
+            body, model=model, requested=requested, quirks=backend.quirks, window=window
+        )
+    else:
+        out, ctx = openai_to_anthropic(body, model=model, requested=requested, quirks=backend.quirks)
     try:
         return orjson.dumps(out), ctx
     except orjson.JSONEncodeError:  # past orjson's 254 levels of nesting: a client's absurdity
