@@ -7,6 +7,7 @@ build their own, so each e2e module starts and stops its own proxy.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,3 +104,17 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             yield Rig(proxy, up, tmp / "config.yaml")
         finally:
             proxy.stop()
+
+
+@contextmanager
+def proxy_on(config: str, tmp: Path) -> Iterator[ProxyHandle]:
+    """A real proxy on ``config`` (YAML, written to ``tmp``), stopped when the block ends."""
+    path = tmp / "config.yaml"
+    path.write_text(config)
+    proxy = start_proxy_thread(
+        ServerSettings(port=0, config=str(path), confdir=str(tmp / "certs"), discover=False, api_key="")
+    )
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import proxy_on
 from tests.fakes.upstream import FakeUpstream
-from turnout.server import ProxyHandle, ServerSettings, start_proxy_thread
+from turnout.server import ProxyHandle
 
 PACKAGE_DIR = Path(__file__).parent / "claude_code"
 BINARY = PACKAGE_DIR / "node_modules" / "@anthropic-ai" / "claude-code-linux-x64" / "claude"
@@ -45,9 +46,10 @@ def claude_binary() -> Path:
 @pytest.fixture(scope="module")
 def routed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxyHandle, FakeUpstream]]:
     tmp = tmp_path_factory.mktemp("claude-code")
-    with FakeUpstream() as up:
-        config = tmp / "config.yaml"
-        config.write_text(f"""
+    with (
+        FakeUpstream() as up,
+        proxy_on(
+            f"""
 backends:
   scripted:
     kind: openai-compat
@@ -59,14 +61,11 @@ routes:
     model: scripted-model
 autodetect: {{environment: false, local: false}}
 analytics: {{path: {tmp / "analytics.sqlite3"}}}
-""")
-        proxy = start_proxy_thread(
-            ServerSettings(port=0, config=str(config), confdir=str(tmp / "certs"), discover=False, api_key="")
-        )
-        try:
-            yield proxy, up
-        finally:
-            proxy.stop()
+""",
+            tmp,
+        ) as proxy,
+    ):
+        yield proxy, up
 
 
 def claude_env(proxy: ProxyHandle, home: Path) -> dict[str, str]:

@@ -26,12 +26,13 @@ from threading import local
 import httpx
 import pytest
 
+from tests.e2e.conftest import proxy_on
 from tests.fakes.upstream import Recorded
 from tests.fuzz.cases import MODELS, Case, request_case
 from tests.fuzz.strict import StrictUpstream
 from turnout.core.dialects.validate import check_request
 from turnout.core.errors import BadRequest
-from turnout.server import ProxyHandle, ServerSettings, start_proxy_thread
+from turnout.server import ProxyHandle
 
 REQUESTS = 10_000
 ANSWERS = 2_000
@@ -41,9 +42,10 @@ SEED = 20261129
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxyHandle, StrictUpstream]]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    with StrictUpstream(odd_splits=False, chunk_pause=0) as up:
-        config = tmp / "config.yaml"
-        config.write_text(f"""
+    with (
+        StrictUpstream(odd_splits=False, chunk_pause=0) as up,
+        proxy_on(
+            f"""
 backends:
   anth: {{kind: anthropic, base_url: "{up.url}", key: sk-ant-fuzz}}
   oai: {{kind: openai, base_url: "{up.url}/v1", key: sk-oai-fuzz}}
@@ -51,14 +53,11 @@ limits: {{max_body_mb: 1}}
 pool: {{error_cooldown: 0, attempts: 1}}
 analytics: {{path: "{tmp / "analytics.sqlite3"}"}}
 autodetect: {{environment: false, local: false}}
-""")
-        proxy = start_proxy_thread(
-            ServerSettings(port=0, config=str(config), confdir=str(tmp / "certs"), discover=False, api_key="")
-        )
-        try:
-            yield proxy, up
-        finally:
-            proxy.stop()
+""",
+            tmp,
+        ) as proxy,
+    ):
+        yield proxy, up
 
 
 def in_dialect(body: bytes, dialect: str) -> str | None:

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.e2e.conftest import proxy_on
 from tests.fakes.faults import FaultUpstream
-from turnout.server import ProxyHandle, ServerSettings, start_proxy_thread
+from turnout.server import ProxyHandle
 
 LET_GO = 4.0  # seconds: the timeout, a sweep, and slack for a loaded machine
 
@@ -23,22 +24,20 @@ LET_GO = 4.0  # seconds: the timeout, a sweep, and slack for a loaded machine
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyHandle]:
     tmp = tmp_path_factory.mktemp("slow")
-    with FaultUpstream() as up:
-        config = tmp / "config.yaml"
-        config.write_text(f"""
+    with (
+        FaultUpstream() as up,
+        proxy_on(
+            f"""
 backends:
   oai: {{kind: openai, base_url: "{up.url}/v1", key: sk-slow, read_timeout: 60}}
 limits: {{client_timeout: 1, max_clients: 64}}
 analytics: {{enabled: false}}
 autodetect: {{environment: false, local: false}}
-""")
-        handle = start_proxy_thread(
-            ServerSettings(port=0, config=str(config), confdir=str(tmp / "certs"), discover=False, api_key="")
-        )
-        try:
-            yield handle
-        finally:
-            handle.stop()
+""",
+            tmp,
+        ) as handle,
+    ):
+        yield handle
 
 
 def connect(proxy: ProxyHandle) -> socket.socket:

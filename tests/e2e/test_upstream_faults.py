@@ -26,9 +26,10 @@ import httpx
 import openai
 import pytest
 
+from tests.e2e.conftest import proxy_on
 from tests.fakes.faults import FAULTS, FaultUpstream
 from turnout.core.store import read_rows
-from turnout.server import ProxyHandle, ServerSettings, start_proxy_thread
+from turnout.server import ProxyHandle
 
 CLIENTS = ("anthropic", "openai")
 BACKENDS = {"anth": "anthropic", "oai": "openai"}
@@ -80,23 +81,19 @@ CELLS = list(itertools.product(FAULTS, CLIENTS, BACKENDS, (False, True)))
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxyHandle, Path]]:
     tmp = tmp_path_factory.mktemp("faults")
     with FaultUpstream(stall_seconds=5) as up:
-        config = tmp / "config.yaml"
         db = tmp / "analytics.sqlite3"
-        config.write_text(f"""
+        with proxy_on(
+            f"""
 backends:
   anth: {{kind: anthropic, base_url: "{up.url}", key: sk-ant-fault, timeout: 1, read_timeout: 1}}
   oai: {{kind: openai, base_url: "{up.url}/v1", key: sk-oai-fault, timeout: 1, read_timeout: 1}}
 pool: {{error_cooldown: 0}}
 analytics: {{path: "{db}"}}
 autodetect: {{environment: false, local: false}}
-""")
-        handle = start_proxy_thread(
-            ServerSettings(port=0, config=str(config), confdir=str(tmp / "certs"), discover=False, api_key="")
-        )
-        try:
+""",
+            tmp,
+        ) as handle:
             yield handle, db
-        finally:
-            handle.stop()
 
 
 def ask(url: str, client: str, model: str, stream: bool) -> tuple[int, str, str]:
