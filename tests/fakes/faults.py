@@ -17,6 +17,8 @@ OpenAI, JSON or SSE, from the same builders as ``FakeUpstream``), on the raw soc
     html-5xx              a 503 with an HTML page, as load balancers send
 
 Outside the matrix: ``endless`` streams events as fast as the reader takes them, for ever;
+``gzip-bomb`` answers with 256 MB of JSON or SSE gzip'd to a few hundred KB;
+``long-line`` streams one 50 MB SSE line with no end;
 ``odd-usage`` answers well but with ``"usage": 5``; ``mutant-<seed>`` answers with a
 damaged message or stream (tests/fuzz/cases.py), the same for the same seed.
 
@@ -56,6 +58,19 @@ FAULTS = (
     "chunked",
     "html-5xx",
 )
+_BOMBS: dict[bool, bytes] = {}
+
+
+def _bomb(stream: bool) -> bytes:
+    """256 MB that gzip to about 250 KB: an answer that is small only on the wire."""
+    if stream not in _BOMBS:
+        size = 256 << 20
+        plain = b'data: {"choices": [{"delta": {"content": "' if stream else b'{"id": "x", "pad": "'
+        compressor = gzip.compress(plain + b" " * size + b'"}', compresslevel=9)
+        _BOMBS[stream] = compressor
+    return _BOMBS[stream]
+
+
 HTML = b"<html><head><title>503 Service Unavailable</title></head><body><h1>503</h1></body></html>"
 
 
@@ -97,6 +112,21 @@ class FaultUpstream(FakeUpstream):
         headers = {**self._ok_headers(anthropic), "content-type": ctype}
         half = data[: len(data) // 2 + 3]
         if kind == "close-before-headers":
+            return
+        if kind == "gzip-bomb":
+            bomb = _bomb(stream)
+            await self._raw(writer, 200, {**headers, "content-encoding": "gzip"}, bomb)
+            return
+        if kind == "long-line":
+            head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+            writer.write(head.encode())
+            piece = b"x" * 65536
+            writer.write(b"%x\r\ndata: \r\n" % 6)
+            for _ in range(50 * 16):
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
             return
         if kind.startswith("mutant-"):
             from tests.fuzz.cases import mutated_message, mutated_stream

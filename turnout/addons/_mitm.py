@@ -238,7 +238,7 @@ class Replies:
                 if tail is not None:  # the stream had begun: end it with the error event
                     yield SendHttp(ResponseData(stream.stream_id, tail), command.connection)
                     yield SendHttp(ResponseEndOfMessage(stream.stream_id), command.connection)
-                    sent = None
+                    sent = yield command  # then what mitmproxy does after a failure (below)
                     continue
                 if reply is None:
                     sent = yield command
@@ -250,7 +250,10 @@ class Replies:
                 if reply.raw_content:
                     yield SendHttp(ResponseData(stream.stream_id, reply.raw_content), client)
                 yield SendHttp(ResponseEndOfMessage(stream.stream_id), client)
-                sent = None
+                # Then the failure itself, with the reply already out: HTTP/1 closes the
+                # connection (a refused body still arriving is not read on), HTTP/2 resets
+                # the stream if the client is still sending.
+                sent = yield command
 
         intercepted.__wrapped__ = original
         return intercepted
