@@ -8,6 +8,7 @@ from tests.addons.helpers import error_json, flow, runtime
 from turnout.addons._flows import Exchanges
 from turnout.addons.chain import Chain
 from turnout.addons.gate import Gate, listen_hosts, presented_key
+from turnout.addons.intake import Intake
 from turnout.core.models import AccessSettings, Config
 
 
@@ -16,8 +17,10 @@ def gate(api_key: str = "", access: AccessSettings | None = None) -> tuple[Chain
     if access is not None:
         cfg = rt.config
         rt.install(Config(cfg.backends, cfg.routes, cfg.aliases, access=access))
-    g = Gate(rt)
-    chain = Chain([g], Exchanges())  # as the chain runs it: a refusal is an answer in the client's dialect
+    exchanges = Exchanges()
+    g = Gate(rt, exchanges)
+    # As the chain runs it: the exchange begun first, a refusal answered in the client's dialect.
+    chain = Chain([Intake(exchanges), g], exchanges)
     return chain, g, rt
 
 

@@ -234,5 +234,7 @@ class Analytics:
             return usage_of(stream.ctx.backend, raw) if raw else None
         if stream or not response.raw_content:
             return None
-        # Decoded by translator.py, and already in the client's dialect (a same-dialect one in both).
+        if exchange.answer is not None:  # parsed by translator.py
+            return usage_of(exchange.dialect, exchange.answer.get("usage"))
+        # Decoded by translator.py, and already in the client's dialect.
         return usage_from_body(exchange.dialect, response.raw_content)

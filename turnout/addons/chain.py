@@ -63,7 +63,7 @@ def concerns(runtime: Runtime, exchanges: Exchanges) -> list[Any]:
         Catalog(runtime),  # what local servers can serve (context windows), learned in the background
         ClientTimeouts(runtime),  # idle, slow and non-reading clients let go; at most max_clients
         Intake(exchanges),  # every request but a local endpoint's read gets its exchange (and a row)
-        Gate(runtime),  # TURNOUT_API_KEY, web pages, loops; client credentials stripped
+        Gate(runtime, exchanges),  # TURNOUT_API_KEY, web pages, loops; client credentials stripped
         Endpoints(runtime),  # /health, /status, /v1/models answered in place
         Router(runtime, exchanges),  # body parsed once; model → backend → key (or wait); first try built
         Relay(exchanges),  # SSE streamed; x-turnout-backend on every response

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import os
 
@@ -21,9 +22,8 @@ from mitmproxy import ctx, http
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy.mode_specs import ProxyMode
 
-from turnout.addons._flows import drop_headers
+from turnout.addons._flows import Exchanges, drop_headers
 from turnout.core.access import content_type_ok, host_name, is_loopback_host, passed_through
-from turnout.core.endpoints import classify
 from turnout.core.errors import Forbidden, LoopDetected, Unauthorized, UnsupportedMediaType
 from turnout.core.headers import header_value
 from turnout.core.runtime import Runtime
@@ -41,6 +41,11 @@ CLIENT_CREDENTIAL_HEADERS = frozenset(
     }
 )
 OPEN_PATHS = ("/health",)
+
+
+@functools.lru_cache(maxsize=64)
+def _json(content_type: bytes) -> bool:
+    return content_type_ok(content_type.decode("latin-1"))
 
 
 def presented_key(headers: http.Headers) -> str | None:
@@ -63,11 +68,13 @@ def listen_hosts(modes: list[str], default: str = "") -> frozenset[str]:
 
 
 class Gate:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, exchanges: Exchanges) -> None:
         self.runtime = runtime
+        self.exchanges = exchanges
         self.api_key: bytes = b""
         self.listening: frozenset[str] = frozenset()
         self._read = False
+        self._hosts: dict[tuple[bytes, tuple[str, ...], frozenset[str]], bool] = {}
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -77,6 +84,17 @@ class Gate:
             "Key clients must send (x-api-key or Authorization: Bearer) on every route but /health. "
             "Defaults to $TURNOUT_API_KEY; empty: no local access control (loopback only).",
         )
+
+    def _loopback(self, raw_host: bytes, extra: tuple[str, ...]) -> bool:
+        """Whether a Host header names this machine; remembered per value (clients send the
+        same one every time) for as long as the config and the listeners stay the same."""
+        key = (raw_host, extra, self.listening)
+        if (known := self._hosts.get(key)) is None:
+            if len(self._hosts) >= 256:
+                self._hosts.clear()
+            host = host_name(raw_host.decode("latin-1"))
+            known = self._hosts[key] = is_loopback_host(host, (*self.listening, *extra))
+        return known
 
     def configure(self, updated: set[str]) -> None:
         # Read on the first configure whatever it updated: the option's default comes from
@@ -92,7 +110,6 @@ class Gate:
             return
         request = flow.request
         fields = request.headers.fields
-        path = request.path.split("?", 1)[0]
         access = self.runtime.config.access
         if (origin := header_value(fields, b"origin")) is not None:
             shown = origin.decode("latin-1")[:100]
@@ -102,29 +119,32 @@ class Gate:
                     "access.origins in the config to allow it."
                 )
         if not self.api_key:
-            host = host_name(request.host_header or "")  # no Host at all: not a browser
-            if host and not is_loopback_host(host, (*self.listening, *access.hosts)):
+            raw_host = header_value(fields, b"host") or request.data.authority  # HTTP/2: :authority
+            if raw_host and not self._loopback(raw_host, access.hosts):
+                host = host_name(raw_host.decode("latin-1"))
                 raise Forbidden(
                     f"turnout answers only loopback names, not {host[:100]!r}; list it under access.hosts "
                     "in the config, or set TURNOUT_API_KEY."
                 )
-        elif path not in OPEN_PATHS:
+        elif request.path.split("?", 1)[0] not in OPEN_PATHS:
             sent = (presented_key(request.headers) or "").encode()
             if not hmac.compare_digest(sent, self.api_key):
                 raise Unauthorized(
                     "This turnout requires its API key (TURNOUT_API_KEY): send it as x-api-key "
                     "or Authorization: Bearer."
                 )
-        if request.method == "POST" and classify(path) is not None:
+        exchange = self.exchanges.get(flow)
+        if request.method == "POST" and exchange is not None and exchange.endpoint.name != "unknown":
             kind = header_value(fields, b"content-type")
-            if not content_type_ok(kind.decode("latin-1") if kind is not None else None):
+            if kind is not None and not _json(kind):
                 raise UnsupportedMediaType(
                     "turnout's API takes JSON bodies: send content-type: application/json."
                 )
-        vias = [v.decode("latin-1") for k, v in fields if k.lower() == b"via"]
-        if vias and passed_through(vias, self.runtime.instance):
-            raise LoopDetected(
-                "This request has already passed through this turnout: a backend's base_url points back "
-                "at it (directly or through another proxy). Fix that base_url."
-            )
+        if header_value(fields, b"via") is not None:
+            vias = [v.decode("latin-1") for k, v in fields if k.lower() == b"via"]
+            if passed_through(vias, self.runtime.instance):
+                raise LoopDetected(
+                    "This request has already passed through this turnout: a backend's base_url points "
+                    "back at it (directly or through another proxy). Fix that base_url."
+                )
         drop_headers(request.headers, CLIENT_CREDENTIAL_HEADERS)

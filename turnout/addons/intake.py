@@ -8,7 +8,8 @@ from __future__ import annotations
 from mitmproxy import http
 
 from turnout.addons._flows import Exchanges
-from turnout.core.endpoints import intake
+from turnout.core.endpoints import classify, intake
+from turnout.core.headers import header_value
 
 
 class Intake:
@@ -17,6 +18,10 @@ class Intake:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         request = flow.request
-        endpoint = intake(request.method, request.path, "anthropic-version" in request.headers)
+        endpoint = classify(request.path) or intake(
+            request.method,
+            request.path,
+            header_value(request.headers.fields, b"anthropic-version") is not None,
+        )
         if endpoint is not None:
             self.exchanges.start(flow, endpoint)

@@ -15,7 +15,10 @@ from turnout.core.codec import DecodeError, StreamDecoder
 from turnout.core.dialects.sse import MAX_EVENT
 from turnout.core.errors import BackendUnreachable
 from turnout.core.exchange import Exchange
-from turnout.core.headers import header_value
+from turnout.core.headers import header_value, rewrite
+
+_FRAMING = frozenset({b"content-length", b"transfer-encoding"})
+_CHUNKED = ((b"transfer-encoding", b"chunked"),)
 
 
 class Relay:
@@ -35,9 +38,8 @@ class Relay:
         if (header_value(headers.fields, b"content-type") or b"").startswith(b"text/event-stream"):
             flow.response.stream = True
             # Framed by chunks, not a length: turnout may end the stream with an error event.
-            headers.pop("content-length", None)
-            if flow.response.http_version.startswith("HTTP/1"):
-                headers["transfer-encoding"] = "chunked"
+            chunked = _CHUNKED if flow.response.data.http_version.startswith(b"HTTP/1") else ()
+            headers.fields = rewrite(headers.fields, _FRAMING, chunked)
             if (encoding := header_value(headers.fields, b"content-encoding")) is not None:
                 self._decode(flow.response, exchange, encoding.decode("latin-1"))
 

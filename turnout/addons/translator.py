@@ -5,7 +5,8 @@ response is: an SSE stream through a ``StreamAdapter`` (set in ``responseheaders
 later is too late), anything else as a whole body in ``response``. A whole body is
 first decoded (with the size cap: ``core/codec.py``) and goes to the client plain; a
 same-dialect one passes untouched unless the client could not read it
-(``translate.readable_whole``: an HTML error page, a success that is not JSON).
+(``translate.answer_object``, ``readable_error``: a success that is not JSON, an HTML
+error page).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from mitmproxy import http
 
 from turnout.addons._flows import Exchanges
 from turnout.core.codec import DecodeError, decode
-from turnout.core.dialects.translate import StreamAdapter, readable_whole, translate_response
+from turnout.core.dialects.translate import StreamAdapter, answer_object, readable_error, translate_response
 from turnout.core.errors import BadUpstreamResponse, error_body
 from turnout.core.exchange import Exchange
+from turnout.core.headers import header_value
 from turnout.core.runtime import Runtime
 from turnout.core.tokens import estimate_input_tokens
 
@@ -66,23 +68,28 @@ def in_dialect(response: http.Response, exchange: Exchange, limit: int) -> http.
     """A whole backend response as the client must get it: decoded (within ``limit``; a
     compressed body goes on plain, loopback costs nothing), then translated, or, in the
     same dialect, made readable if the client's SDK could not read it."""
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
+    fields = response.headers.fields
+    if (header_value(fields, b"content-type") or b"").startswith(b"text/event-stream"):
         return response  # events, whole only if turnout did not stream them (not its answer)
     body = response.raw_content or b""
     status = response.status_code
     try:
-        if (encoding := response.headers.get("content-encoding")) is not None:
+        if (encoding := header_value(fields, b"content-encoding")) is not None:
             del response.headers["content-encoding"]
             try:
-                body = decode(body, encoding, limit)
+                body = decode(body, encoding.decode("latin-1"), limit)
             except DecodeError as e:
                 raise BadUpstreamResponse(f"The backend's answer could not be decoded ({e}).") from None
         if exchange.translation is not None:
             status, body = translate_response(body, status, exchange.translation)
-        elif (readable := readable_whole(body, status, exchange.dialect)) is not None:
-            status, body = readable
+        elif 200 <= status < 300:
+            exchange.answer = answer_object(body)  # parsed once: analytics reads its usage
+            if body is response.raw_content:
+                return response  # as the backend sent it
+        elif status >= 400 and (readable := readable_error(body, status, exchange.dialect)) is not None:
+            body = readable
         elif body is response.raw_content:
-            return response  # as the backend sent it
+            return response
     except BadUpstreamResponse as e:
         exchange.error = e
         status, body = e.status, error_body(exchange.dialect, e.status, e.message, e.code)

@@ -55,6 +55,7 @@ class Exchange:
     placement: Placement | None = None  # the attempt in flight, or the last one
     translation: Context | None = None  # set when the backend speaks another dialect
     decoder: StreamDecoder | None = None  # a stream the backend compressed although asked not to
+    answer: dict[str, Any] | None = None  # a same-dialect whole answer, parsed (once)
     journey: Generator[Step, Outcome | None, None] | None = None  # what to try next (placement.py)
     held: Governor | None = None  # the governor slot the attempt in flight holds
     attempts: list[Attempt] = field(default_factory=list)

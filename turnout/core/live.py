@@ -125,6 +125,7 @@ class Window:
         self._closed_sum: dict[Group, _Totals] = {}
         self._minute = 0
         self._current: dict[Group, _Totals] = {}
+        self._groups: dict[tuple[str, str, str], tuple[Group, ...]] = {}  # a row's groups, made once
 
     def add(self, row: Record) -> None:
         minute = int(row.ts // 60)
@@ -149,11 +150,15 @@ class Window:
 
     def _add(self, into: dict[Group, _Totals], row: Record) -> None:
         latency, ttfb = _bin(row.latency_ms), (_bin(row.ttfb_ms) if row.ttfb_ms is not None else None)
-        backend = row.backend or "(local)"
         model = self.names.model_of(row)
-        groups: tuple[Group, ...] = (_TOTALS, ("by_backend", backend), ("by_model", model))
-        if row.key_alias:
-            groups += (("by_key", f"{row.backend}/{row.key_alias}"),)
+        groups = self._groups.get((row.backend, model, row.key_alias))
+        if groups is None:
+            if len(self._groups) >= 4096:  # names are bounded; the products of them, barely
+                self._groups.clear()
+            groups = (_TOTALS, ("by_backend", row.backend or "(local)"), ("by_model", model))
+            if row.key_alias:
+                groups += (("by_key", f"{row.backend}/{row.key_alias}"),)
+            self._groups[(row.backend, model, row.key_alias)] = groups
         for group in groups:
             totals = into.get(group)
             if totals is None:

@@ -19,12 +19,11 @@ from turnout.core.dialects.errors import stream_error_event
 from turnout.core.dialects.sse import MAX_EVENT
 from turnout.core.models import Dialect
 from turnout.core.prices import Usage
-from turnout.core.usage import UsageSniffer
+from turnout.core.usage import USAGE, UsageSniffer
 
 __all__ = ["PassThrough"]
 
 _BOUNDARIES = (b"\n\n", b"\r\n\r\n", b"\r\r")
-_ENDINGS = (b"[DONE]", b"message_stop", b'"response.completed"')
 
 
 def _after_last_boundary(window: bytes) -> int:
@@ -44,7 +43,7 @@ class PassThrough:
         self.dialect = dialect
         self.decoder = decoder
         self.sniffer = UsageSniffer(dialect)
-        self.complete = False  # the stream's own last event went by
+        self._last = b""  # the last read sent on
         self.failure: str | None = None  # the error event turnout ended it with, if it did
         self._held: list[bytes] = []  # the start of an event whose end has not come
         self._held_size = 0
@@ -64,21 +63,27 @@ class PassThrough:
                 data = self.decoder(data)
             except DecodeError as e:
                 return self._fail(f"The backend's stream is unreadable: {e}.")
-        events = self._whole(data)
-        if events is None:
-            return self._fail(f"The backend sent an event of more than {MAX_EVENT:,} bytes.")
-        if not events:
-            return []  # an empty chunk would end an HTTP/1 body
-        with contextlib.suppress(Exception):  # bookkeeping never breaks the stream
-            self.sniffer.feed(events)
-        if not self.complete and any(end in events[-64:] for end in _ENDINGS):
-            self.complete = True
-        return events
+        if self._held or not data.endswith(b"\n\n"):  # else the usual read: whole events
+            whole = self._whole(data)
+            if whole is None:
+                return self._fail(f"The backend sent an event of more than {MAX_EVENT:,} bytes.")
+            if not whole:
+                return []  # an empty chunk would end an HTTP/1 body
+            data = whole
+        if USAGE.search(data) is not None:  # most reads carry none: nothing more to do
+            with contextlib.suppress(Exception):  # bookkeeping never breaks the stream
+                self.sniffer.feed(data)
+        self._last = data
+        return data
+
+    @property
+    def complete(self) -> bool:
+        """The stream's own last event went by (a hang-up after it abandons nothing)."""
+        tail = self._last[-64:]
+        return b"[DONE]" in tail or b"message_stop" in tail or b'"response.completed"' in tail
 
     def _whole(self, data: bytes) -> bytes | None:
         """The whole events ``data`` completes; the rest is held (None: held past the cap)."""
-        if not self._held and data.endswith(b"\n\n"):
-            return data  # the usual read: whole events
         joint = b"".join(self._held[-3:])[-3:]  # a boundary may span reads (of a byte each, even)
         end = _after_last_boundary(joint + data)
         if end < 0:

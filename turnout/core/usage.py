@@ -16,9 +16,9 @@ from turnout.core.dialects.sse import SSEParser
 from turnout.core.models import Dialect
 from turnout.core.prices import Usage
 
-__all__ = ["UsageSniffer", "usage_from_body", "usage_of"]
+__all__ = ["USAGE", "UsageSniffer", "usage_from_body", "usage_of"]
 
-_USAGE = re.compile(rb'"usage"\s*:\s*\{')  # a usage object, not OpenAI's `"usage": null` on every chunk
+USAGE = re.compile(rb'"usage"\s*:\s*\{')  # a usage object, not OpenAI's `"usage": null` on every chunk
 
 
 def usage_of(dialect: Dialect, usage: Any) -> Usage:
@@ -69,7 +69,7 @@ class UsageSniffer:
         return usage_of(self.dialect, self.raw) if self.raw else None
 
     def feed(self, events: bytes) -> None:
-        found = _USAGE.search(events)
+        found = USAGE.search(events)
         if found is None:
             return
         start = events.rfind(b"\n\n", 0, found.start())

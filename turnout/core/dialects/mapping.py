@@ -50,9 +50,11 @@ def anthropic_stop_reason(finish_reason: str | None, *, tool_calls: bool) -> str
 def count(value: Any) -> int:
     """A token count as an upstream wrote it, or 0 when it is not one (a string, a negative,
     NaN, ``true``): bookkeeping never fails a request."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 10**12:
-        return 0
-    return int(value)
+    if type(value) is int:  # the usual case, first (bool is not int here)
+        return value if 0 <= value < 10**12 else 0
+    if type(value) is float and 0 <= value < 10**12:  # NaN fails the comparison
+        return int(value)
+    return 0
 
 
 def as_mapping(value: Any) -> dict[str, Any]:

@@ -21,7 +21,14 @@ from turnout.core.dialects.validate import check_request, check_response
 from turnout.core.errors import BadRequest, BadUpstreamResponse, brief, short_traceback
 from turnout.core.models import Backend, Dialect
 
-__all__ = ["BACKEND_PATHS", "StreamAdapter", "readable_whole", "translate_request", "translate_response"]
+__all__ = [
+    "BACKEND_PATHS",
+    "StreamAdapter",
+    "answer_object",
+    "readable_error",
+    "translate_request",
+    "translate_response",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,26 +83,30 @@ def translate_response(body: bytes, status: int, ctx: Context) -> tuple[int, byt
         ) from None
 
 
-def readable_whole(body: bytes, status: int, dialect: Dialect) -> tuple[int, bytes] | None:
-    """A same-dialect whole response the client's SDK could not read, made readable; None
-    when it can go as it is. The provider's own JSON passes untouched, whatever its shape:
-    same-dialect answers are relayed, not second-guessed. But an error page that is not
-    JSON (a load balancer's HTML 503) becomes an error in the dialect, with its status,
-    and a success that is not a JSON object (cut short, garbled) is the backend's failure
-    (``BadUpstreamResponse``): a 502, never a 200 the SDK chokes on."""
-    if status < 200 or 300 <= status < 400:
-        return None
+def answer_object(body: bytes) -> dict[str, Any]:
+    """A same-dialect success, parsed: it must be a JSON object, else it is the backend's
+    failure (``BadUpstreamResponse``, a 502), never a 200 the client's SDK chokes on. The
+    provider's own JSON passes whatever its shape: same-dialect answers are relayed, not
+    second-guessed."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as e:
-        if status >= 400:
-            return status, translate_error(body, status, dialect)
         raise BadUpstreamResponse(
             f"The backend's answer could not be read (not JSON: {str(e)[:160]})."
         ) from None
-    if isinstance(data, dict) or status >= 400:
-        return None
-    raise BadUpstreamResponse("The backend's answer could not be read (not a JSON object).")
+    if not isinstance(data, dict):
+        raise BadUpstreamResponse("The backend's answer could not be read (not a JSON object).")
+    return data
+
+
+def readable_error(body: bytes, status: int, dialect: Dialect) -> bytes | None:
+    """A same-dialect error the client's SDK could not read (a load balancer's HTML 503),
+    as an error in ``dialect`` with the same status; None when it is JSON already."""
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return translate_error(body, status, dialect)
+    return None
 
 
 class _Translator(Protocol):
