@@ -64,9 +64,11 @@ async def test_deadline_set_on_request_and_cleared_on_response_headers() -> None
     f, _ = routed(rt, exchanges, backend="local")
     with taddons.context(addon):
         addon.request(f)
-        assert f in addon._deadlines
+        assert f.id in addon._deadlines
         addon.responseheaders(f)
-        assert f not in addon._deadlines
+        assert f.id not in addon._deadlines and f.id in addon._reading
+        addon.response(f)
+        assert f.id not in addon._reading
         addon.request(f)
         addon.done()
         assert not addon._deadlines
@@ -77,10 +79,14 @@ async def test_the_sweeper_expires_flows_past_their_deadline() -> None:
     addon = UpstreamErrors(rt, exchanges, Replies())
     addon.sweeper.seconds = 0.01
     f, exchange = routed(rt, exchanges, backend="local")
+    over, _ = routed(rt, exchanges, backend="local")
+    f.live, over.live = True, False  # in flight; ended without a hook for it (never expected, but)
     with taddons.context(addon):
         addon.running()
         addon.request(f)
-        addon._deadlines[f] = 0.0  # already due
+        addon._deadlines[f.id] = (f, 0.0)  # already due
+        addon._reading[over.id] = (over, 0.0)
         await asyncio.sleep(0.05)
         addon.done()
-    assert exchange.timed_out == "timed out" and f not in addon._deadlines
+    assert exchange.timed_out == "timed out" and f.id not in addon._deadlines
+    assert over.id not in addon._reading

@@ -20,7 +20,6 @@ Deadlines are kept by flow and swept every ``SWEEP`` seconds: a timer per reques
 from __future__ import annotations
 
 import time
-import weakref
 
 from mitmproxy import http
 
@@ -51,8 +50,10 @@ class UpstreamErrors:
         self.runtime = runtime
         self.exchanges = exchanges
         self.replies = replies
-        self._deadlines: weakref.WeakKeyDictionary[http.HTTPFlow, float] = weakref.WeakKeyDictionary()
-        self._reading: weakref.WeakKeyDictionary[http.HTTPFlow, float] = weakref.WeakKeyDictionary()
+        # By flow id (a weak dictionary costs a weakref per entry, on every request): entries
+        # go in response/error, and the sweep drops any whose flow is over.
+        self._deadlines: dict[str, tuple[http.HTTPFlow, float]] = {}
+        self._reading: dict[str, tuple[http.HTTPFlow, float]] = {}
         self.sweeper = Sweeper(self.SWEEP, self.sweep)
 
     def running(self) -> None:
@@ -66,30 +67,35 @@ class UpstreamErrors:
         self.replies.uninstall()
 
     def sweep(self, now: float, wall: float) -> None:
-        for flow, deadline in list(self._deadlines.items()):
-            if deadline <= now:
-                del self._deadlines[flow]
+        for key, (flow, deadline) in list(self._deadlines.items()):
+            if not flow.live:
+                del self._deadlines[key]
+            elif deadline <= now:
+                del self._deadlines[key]
                 self._expire(flow, "timed out")
-        for flow, read_timeout in list(self._reading.items()):
+        for key, (flow, read_timeout) in list(self._reading.items()):
+            if not flow.live:
+                del self._reading[key]
+                continue
             last = _mitm.last_activity(flow.client_conn)
             if last is not None and wall - last > read_timeout:
-                del self._reading[flow]
+                del self._reading[key]
                 self._expire(flow, f"sent nothing for {read_timeout:g} s")
 
     def request(self, flow: http.HTTPFlow) -> None:
         exchange = self.exchanges.get(flow)
         if flow.response or flow.error or exchange is None or exchange.placement is None:
             return
-        self._deadlines[flow] = time.monotonic() + exchange.placement.backend.timeout
+        self._deadlines[flow.id] = (flow, time.monotonic() + exchange.placement.backend.timeout)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        self._deadlines.pop(flow, None)
+        self._deadlines.pop(flow.id, None)
         exchange = self.exchanges.get(flow)
         if exchange is not None and exchange.placement is not None:
-            self._reading[flow] = exchange.placement.backend.read_timeout
+            self._reading[flow.id] = (flow, exchange.placement.backend.read_timeout)
 
     def response(self, flow: http.HTTPFlow) -> None:
-        self._reading.pop(flow, None)
+        self._reading.pop(flow.id, None)
 
     def _expire(self, flow: http.HTTPFlow, why: str) -> None:
         if exchange := self.exchanges.get(flow):
@@ -97,8 +103,8 @@ class UpstreamErrors:
         _mitm.close_upstream(flow)  # mitmproxy sees the server hang up and takes the error path
 
     def error(self, flow: http.HTTPFlow) -> None:
-        self._deadlines.pop(flow, None)
-        self._reading.pop(flow, None)
+        self._deadlines.pop(flow.id, None)
+        self._reading.pop(flow.id, None)
         exchange = self.exchanges.get(flow)
         if exchange is None or client_gone(flow) or self.replies.prepared(flow) is not None:
             return  # not ours, nobody to tell, or failover found an answer

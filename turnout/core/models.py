@@ -6,6 +6,7 @@ and the CLI without anyone mutating it behind another's back.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -151,8 +152,8 @@ class Limits:
     client_timeout: float = _ranged(60.0, 0, 86400, "seconds", above=True)  # to send a whole request
     max_clients: int = _ranged(1000, 1, 10**6, "connections", integer=True)  # more: the idlest go
 
-    @property
-    def max_body_bytes(self) -> int:
+    @functools.cached_property
+    def max_body_bytes(self) -> int:  # read on every request: computed once
         return int(self.max_body_mb * 1024 * 1024)
 
 
