@@ -6,6 +6,10 @@ Next turn, once a tool result is in the history: it answers with text quoting th
 result. Like llama.cpp and Ollama, it repeats its ids: every response is
 ``chatcmpl-gold`` and every call ``call_scripted_1``. Replies are
 built with the golden corpus's generators, so they are framed like real providers.
+
+Offered Codex's tools (``exec_command`` and the freeform ``apply_patch``), it works as a
+coding agent would: it reads the file with a shell command, then patches it (the
+password's word upper-cased), then says it is done.
 """
 
 from __future__ import annotations
@@ -68,7 +72,49 @@ def _tool_names(body: dict[str, Any]) -> list[str]:
     return [n for n in names if n]
 
 
+def _tool_results(body: dict[str, Any]) -> list[str]:
+    """Every tool result in the history, in order, in either dialect."""
+    results = []
+    for message in body.get("messages") or []:
+        if message.get("role") == "tool":
+            results.append(_texts(message.get("content")))
+        elif isinstance(message.get("content"), list):
+            for block in message["content"]:
+                if isinstance(block, dict) and block.get("type") == "tool_result":
+                    results.append(_texts(block.get("content")))
+    return results
+
+
+def _call(name: str, arguments: dict[str, Any], text: str) -> Scenario:
+    encoded = json.dumps(arguments)
+    pieces = [encoded[i : i + 9] for i in range(0, len(encoded), 9)]
+    return Scenario(
+        "scripted",
+        text=[text],
+        tools=[Tool("call_scripted_1", name, pieces)],
+        finish="tool_calls",
+        stop_reason="tool_use",
+    )
+
+
+def codex_scenario(body: dict[str, Any]) -> Scenario:
+    """Read the file with ``exec_command``, patch it with ``apply_patch``, report."""
+    results = _tool_results(body)
+    path = _newest_file(body) or "missing.txt"
+    if not results:
+        return _call("exec_command", {"cmd": f"cat {path}"}, "Reading the file.")
+    if len(results) == 1:
+        line = next((ln for ln in results[0].splitlines() if "password is" in ln), "").strip()
+        word = line.rsplit(" ", 1)[-1]
+        shouted = line[: -len(word)] + word.upper()
+        patch = f"*** Begin Patch\n*** Update File: {path}\n@@\n-{line}\n+{shouted}\n*** End Patch\n"
+        return _call("apply_patch", {"input": patch}, "Patching it.")
+    return Scenario("scripted", text=["Done: ", "the file ", "is patched."])
+
+
 def scripted_scenario(body: dict[str, Any]) -> Scenario:
+    if "apply_patch" in _tool_names(body):
+        return codex_scenario(body)
     result = _last_tool_result(body)
     if result is not None:
         lines = [_LINE_NUMBER.sub("", line).strip() for line in result.splitlines()]

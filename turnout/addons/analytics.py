@@ -230,8 +230,7 @@ class Analytics:
         if isinstance(stream, PassThrough):
             return stream.usage
         if isinstance(stream, StreamAdapter):
-            raw = stream.upstream_usage
-            return usage_of(stream.ctx.backend, raw) if raw else None
+            return stream.usage
         if stream or not response.raw_content:
             return None
         if exchange.answer is not None:  # parsed by translator.py

@@ -160,7 +160,7 @@ class Router:
         if decision is not None and backend is not decision.backend:
             flow.comment += f" → fallback {backend.name} as {placement.model}"
         if upstream.translation is not None:
-            flow.comment += f" [{upstream.translation.client} → {upstream.translation.backend}]"
+            flow.comment += f" [{upstream.translation.label}]"
             for what, why in upstream.translation.adjusted.items():
                 self.runtime.say_once(
                     (backend.name, what), f"{backend.name}: {what} {why} (said once per backend)"

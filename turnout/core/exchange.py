@@ -113,7 +113,7 @@ class Exchange:
                 model=self.placement.model,
             )
         if self.translation is not None:
-            out["translated"] = f"{self.translation.client} → {self.translation.backend}"
+            out["translated"] = self.translation.label
         if self.attempts:
             out["attempts"] = [a.describe() for a in self.attempts]
         if self.error is not None:

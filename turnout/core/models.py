@@ -87,6 +87,7 @@ class Quirks:
     forward_user_id: bool = (
         False  # pass the client's user id (Claude Code's device/session id) across dialects
     )
+    responses_api: bool | None = None  # serves /v1/responses itself; None: only kind openai does
 
 
 @dataclass(frozen=True)

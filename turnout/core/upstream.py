@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from turnout.core.body import replace_model
 from turnout.core.dialects.context import Context
-from turnout.core.dialects.translate import BACKEND_PATHS, translate_request
+from turnout.core.dialects.translate import BACKEND_PATHS, translate_request, translated
 from turnout.core.exchange import Exchange
 from turnout.core.headers import Fields, header_value, rewrite
 from turnout.core.placement import Placement
@@ -86,7 +86,7 @@ def build_upstream(
     drop, add = credential_headers(backend.kind, placement.state.spec.key, backend.headers)
     fields, path = exchange.fields, exchange.endpoint.path
     body, changed, translation = exchange.wire, False, None
-    if exchange.endpoint.dialect != backend.dialect:
+    if translated(exchange.endpoint.name, exchange.endpoint.dialect, backend):
         body, translation = translate_request(
             exchange.body,
             endpoint=exchange.endpoint.name,

@@ -23,6 +23,9 @@ class Context:
     created: int = field(default_factory=lambda: int(time.time()))  # OpenAI's `created`, fixed per request
     nonce: str = field(default_factory=new_nonce)  # makes this response's ids unique (see ids.py)
     adjusted: dict[str, str] = field(default_factory=dict)  # what the request lost or had capped, and why
+    api: str = ""  # the client's API when its dialect has several: "responses"
+    custom_tools: list[str] = field(default_factory=list)  # client tools that take raw text (freeform)
+    namespaces: dict[str, list[str]] = field(default_factory=dict)  # flat name → [namespace, name]
 
     def to_metadata(self) -> dict[str, Any]:
         """Plain values only: this goes into ``flow.metadata``, which mitmproxy saves."""
@@ -31,6 +34,11 @@ class Context:
     @classmethod
     def from_metadata(cls, data: dict[str, Any]) -> Context:
         return cls(**data)
+
+    @property
+    def label(self) -> str:
+        """What is translated into what, for the flow's comment and the analytics row."""
+        return f"{self.api or self.client} → {self.backend}"
 
     def client_tool_name(self, name: str) -> str:
         return self.tool_names.get(name, name)

@@ -18,13 +18,14 @@ from turnout.core.dialects.mapping import budget_for_effort, tool_input
 from turnout.core.errors import BadRequest
 from turnout.core.models import Quirks
 
-__all__ = ["openai_to_anthropic"]
+__all__ = ["image_block", "openai_to_anthropic"]
 
 _DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.S)
 _IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
 
-def _image(url: str) -> dict[str, Any]:
+def image_block(url: str) -> dict[str, Any]:
+    """An image URL or data: URL as an Anthropic image block (the media types it takes)."""
     if m := _DATA_URL.match(url):
         media = "image/jpeg" if m["media"] == "image/jpg" else m["media"]
         if media not in _IMAGE_TYPES:
@@ -48,7 +49,7 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
             blocks.append({"type": "text", "text": part["refusal"]})
         elif kind == "image_url":
             url = (part.get("image_url") or {}).get("url", "")
-            blocks.append(_image(url))
+            blocks.append(image_block(url))
         elif kind == "file":
             data = (part.get("file") or {}).get("file_data", "")
             if m := _DATA_URL.match(data):

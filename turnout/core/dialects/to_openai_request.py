@@ -9,6 +9,7 @@ dropped unless the backend takes it, server tools dropped, ``any`` → ``require
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from turnout.core.dialects.schema import clean_schema
 from turnout.core.models import Quirks
 from turnout.core.tokens import estimate_input_tokens
 
-__all__ = ["anthropic_to_openai"]
+__all__ = ["anthropic_to_openai", "fit_max_tokens", "takes_reasoning_effort"]
 
 _SAMPLING = ("temperature", "top_p")
 # Models known to take reasoning_effort (low/medium/high); others reject it, or take only
@@ -214,18 +215,19 @@ def _system(system: Any, keep_cache: bool) -> dict[str, Any] | None:
     return {"role": "system", "content": _parts_or_text(parts)} if parts else None
 
 
-def _max_tokens(
-    asked: int, body: dict[str, Any], quirks: Quirks, window: int | None, adjusted: dict[str, str]
+def fit_max_tokens(
+    asked: int, prompt: Callable[[], int], quirks: Quirks, window: int | None, adjusted: dict[str, str]
 ) -> int:
-    """``asked``, capped by the backend's limit and by its context window minus the prompt."""
+    """``asked``, capped by the backend's limit and by its context window minus the prompt
+    (``prompt`` estimates it, asked only when the window is known)."""
     out = min(asked, quirks.max_tokens_cap) if quirks.max_tokens_cap else asked
     window = quirks.context_window or window
     if window:
-        prompt = estimate_input_tokens(body)
-        room = max(window - prompt, MIN_ROOM)
+        tokens = prompt()
+        room = max(window - tokens, MIN_ROOM)
         if room < out:
             out = room
-            adjusted["max_tokens"] = f"{asked:,} → {out:,} (context {window:,}, prompt ~{prompt:,})"
+            adjusted["max_tokens"] = f"{asked:,} → {out:,} (context {window:,}, prompt ~{tokens:,})"
     if out < asked and "max_tokens" not in adjusted:
         adjusted["max_tokens"] = f"{asked:,} → {out:,} (quirks.max_tokens_cap)"
     return out
@@ -245,6 +247,12 @@ def _reasoning_effort(
         effort = {"xhigh": "high", "max": "high"}.get(level, level)
     else:
         return None
+    return effort if takes_reasoning_effort(model, quirks, adjusted) else None
+
+
+def takes_reasoning_effort(model: str, quirks: Quirks, adjusted: dict[str, str]) -> bool:
+    """The backend's quirk says, else whether ``model`` is known to take ``reasoning_effort``;
+    a refusal is noted in ``adjusted``."""
     takes = quirks.reasoning_effort
     if takes is None:
         takes = bool(_REASONING_MODELS.search(model))
@@ -252,8 +260,7 @@ def _reasoning_effort(
         adjusted["reasoning_effort"] = (
             f"not sent: {model} is not known to take it (quirks.reasoning_effort: true sends it)"
         )
-        return None
-    return effort
+    return takes
 
 
 def anthropic_to_openai(
@@ -275,7 +282,9 @@ def anthropic_to_openai(
             messages.extend(_user(message, keep_cache))
     out: dict[str, Any] = {"model": model, "messages": messages}
     if isinstance(max_tokens := body.get("max_tokens"), int):
-        out[quirks.max_tokens_param] = _max_tokens(max_tokens, body, quirks, window, adjusted)
+        out[quirks.max_tokens_param] = fit_max_tokens(
+            max_tokens, lambda: estimate_input_tokens(body), quirks, window, adjusted
+        )
     for key in _SAMPLING:
         if body.get(key) is not None:
             out[key] = body[key]

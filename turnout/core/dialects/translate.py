@@ -19,15 +19,28 @@ from turnout.core.dialects.to_anthropic_request import openai_to_anthropic
 from turnout.core.dialects.to_openai_request import anthropic_to_openai
 from turnout.core.dialects.validate import check_request, check_response
 from turnout.core.errors import BadRequest, BadUpstreamResponse, brief, short_traceback
+from turnout.core.hub.chat_request import write_request as chat_request
+from turnout.core.hub.chat_stream import ChatReader
+from turnout.core.hub.messages_request import write_request as messages_request
+from turnout.core.hub.messages_stream import MessagesReader
+from turnout.core.hub.responses_answer import write_answer
+from turnout.core.hub.responses_request import read_request
+from turnout.core.hub.responses_stream import ResponsesWriter
+from turnout.core.hub.stream import HubStream
+from turnout.core.hub.whole_answers import read_chat_answer, read_messages_answer
 from turnout.core.models import Backend, Dialect
+from turnout.core.prices import Usage
+from turnout.core.usage import usage_of
 
 __all__ = [
     "BACKEND_PATHS",
     "StreamAdapter",
     "answer_object",
     "readable_error",
+    "serves_responses",
     "translate_request",
     "translate_response",
+    "translated",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,6 +59,8 @@ def translate_request(
     window: int | None = None,
 ) -> tuple[bytes, Context]:
     """A request body for ``backend`` in its dialect, and the context for the response side."""
+    if endpoint == "responses":
+        return _from_responses(body, backend=backend, model=model, requested=requested, window=window)
     if endpoint not in _TRANSLATABLE:
         raise BadRequest(
             f"{endpoint} requests cannot be translated for {backend.name}, a {backend.kind} backend; "
@@ -59,8 +74,50 @@ def translate_request(
         )
     else:
         out, ctx = openai_to_anthropic(body, model=model, requested=requested, quirks=backend.quirks)
+    return _dumps(out), ctx
+
+
+def _from_responses(
+    body: dict[str, Any], *, backend: Backend, model: str, requested: str, window: int | None
+) -> tuple[bytes, Context]:
+    """A Responses request through the hub, for a Chat or Messages backend."""
+    request = read_request(body)
+    if backend.dialect == "openai":
+        out, names, adjusted = chat_request(request, model=model, quirks=backend.quirks, window=window)
+    else:
+        out, names, adjusted = messages_request(request, model=model, quirks=backend.quirks)
+    ctx = Context(
+        "openai",
+        backend.dialect,
+        requested,
+        request.stream,
+        tool_names=names.upstream,
+        adjusted=adjusted,
+        api="responses",
+        custom_tools=names.custom,
+        namespaces=names.namespaces,
+    )
+    return _dumps(out), ctx
+
+
+def serves_responses(backend: Backend) -> bool:
+    """The backend takes ``/v1/responses`` itself (OpenAI does; a compatible server only
+    when its quirk says so): Responses requests pass through, else they are translated."""
+    if backend.quirks.responses_api is not None:
+        return backend.quirks.responses_api
+    return backend.kind == "openai"
+
+
+def translated(endpoint: str, client: Dialect, backend: Backend) -> bool:
+    """Whether a request to ``endpoint`` must be translated for ``backend``."""
+    if endpoint == "responses":
+        return not serves_responses(backend)
+    return client != backend.dialect
+
+
+def _dumps(out: dict[str, Any]) -> bytes:
     try:
-        return orjson.dumps(out), ctx
+        return orjson.dumps(out)
     except orjson.JSONEncodeError:  # past orjson's 254 levels of nesting: a client's absurdity
         raise BadRequest("The request is nested too deeply to translate.") from None
 
@@ -74,6 +131,9 @@ def translate_response(body: bytes, status: int, ctx: Context) -> tuple[int, byt
     try:
         data = orjson.loads(body)
         check_response(data, ctx.backend)
+        if ctx.api == "responses":
+            answer = read_chat_answer(data) if ctx.backend == "openai" else read_messages_answer(data)
+            return status, orjson.dumps(write_answer(answer, ctx))
         if ctx.client == "anthropic":
             return status, orjson.dumps(to_anthropic_message(data, ctx))
         return status, orjson.dumps(to_openai_completion(data, ctx))
@@ -110,8 +170,10 @@ def readable_error(body: bytes, status: int, dialect: Dialect) -> bytes | None:
 
 
 class _Translator(Protocol):
-    completed: bool
-    failure: str | None
+    @property
+    def completed(self) -> bool: ...
+    @property
+    def failure(self) -> str | None: ...
 
     def feed(self, data: bytes) -> bytes: ...
     def finish(self) -> bytes: ...
@@ -135,14 +197,22 @@ class StreamAdapter:
     ) -> None:
         self.ctx = ctx
         self.decoder = decoder  # a backend that compressed its stream although asked not to
-        self.translator: _Translator = (
-            ToAnthropicStream(ctx, prompt_tokens) if ctx.client == "anthropic" else ToOpenAIStream(ctx)
-        )
+        self.translator: _Translator
+        if ctx.api == "responses":
+            reader = ChatReader() if ctx.backend == "openai" else MessagesReader()
+            self.translator = HubStream(reader, ResponsesWriter(ctx), prompt_tokens)
+        elif ctx.client == "anthropic":
+            self.translator = ToAnthropicStream(ctx, prompt_tokens)
+        else:
+            self.translator = ToOpenAIStream(ctx)
 
     @property
-    def upstream_usage(self) -> dict[str, Any]:
-        """The usage the upstream reported (or turnout estimated), in the backend's dialect."""
-        return dict(getattr(self.translator, "_usage", None) or {})
+    def usage(self) -> Usage | None:
+        """The usage the upstream reported (or turnout estimated)."""
+        if isinstance(self.translator, HubStream):
+            return self.translator.usage
+        raw = getattr(self.translator, "_usage", None)
+        return usage_of(self.ctx.backend, raw) if raw else None
 
     @property
     def complete(self) -> bool:

@@ -1,0 +1,169 @@
+"""An OpenAI Chat Completions stream read into hub events.
+
+Fed raw bytes at any boundary; never raises on what an upstream sends (an unreadable
+event becomes ``Failed``). Reasoning under any of its names (``reasoning_content``,
+``reasoning``, ``reasoning_details``); tool calls keyed by ``index``, or by ``id`` when a
+backend sends none (Gemini's compatibility API), arguments that arrive before the name
+held until it comes; the finish held until the usage chunk, ``[DONE]`` or the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from turnout.core.dialects.responses import reasoning_text
+from turnout.core.dialects.sse import SSEParser
+from turnout.core.dialects.validate import event_problem
+from turnout.core.errors import brief
+from turnout.core.hub.answer import (
+    Event,
+    Failed,
+    Finished,
+    ReasoningDelta,
+    Started,
+    Stop,
+    TextDelta,
+    ToolDelta,
+    ToolStarted,
+)
+from turnout.core.usage import usage_of
+
+__all__ = ["ChatReader", "chat_stop"]
+
+_STOPS: dict[str, Stop] = {
+    "length": "length",
+    "tool_calls": "tool",
+    "function_call": "tool",
+    "content_filter": "refusal",
+}
+
+
+def chat_stop(finish_reason: Any, *, tool_calls: bool) -> Stop:
+    """Tool calls always win: Gemini, Ollama and others finish tool turns with ``stop``."""
+    return "tool" if tool_calls else _STOPS.get(finish_reason or "stop", "end")
+
+
+class _Call:
+    __slots__ = ("id", "name", "pending", "started")
+
+    def __init__(self, call_id: str) -> None:
+        self.id, self.name, self.started = call_id, "", False
+        self.pending: list[str] = []
+
+
+class ChatReader:
+    def __init__(self) -> None:
+        self._parser = SSEParser()
+        self._started = False
+        self._calls: dict[Any, _Call] = {}
+        self._last: Any = None
+        self._finish: str | None = None
+        self._usage: dict[str, Any] | None = None
+        self.ended = False  # Finished or Failed was returned: nothing more comes out
+
+    def feed(self, data: bytes) -> list[Event]:
+        out: list[Event] = []
+        single = self._parser.single_data(data)
+        if single is not None:
+            self._on_data(single, out)
+        else:
+            for _, payload in self._parser.feed_raw(data):
+                self._on_data(payload, out)
+        return out
+
+    def finish(self) -> list[Event]:
+        out: list[Event] = []
+        for _, payload in self._parser.flush_raw():
+            self._on_data(payload, out)
+        if not self.ended:
+            if self._finish is None:
+                self._fail(out, "The upstream stream ended before it finished.")
+            else:
+                self._end(out)
+        return out
+
+    def _fail(self, out: list[Event], message: str, code: str = "server_error") -> None:
+        out.append(Failed(message, code))
+        self.ended = True
+
+    def _end(self, out: list[Event]) -> None:
+        tools = any(c.started for c in self._calls.values())
+        usage = usage_of("openai", self._usage) if self._usage else None
+        out.append(Finished(chat_stop(self._finish, tool_calls=tools), usage))
+        self.ended = True
+
+    def _on_data(self, data: bytes, out: list[Event]) -> None:
+        if self.ended:
+            return
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            if data.strip() == b"[DONE]":
+                self._end(out) if self._finish is not None else self._fail(
+                    out, "The upstream stream ended before it finished."
+                )
+            return  # a keep-alive or a provider's comment
+        if not isinstance(chunk, dict):
+            return
+        if (problem := event_problem(chunk, "openai")) is not None:
+            self._fail(out, f"The backend sent an event turnout cannot read ({brief(problem)}).")
+            return
+        if error := chunk.get("error"):
+            message = error.get("message") if isinstance(error, dict) else str(error)
+            self._fail(out, message or "Upstream error")
+            return
+        if not self._started:
+            self._started = True
+            out.append(Started(chunk.get("id")))
+        if usage := chunk.get("usage"):
+            self._usage = usage
+        if choices := chunk.get("choices"):
+            self._on_choice(choices[0], out)
+
+    def _on_choice(self, choice: dict[str, Any], out: list[Event]) -> None:
+        delta = choice.get("delta") or {}
+        if thinking := reasoning_text(delta):
+            out.append(ReasoningDelta(thinking))
+        text = delta.get("content")
+        if isinstance(text, str) and text:
+            out.append(TextDelta(text))
+        for position, call in enumerate(delta.get("tool_calls") or []):
+            if isinstance(call, dict):
+                self._on_call(call, position, out)
+        if choice.get("finish_reason"):
+            self._finish = choice["finish_reason"]
+
+    def _key(self, call: dict[str, Any], position: int) -> Any:
+        if call.get("index") is not None:
+            return call["index"]
+        if call.get("id"):
+            for key, known in self._calls.items():
+                if known.id == call["id"]:
+                    return key
+            return f"noindex-{len(self._calls)}-{position}"  # a new call, whole in one delta
+        return self._last
+
+    def _on_call(self, call: dict[str, Any], position: int, out: list[Event]) -> None:
+        key = self._key(call, position)
+        known = self._calls.get(key)
+        if known is None:
+            known = self._calls[key] = _Call(str(call.get("id") or ""))
+        self._last = key
+        function = call.get("function") or {}
+        if function.get("name") and not known.name:
+            known.name = function["name"]
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict):
+            arguments = orjson.dumps(arguments).decode()
+        if arguments:
+            known.pending.append(arguments)
+        if not known.name:
+            return  # the start needs the name; the arguments wait for it
+        if not known.started:
+            known.started = True
+            out.append(ToolStarted(key, known.id, known.name))
+        for piece in known.pending:
+            out.append(ToolDelta(key, piece))
+        known.pending.clear()

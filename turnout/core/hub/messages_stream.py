@@ -1,0 +1,159 @@
+"""An Anthropic Messages stream read into hub events.
+
+Fed raw bytes at any boundary; never raises on what an upstream sends. A thinking block's
+signature (and a redacted thinking block's data) is sealed with its origin, so it can go
+back to Anthropic on the next turn and nowhere else. Usage is gathered from
+``message_start`` and ``message_delta``; the answer ends at ``message_stop``, and a stream
+that stops short ends with ``Failed``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from turnout.core.dialects.sse import SSEParser
+from turnout.core.dialects.validate import event_problem
+from turnout.core.errors import brief
+from turnout.core.hub.answer import (
+    Event,
+    Failed,
+    Finished,
+    ReasoningDelta,
+    ReasoningSealed,
+    Started,
+    Stop,
+    TextDelta,
+    ToolDelta,
+    ToolStarted,
+)
+from turnout.core.hub.conversation import Reasoning
+from turnout.core.usage import usage_of
+
+__all__ = ["MessagesReader", "error_code", "messages_stop"]
+
+_STOPS: dict[str, Stop] = {
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool",
+    "stop_sequence": "stop_sequence",
+    "refusal": "refusal",
+}
+
+
+def messages_stop(stop_reason: Any) -> Stop:
+    return _STOPS.get(stop_reason or "end_turn", "end")
+
+
+def error_code(kind: Any, message: str) -> str:
+    """An Anthropic error type as the Responses API's code for it."""
+    if kind == "rate_limit_error":
+        return "rate_limit_exceeded"
+    if kind == "invalid_request_error" and ("too long" in message or "context" in message):
+        return "context_length_exceeded"
+    if kind == "billing_error":
+        return "insufficient_quota"
+    return "server_error"
+
+
+class MessagesReader:
+    def __init__(self) -> None:
+        self._parser = SSEParser()
+        self._blocks: dict[int, dict[str, Any]] = {}
+        self._usage: dict[str, Any] = {}
+        self._stop: Any = None
+        self._tools = False
+        self.ended = False
+
+    def feed(self, data: bytes) -> list[Event]:
+        out: list[Event] = []
+        for name, payload in self._parser.feed_raw(data):
+            self._on_event(name, payload, out)
+        return out
+
+    def finish(self) -> list[Event]:
+        out: list[Event] = []
+        for name, payload in self._parser.flush_raw():
+            self._on_event(name, payload, out)
+        if not self.ended:
+            self._fail(out, "The upstream stream ended before it finished.")
+        return out
+
+    def _fail(self, out: list[Event], message: str, code: str = "server_error") -> None:
+        out.append(Failed(message, code))
+        self.ended = True
+
+    def _on_event(self, name: bytes | None, payload: bytes, out: list[Event]) -> None:
+        if self.ended:
+            return
+        try:
+            event = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(event, dict):
+            return
+        kind = event.get("type") or (name or b"").decode("latin-1")
+        if (problem := event_problem(event, "anthropic", kind)) is not None:
+            self._fail(out, f"The backend sent an event turnout cannot read ({brief(problem)}).")
+            return
+        if kind == "message_start":
+            message = event.get("message") or {}
+            self._usage.update({k: v for k, v in (message.get("usage") or {}).items() if v is not None})
+            out.append(Started(message.get("id")))
+        elif kind == "content_block_start":
+            self._start(event.get("index", 0), event.get("content_block") or {}, out)
+        elif kind == "content_block_delta":
+            self._delta(event.get("index", 0), event.get("delta") or {}, out)
+        elif kind == "content_block_stop":
+            self._stop_block(event.get("index", 0), out)
+        elif kind == "message_delta":
+            self._stop = (event.get("delta") or {}).get("stop_reason") or self._stop
+            self._usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+        elif kind == "message_stop":
+            stop = "tool" if self._tools else messages_stop(self._stop)
+            out.append(Finished(stop, usage_of("anthropic", self._usage) if self._usage else None))
+            self.ended = True
+        elif kind == "error":
+            error = event.get("error") or {}
+            message = (error.get("message") if isinstance(error, dict) else str(error)) or "Upstream error"
+            self._fail(
+                out, message, error_code(error.get("type") if isinstance(error, dict) else None, message)
+            )
+
+    def _start(self, index: int, block: dict[str, Any], out: list[Event]) -> None:
+        self._blocks[index] = block = dict(block)
+        kind = block.get("type")
+        if kind == "tool_use":
+            self._tools = True
+            out.append(ToolStarted(index, str(block.get("id") or ""), str(block.get("name") or "")))
+            if isinstance(block.get("input"), dict) and block["input"]:
+                out.append(ToolDelta(index, orjson.dumps(block["input"]).decode()))
+        elif kind == "text" and block.get("text"):
+            out.append(TextDelta(block["text"]))
+        elif kind == "thinking":
+            block.setdefault("thinking", "")
+            if block["thinking"]:
+                out.append(ReasoningDelta(block["thinking"]))
+
+    def _delta(self, index: int, delta: dict[str, Any], out: list[Event]) -> None:
+        kind = delta.get("type")
+        block = self._blocks.get(index, {})
+        if kind == "text_delta" and delta.get("text"):
+            out.append(TextDelta(delta["text"]))
+        elif kind == "thinking_delta" and delta.get("thinking"):
+            block["thinking"] = block.get("thinking", "") + delta["thinking"]
+            out.append(ReasoningDelta(delta["thinking"]))
+        elif kind == "signature_delta":
+            block["signature"] = block.get("signature", "") + (delta.get("signature") or "")
+        elif kind == "input_json_delta" and delta.get("partial_json"):
+            out.append(ToolDelta(index, delta["partial_json"]))
+
+    def _stop_block(self, index: int, out: list[Event]) -> None:
+        block = self._blocks.pop(index, {})
+        if block.get("type") == "thinking" and block.get("signature"):
+            out.append(
+                ReasoningSealed(Reasoning(block["thinking"], "anthropic", signature=block["signature"]))
+            )
+        elif block.get("type") == "redacted_thinking" and block.get("data"):
+            out.append(ReasoningSealed(Reasoning("", "anthropic", encrypted=block["data"])))
