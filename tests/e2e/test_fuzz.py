@@ -49,6 +49,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxyHandle,
 backends:
   anth: {{kind: anthropic, base_url: "{up.url}", key: sk-ant-fuzz}}
   oai: {{kind: openai, base_url: "{up.url}/v1", key: sk-oai-fuzz}}
+  compat: {{kind: openai-compat, base_url: "{up.url}/v1", key: sk-compat-fuzz}}
 limits: {{max_body_mb: 1}}
 pool: {{error_cooldown: 0, attempts: 1}}
 analytics: {{path: "{tmp / "analytics.sqlite3"}"}}
@@ -66,7 +67,7 @@ def in_dialect(body: bytes, dialect: str) -> str | None:
         data = json.loads(body)
     except ValueError:
         return "not JSON"
-    if dialect == "anthropic":
+    if dialect == "anthropic":  # else OpenAI's shape, which the Responses API shares
         ok = data.get("type") == "error" and isinstance(data.get("error", {}).get("message"), str)
     else:
         ok = isinstance(data.get("error"), dict) and isinstance(data["error"].get("message"), str)
@@ -153,8 +154,11 @@ def test_ten_thousand_hostile_requests(rig: tuple[ProxyHandle, StrictUpstream]) 
 
 
 def answer_case(i: int) -> tuple[str, str, bool]:
+    """(client dialect, backend, stream): Responses clients only where they are translated."""
     rng = random.Random(SEED * 7 + i)
-    return rng.choice(["anthropic", "openai"]), rng.choice(["anth", "oai"]), rng.random() < 0.5
+    client = rng.choice(["anthropic", "openai", "responses"])
+    backend = rng.choice(["anth", "compat"] if client == "responses" else ["anth", "oai"])
+    return client, backend, rng.random() < 0.5
 
 
 def ask(url: str, i: int) -> str | None:
@@ -165,6 +169,8 @@ def ask(url: str, i: int) -> str | None:
             "/v1/messages",
             {"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]},
         )
+    elif client_dialect == "responses":
+        path, body = "/v1/responses", {"model": model, "input": "hi"}
     else:
         path, body = "/v1/chat/completions", {"model": model, "messages": [{"role": "user", "content": "hi"}]}
     body["stream"] = stream

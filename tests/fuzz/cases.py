@@ -120,6 +120,52 @@ def openai_body(rng: random.Random) -> dict[str, Any]:
     return body
 
 
+def responses_body(rng: random.Random) -> dict[str, Any]:
+    """What Codex sends: items, function and freeform tools, namespaces, hosted tools."""
+    body: dict[str, Any] = {
+        "model": "M",
+        "input": rng.choice(["hello", [{"role": "user", "content": "hello"}]]),
+    }
+    if rng.random() < 0.5:
+        body["instructions"] = "be brief"
+    if rng.random() < 0.5:
+        body["tools"] = [
+            {"type": "function", "name": "read", "parameters": {"type": "object", "properties": {}}},
+            {
+                "type": "custom",
+                "name": "apply_patch",
+                "format": {"type": "grammar", "definition": "start: x"},
+            },
+            {"type": "namespace", "name": "ns", "tools": [{"type": "function", "name": "f"}]},
+            {"type": "web_search"},
+        ]
+        body["tool_choice"] = rng.choice(["auto", "required", {"type": "function", "name": "read"}])
+    if rng.random() < 0.5:
+        body["input"] = [
+            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "rules"}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]},
+            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "hm"}],
+             "encrypted_content": rng.choice(["gAAAA", "turnout1.eyJvIjoiYW50aHJvcGljIn0="])},
+            {"type": "function_call", "call_id": "call_1", "name": "read", "arguments": '{"path": "a"}'},
+            {"type": "function_call_output", "call_id": "call_1", "output": "x=1"},
+            {"type": "custom_tool_call", "call_id": "call_2", "name": "apply_patch", "input": "*** Begin"},
+            {"type": "custom_tool_call_output", "call_id": "call_2", "output": "ok"},
+            {"type": "local_shell_call", "call_id": "call_3"},
+        ]  # fmt: skip
+    for name, value in (
+        ("temperature", 0.5),
+        ("max_output_tokens", 100),
+        ("reasoning", {"effort": "high", "summary": "auto"}),
+        ("text", {"format": {"type": "json_schema", "name": "x", "schema": {"type": "object"}}}),
+        ("stream", True),
+        ("store", False),
+        ("parallel_tool_calls", False),
+    ):
+        if rng.random() < 0.3:
+            body[name] = value
+    return body
+
+
 def _nested(depth: int) -> Any:
     value: Any = 0
     for _ in range(depth):
@@ -198,7 +244,7 @@ class Case:
     path: str
     headers: dict[str, str]
     body: bytes
-    dialect: str  # the dialect the answer must be in
+    dialect: str  # the client's dialect (anthropic, openai, responses): errors come in its shape
     note: str
     sent: Any = field(default=None, repr=False)  # the JSON sent, when it was JSON
 
@@ -206,19 +252,21 @@ class Case:
 PATHS = {
     "anthropic": ["/v1/messages", "/v1/messages/count_tokens", "/messages"],
     "openai": ["/v1/chat/completions", "/chat/completions", "/v1/embeddings"],
+    "responses": ["/v1/responses", "/responses"],
 }
 MODELS = {
     # (client dialect, where to): the model that gets it there
-    "same": {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4o"},
-    "translated": {"anthropic": "gpt-4o", "openai": "claude-sonnet-4-5"},
+    "same": {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4o", "responses": "gpt-4o"},
+    "translated": {"anthropic": "gpt-4o", "openai": "claude-sonnet-4-5", "responses": "claude-sonnet-4-5"},
 }
+BODIES = {"anthropic": anthropic_body, "openai": openai_body, "responses": responses_body}
 
 
 def request_case(rng: random.Random) -> Case:
-    dialect = rng.choice(["anthropic", "openai"])
+    dialect = rng.choice(["anthropic", "openai", "responses"])
     route = rng.choice(["same", "same", "translated", "translated", "nowhere"])
     path = rng.choice(PATHS[dialect])
-    base = anthropic_body(rng) if dialect == "anthropic" else openai_body(rng)
+    base = BODIES[dialect](rng)
     if path.endswith("/embeddings"):
         base = {"model": "M", "input": rng.choice(["hello", ["a", "b"]])}
     base["model"] = MODELS[route][dialect] if route != "nowhere" else rng.choice(["no-such-model", "x" * 300])

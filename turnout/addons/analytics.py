@@ -108,7 +108,9 @@ class Analytics:
             return
         exchange.ttfb_ms = round((time.time() - flow.request.timestamp_start) * 1000, 2)
         if flow.response.stream is True and exchange.placement is not None:
-            flow.response.stream = PassThrough(exchange.placement.backend.dialect, exchange.decoder)
+            flow.response.stream = PassThrough(
+                exchange.placement.backend.dialect, exchange.decoder, exchange.endpoint.name
+            )
 
     def response(self, flow: http.HTTPFlow) -> None:
         if exchange := self.exchanges.get(flow):

@@ -129,7 +129,10 @@ class UpstreamErrors:
             elif isinstance(stream, PassThrough):
                 tail = stream.fail(exchange.error.message, exchange.error.status)  # a held half event dropped
             else:
-                tail = stream_error_event(exchange.dialect, exchange.error.status, exchange.error.message)
+                error = exchange.error
+                tail = stream_error_event(
+                    exchange.dialect, error.status, error.message, exchange.endpoint.name
+                )
             if tail and "content-length" not in response.headers:
                 self.replies.prepare_tail(flow, tail)
             return

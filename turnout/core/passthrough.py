@@ -39,8 +39,9 @@ def _after_last_boundary(window: bytes) -> int:
 class PassThrough:
     """mitmproxy's ``response.stream`` callable for a stream in the client's own dialect."""
 
-    def __init__(self, dialect: Dialect, decoder: StreamDecoder | None = None) -> None:
+    def __init__(self, dialect: Dialect, decoder: StreamDecoder | None = None, api: str = "") -> None:
         self.dialect = dialect
+        self.api = api  # "responses": errors are that API's events
         self.decoder = decoder
         self.sniffer = UsageSniffer(dialect)
         self._last = b""  # the last read sent on
@@ -99,7 +100,7 @@ class PassThrough:
     def _fail(self, message: str, status: int = 502) -> list[bytes]:
         self._broken, self.failure = True, message
         self._held, self._held_size = [], 0
-        return [stream_error_event(self.dialect, status, message)]
+        return [stream_error_event(self.dialect, status, message, self.api)]
 
     def _end(self) -> list[bytes]:
         """The stream is over. If it stopped inside an event, that half is dropped and the

@@ -83,6 +83,10 @@ class UsageSniffer:
             return
         if not isinstance(event, dict):
             return
-        usage = event.get("usage") or as_mapping(event.get("message")).get("usage")
+        usage = (
+            event.get("usage")
+            or as_mapping(event.get("message")).get("usage")  # Anthropic's message_start
+            or as_mapping(event.get("response")).get("usage")  # the Responses API's response.completed
+        )
         if isinstance(usage, dict):
             self.raw.update({k: v for k, v in usage.items() if v is not None})

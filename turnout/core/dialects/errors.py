@@ -52,8 +52,13 @@ def translate_error(body: bytes, status: int, client: Dialect) -> bytes:
     return error_body(client, status, upstream_message(body, status))
 
 
-def stream_error_event(dialect: Dialect, status: int, message: str) -> bytes:
+def stream_error_event(dialect: Dialect, status: int, message: str, api: str = "") -> bytes:
     """The event that ends a broken stream in ``dialect``: Anthropic's ``event: error``
-    (the SDK raises on it), OpenAI's ``data: {"error": …}`` chunk (likewise)."""
+    (the SDK raises on it), OpenAI's ``data: {"error": …}`` chunk (likewise), or for the
+    Responses API (``api``) its ``error`` event, which Codex and the SDK report."""
     body = error_body(dialect, status, message)
+    if api == "responses":
+        error = orjson.loads(body)["error"]
+        event = {"type": "error", "code": error["code"] or error["type"], "message": message, "param": None}
+        return b"event: error\ndata: " + orjson.dumps(event) + b"\n\n"
     return (b"event: error\ndata: " if dialect == "anthropic" else b"data: ") + body + b"\n\n"

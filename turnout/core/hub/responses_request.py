@@ -64,9 +64,11 @@ _TOOL = Tagged(
         "namespace": Obj({"name": STR, "tools": ListOf(Tagged({"function": _FUNCTION_TOOL}))}),
     }
 )
+_MESSAGE = Obj({"role": STR, "content": _CONTENT}, required=("role",))
 _ITEM = Tagged(
     {
-        "message": Obj({"role": STR, "content": _CONTENT}, required=("role",)),
+        "": _MESSAGE,  # an item with a role and no type is a message
+        "message": _MESSAGE,
         "function_call": Obj(
             {"call_id": STR, "name": STR, "arguments": STR, "namespace": STR}, required=("call_id", "name")
         ),

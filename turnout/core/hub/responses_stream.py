@@ -32,7 +32,7 @@ from turnout.core.hub.answer import (
     ToolStarted,
 )
 from turnout.core.hub.conversation import Reasoning
-from turnout.core.hub.responses_answer import Items, response_id, response_object, responses_usage
+from turnout.core.hub.responses_answer import Items, response_id, response_object, responses_usage, seal
 from turnout.core.prices import Usage
 
 __all__ = ["ResponsesWriter"]
@@ -196,7 +196,7 @@ class ResponsesWriter(EventBuffer):
                 if self._open is not None and self._open.kind == "reasoning"
                 else self._open_reasoning()
             )
-            if (sealed := self._items.reasoning(event.reasoning).get("encrypted_content")) is not None:
+            if (sealed := seal(event.reasoning)) is not None:
                 opened.item["encrypted_content"] = sealed
             self._close()
         elif isinstance(event, Started):

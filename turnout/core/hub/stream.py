@@ -68,8 +68,11 @@ class HubStream:
         if not events:
             return b""
         last = events[-1]
-        if isinstance(last, Finished) and last.usage is None:
-            prompt = self._prompt_tokens() if self._prompt_tokens is not None else 0
-            events[-1] = Finished(last.stop, Usage(prompt, math.ceil(self.writer.chars / 4)))
-            self.estimated = True
-        return self.writer.write(events)
+        if not isinstance(last, Finished) or last.usage is not None:
+            return self.writer.write(events)
+        head = self.writer.write(events[:-1])  # counted first: the estimate includes them
+        prompt = self._prompt_tokens() if self._prompt_tokens is not None else 0
+        self.estimated = True
+        return head + self.writer.write(
+            [Finished(last.stop, Usage(prompt, math.ceil(self.writer.chars / 4)))]
+        )
