@@ -17,7 +17,7 @@ TOOLS = [
         "type": "function",
         "name": "read_file",
         "description": "Read a file.",
-        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+        "parameters": {"type": "object", "properties": {"file_path": {"type": "string"}}},
     },
     {"type": "web_search"},  # hosted: dropped for these backends, never an error
 ]
@@ -68,7 +68,7 @@ def test_a_function_tool_round_trip_with_full_history(gpt: openai.OpenAI, rig: R
     first = gpt.responses.create(model="claude-scripted-1", input=history, tools=TOOLS, store=False)
     calls = [o for o in first.output if o.type == "function_call"]
     assert len(calls) == 1 and calls[0].name == "read_file"
-    assert json.loads(calls[0].arguments) == {"path": str(note)}
+    assert json.loads(calls[0].arguments) == {"file_path": str(note)}
     history += [o.model_dump(exclude_none=True) for o in first.output]
     history.append({"type": "function_call_output", "call_id": calls[0].call_id, "output": note.read_text()})
     second = gpt.responses.create(model="claude-scripted-1", input=history, tools=TOOLS, store=False)

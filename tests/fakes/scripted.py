@@ -1,7 +1,8 @@
 """A scripted model for end-to-end tool-use conversations, in either dialect.
 
 Turn one: the model calls a tool on the file named in the user's newest prompt
-(``FILE:<path>``), using Claude Code's ``Read`` tool when offered, else the first tool.
+(``FILE:<path>``), using Claude Code's ``Read`` or Gemini CLI's ``read_file`` tool when
+offered, else the first tool.
 Next turn, once a tool result is in the history: it answers with text quoting that
 result. Like llama.cpp and Ollama, it repeats its ids: every response is
 ``chatcmpl-gold`` and every call ``call_scripted_1``. Replies are
@@ -125,8 +126,8 @@ def scripted_scenario(body: dict[str, Any]) -> Scenario:
     names = _tool_names(body)
     if not path or not names:
         return Scenario("scripted", text=["OK"])
-    name = "Read" if "Read" in names else names[0]
-    key = "file_path" if name == "Read" else "path"
+    name = next((n for n in ("Read", "read_file") if n in names), names[0])  # Claude Code's, Gemini CLI's
+    key = "file_path" if name in ("Read", "read_file") else "path"
     arguments = json.dumps({key: path})
     pieces = [arguments[i : i + 7] for i in range(0, len(arguments), 7)]
     return Scenario(

@@ -32,7 +32,7 @@ from turnout.core.paths import analytics_path
 from turnout.core.prices import Usage
 from turnout.core.runtime import Runtime
 from turnout.core.store import Record, Store, StoreError, read_records
-from turnout.core.usage import usage_from_body, usage_of
+from turnout.core.usage import usage_from_body, usage_in, usage_of
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +236,6 @@ class Analytics:
         if stream or not response.raw_content:
             return None
         if exchange.answer is not None:  # parsed by translator.py
-            return usage_of(exchange.dialect, exchange.answer.get("usage"))
+            return usage_of(exchange.dialect, usage_in(exchange.answer))
         # Decoded by translator.py, and already in the client's dialect.
         return usage_from_body(exchange.dialect, response.raw_content)

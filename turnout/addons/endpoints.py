@@ -13,6 +13,7 @@ from mitmproxy import http
 from turnout.addons._flows import SUMMARY, answer
 from turnout.core.analytics import HOUR, prometheus
 from turnout.core.catalog import accounts_payload, models_payload, status_payload
+from turnout.core.endpoints import GEMINI_MODELS
 from turnout.core.errors import BadRequest, NotFound
 from turnout.core.models import Dialect
 from turnout.core.report import stats_from
@@ -53,9 +54,8 @@ class Endpoints:
         elif path == "/analytics":
             flow.metadata[SUMMARY] = {"local": path}
             return self._analytics(flow, now)
-        elif path in ("/v1/models", "/models"):
-            dialect: Dialect = "anthropic" if "anthropic-version" in flow.request.headers else "openai"
-            payload = models_payload(dialect, runtime.resolver.routable_models())
+        elif path in ("/v1/models", "/models", *GEMINI_MODELS):
+            payload = models_payload(_lister(flow.request, path), runtime.resolver.routable_models())
         else:
             return None
         flow.metadata[SUMMARY] = {"local": path}
@@ -144,3 +144,12 @@ def _seconds(value: str | None) -> float | None:
     if not 0 < seconds < 1e10:
         raise BadRequest(f"since= takes a number of seconds (got {value[:40]!r}).")
     return seconds
+
+
+def _lister(request: http.Request, path: str) -> Dialect:
+    """Who asks for the model list: Gemini's SDKs (``/v1beta``, or ``x-goog-api-client``),
+    Anthropic's (``anthropic-version``), else OpenAI's."""
+    headers = request.headers
+    if path in GEMINI_MODELS or "x-goog-api-client" in headers:
+        return "gemini"
+    return "anthropic" if "anthropic-version" in headers else "openai"

@@ -48,11 +48,26 @@ def _json(content_type: bytes) -> bool:
     return content_type_ok(content_type.decode("latin-1"))
 
 
-def presented_key(headers: http.Headers) -> str | None:
-    if key := headers.get("x-api-key"):
+def presented_key(headers: http.Headers, query_key: str | None = None) -> str | None:
+    """The key a client sent: ``x-api-key``, ``Authorization: Bearer``, or Gemini's
+    ``x-goog-api-key`` header or ``?key=`` query parameter."""
+    if key := headers.get("x-api-key") or headers.get("x-goog-api-key"):
         return key
     scheme, _, token = headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else query_key or None
+
+
+def take_query_key(request: http.Request) -> str | None:
+    """Gemini clients may send their key as ``?key=``: taken off the request at once, so it
+    is never forwarded, logged or recorded; returned for the gate to check."""
+    if b"key=" not in request.data.path:
+        return None
+    query = request.query
+    keys = query.get_all("key")
+    if not keys:
+        return None
+    query.pop("key", None)
+    return keys[0]
 
 
 def listen_hosts(modes: list[str], default: str = "") -> frozenset[str]:
@@ -109,6 +124,7 @@ class Gate:
         if flow.response or flow.error:
             return
         request = flow.request
+        query_key = take_query_key(request)
         fields = request.headers.fields
         access = self.runtime.config.access
         if (origin := header_value(fields, b"origin")) is not None:
@@ -127,11 +143,11 @@ class Gate:
                     "in the config, or set TURNOUT_API_KEY."
                 )
         elif request.path.split("?", 1)[0] not in OPEN_PATHS:
-            sent = (presented_key(request.headers) or "").encode()
+            sent = (presented_key(request.headers, query_key) or "").encode()
             if not hmac.compare_digest(sent, self.api_key):
                 raise Unauthorized(
-                    "This turnout requires its API key (TURNOUT_API_KEY): send it as x-api-key "
-                    "or Authorization: Bearer."
+                    "This turnout requires its API key (TURNOUT_API_KEY): send it as x-api-key, "
+                    "Authorization: Bearer or (Gemini clients) x-goog-api-key."
                 )
         exchange = self.exchanges.get(flow)
         if request.method == "POST" and exchange is not None and exchange.endpoint.name != "unknown":

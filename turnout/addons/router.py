@@ -19,13 +19,12 @@ from mitmproxy import http
 
 from turnout.addons._flows import Exchanges, answer, client_gone
 from turnout.core.body import decode_body, parse_json_object, requested_model
-from turnout.core.dialects.validate import check_request
+from turnout.core.counting import counted_here
 from turnout.core.errors import BadRequest, BodyTooLarge, NoRouteError, NotFound
 from turnout.core.exchange import Exchange
 from turnout.core.headers import header_value
 from turnout.core.placement import GiveUp, Placement, Send, Step, Wait
 from turnout.core.runtime import Runtime
-from turnout.core.tokens import estimate_input_tokens
 from turnout.core.upstream import UpstreamRequest
 
 __all__ = ["Router", "apply_upstream"]
@@ -100,8 +99,11 @@ class Router:
             raise BodyTooLarge(_too_large(len(raw), limit))
         exchange.wire, exchange.raw = wire, raw
         exchange.body = body = parse_json_object(raw)
-        exchange.stream = body.get("stream") is True
-        exchange.asked = requested = requested_model(body)
+        endpoint = exchange.endpoint
+        exchange.stream = endpoint.stream or body.get("stream") is True
+        exchange.asked = requested = requested_model(
+            body if endpoint.model is None else {"model": endpoint.model}
+        )
         try:
             exchange.decision = decision = self.runtime.resolver.resolve(requested)
         except NoRouteError as e:
@@ -111,11 +113,9 @@ class Router:
             raise
         self.runtime.requests += 1
         flow.comment = decision.describe()
-        if exchange.endpoint.name == "count_tokens" and decision.backend.kind != "anthropic":
-            check_request(body, "anthropic")  # counted here, as a translated request is checked
-            tokens = estimate_input_tokens(body)
+        if (counted := counted_here(endpoint.name, decision.backend.dialect, body)) is not None:
             exchange.settle()
-            answer(flow, 200, orjson.dumps({"input_tokens": tokens}), {"x-turnout-estimate": "chars/4"})
+            answer(flow, 200, orjson.dumps(counted), {"x-turnout-estimate": "chars/4"})
             return None
         placer = self.runtime.placer
         assert placer is not None

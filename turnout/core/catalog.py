@@ -19,7 +19,15 @@ _EPOCH_RFC3339 = "1970-01-01T00:00:00Z"
 
 
 def models_payload(dialect: Dialect, model_ids: list[str]) -> dict[str, Any]:
-    """The model list in the caller's shape (Anthropic's paginated one, or OpenAI's)."""
+    """The model list in the caller's shape (Anthropic's paginated one, Gemini's, or OpenAI's)."""
+    if dialect == "gemini":
+        methods = ["generateContent", "streamGenerateContent", "countTokens"]
+        return {
+            "models": [
+                {"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": methods}
+                for m in model_ids
+            ]
+        }
     if dialect == "anthropic":
         data = [
             {"type": "model", "id": m, "display_name": m, "created_at": _EPOCH_RFC3339} for m in model_ids

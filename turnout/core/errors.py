@@ -154,6 +154,16 @@ _OPENAI_TYPES = {
     413: "invalid_request_error",
     429: "rate_limit_error",
 }
+_GEMINI_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 _OPENAI_CODES = {
     401: "invalid_api_key",
     404: "model_not_found",
@@ -168,8 +178,12 @@ def error_body(dialect: Dialect, status: int, message: str, code: str | None = N
     """The JSON error body a client of ``dialect`` expects for ``status``.
 
     Anthropic: ``{"type":"error","error":{"type","message"}}``; OpenAI:
-    ``{"error":{"message","type","param","code"}}``. Both official SDKs read these.
+    ``{"error":{"message","type","param","code"}}``; Gemini: ``{"error":{"code","message",
+    "status"}}``. The official SDKs read these.
     """
+    if dialect == "gemini":
+        state = _GEMINI_STATUS.get(status, "INTERNAL" if status >= 500 else "INVALID_ARGUMENT")
+        return orjson.dumps({"error": {"code": status, "message": message, "status": state}})
     if dialect == "anthropic":
         kind = _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
         return orjson.dumps({"type": "error", "error": {"type": kind, "message": message}})

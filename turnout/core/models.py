@@ -32,7 +32,7 @@ __all__ = [
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # backend names, key aliases, stored files
 BASE_URL = re.compile(r"^https?://[^/\s]+")  # what a base_url must start with
 
-Dialect = Literal["anthropic", "openai"]
+Dialect = Literal["anthropic", "openai", "gemini"]
 BackendKind = Literal["anthropic", "openai", "openai-compat"]
 BACKEND_KINDS: tuple[BackendKind, ...] = ("anthropic", "openai", "openai-compat")
 DIALECT_OF_KIND: dict[str, Dialect] = {

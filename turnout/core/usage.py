@@ -16,14 +16,23 @@ from turnout.core.dialects.sse import SSEParser
 from turnout.core.models import Dialect
 from turnout.core.prices import Usage
 
-__all__ = ["USAGE", "UsageSniffer", "usage_from_body", "usage_of"]
+__all__ = ["USAGE", "UsageSniffer", "usage_from_body", "usage_in", "usage_of"]
 
-USAGE = re.compile(rb'"usage"\s*:\s*\{')  # a usage object, not OpenAI's `"usage": null` on every chunk
+USAGE = re.compile(rb'"usage(?:Metadata)?"\s*:\s*\{')  # an object, not OpenAI's `"usage": null` per chunk
 
 
 def usage_of(dialect: Dialect, usage: Any) -> Usage:
     """``usage`` in ``dialect``'s shape (or anything an upstream put there) as token counts."""
     usage = as_mapping(usage)
+    if dialect == "gemini":  # usageMetadata: the prompt count includes cached tokens
+        prompt, cached = count(usage.get("promptTokenCount")), count(usage.get("cachedContentTokenCount"))
+        return Usage(
+            max(prompt - cached, 0),
+            count(usage.get("candidatesTokenCount")),
+            cached,
+            0,
+            count(usage.get("thoughtsTokenCount")),
+        )
     if dialect == "anthropic":
         details = as_mapping(usage.get("output_tokens_details"))
         return Usage(
@@ -47,13 +56,18 @@ def usage_of(dialect: Dialect, usage: Any) -> Usage:
 
 
 def usage_from_body(dialect: Dialect, body: bytes) -> Usage | None:
-    if b'"usage"' not in body:
+    if b'"usage' not in body:
         return None
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    return usage_of(dialect, data.get("usage")) if isinstance(data, dict) else None
+    return usage_of(dialect, usage_in(data)) if isinstance(data, dict) else None
+
+
+def usage_in(data: dict[str, Any]) -> Any:
+    """Where an answer keeps its usage, in any dialect: ``usage`` (Gemini: ``usageMetadata``)."""
+    return data.get("usage") or data.get("usageMetadata")
 
 
 class UsageSniffer:
@@ -84,7 +98,7 @@ class UsageSniffer:
         if not isinstance(event, dict):
             return
         usage = (
-            event.get("usage")
+            usage_in(event)
             or as_mapping(event.get("message")).get("usage")  # Anthropic's message_start
             or as_mapping(event.get("response")).get("usage")  # the Responses API's response.completed
         )

@@ -19,15 +19,13 @@ from turnout.core.dialects.to_anthropic_request import openai_to_anthropic
 from turnout.core.dialects.to_openai_request import anthropic_to_openai
 from turnout.core.dialects.validate import check_request, check_response
 from turnout.core.errors import BadRequest, BadUpstreamResponse, brief, short_traceback
-from turnout.core.hub.chat_request import write_request as chat_request
-from turnout.core.hub.chat_stream import ChatReader
-from turnout.core.hub.messages_request import write_request as messages_request
-from turnout.core.hub.messages_stream import MessagesReader
-from turnout.core.hub.responses_answer import write_answer
-from turnout.core.hub.responses_request import read_request
-from turnout.core.hub.responses_stream import ResponsesWriter
 from turnout.core.hub.stream import HubStream
-from turnout.core.hub.whole_answers import read_chat_answer, read_messages_answer
+from turnout.core.hub.through import (
+    HUB_ENDPOINTS,
+    answer_through_hub,
+    request_through_hub,
+    stream_through_hub,
+)
 from turnout.core.models import Backend, Dialect
 from turnout.core.prices import Usage
 from turnout.core.usage import usage_of
@@ -59,8 +57,11 @@ def translate_request(
     window: int | None = None,
 ) -> tuple[bytes, Context]:
     """A request body for ``backend`` in its dialect, and the context for the response side."""
-    if endpoint == "responses":
-        return _from_responses(body, backend=backend, model=model, requested=requested, window=window)
+    if endpoint in HUB_ENDPOINTS:
+        out, ctx = request_through_hub(
+            body, endpoint=endpoint, backend=backend, model=model, requested=requested, window=window
+        )
+        return _dumps(out), ctx
     if endpoint not in _TRANSLATABLE:
         raise BadRequest(
             f"{endpoint} requests cannot be translated for {backend.name}, a {backend.kind} backend; "
@@ -77,29 +78,6 @@ def translate_request(
     return _dumps(out), ctx
 
 
-def _from_responses(
-    body: dict[str, Any], *, backend: Backend, model: str, requested: str, window: int | None
-) -> tuple[bytes, Context]:
-    """A Responses request through the hub, for a Chat or Messages backend."""
-    request = read_request(body)
-    if backend.dialect == "openai":
-        out, names, adjusted = chat_request(request, model=model, quirks=backend.quirks, window=window)
-    else:
-        out, names, adjusted = messages_request(request, model=model, quirks=backend.quirks)
-    ctx = Context(
-        "openai",
-        backend.dialect,
-        requested,
-        request.stream,
-        tool_names=names.upstream,
-        adjusted=adjusted,
-        api="responses",
-        custom_tools=names.custom,
-        namespaces=names.namespaces,
-    )
-    return _dumps(out), ctx
-
-
 def serves_responses(backend: Backend) -> bool:
     """The backend takes ``/v1/responses`` itself (OpenAI does; a compatible server only
     when its quirk says so): Responses requests pass through, else they are translated."""
@@ -112,7 +90,7 @@ def translated(endpoint: str, client: Dialect, backend: Backend) -> bool:
     """Whether a request to ``endpoint`` must be translated for ``backend``."""
     if endpoint == "responses":
         return not serves_responses(backend)
-    return client != backend.dialect
+    return client != backend.dialect  # Gemini's endpoints too: only a Gemini backend takes them
 
 
 def _dumps(out: dict[str, Any]) -> bytes:
@@ -131,9 +109,8 @@ def translate_response(body: bytes, status: int, ctx: Context) -> tuple[int, byt
     try:
         data = orjson.loads(body)
         check_response(data, ctx.backend)
-        if ctx.api == "responses":
-            answer = read_chat_answer(data) if ctx.backend == "openai" else read_messages_answer(data)
-            return status, orjson.dumps(write_answer(answer, ctx))
+        if (through := answer_through_hub(data, ctx)) is not None:
+            return status, orjson.dumps(through)
         if ctx.client == "anthropic":
             return status, orjson.dumps(to_anthropic_message(data, ctx))
         return status, orjson.dumps(to_openai_completion(data, ctx))
@@ -198,9 +175,8 @@ class StreamAdapter:
         self.ctx = ctx
         self.decoder = decoder  # a backend that compressed its stream although asked not to
         self.translator: _Translator
-        if ctx.api == "responses":
-            reader = ChatReader() if ctx.backend == "openai" else MessagesReader()
-            self.translator = HubStream(reader, ResponsesWriter(ctx), prompt_tokens)
+        if (through := stream_through_hub(ctx, prompt_tokens)) is not None:
+            self.translator = through
         elif ctx.client == "anthropic":
             self.translator = ToAnthropicStream(ctx, prompt_tokens)
         else:

@@ -26,7 +26,7 @@ from typing import Any
 
 from turnout.core.errors import BadRequest
 
-__all__ = ["Schema", "check_against", "check_request", "check_response", "event_problem"]
+__all__ = ["Num", "Schema", "check_against", "check_request", "check_response", "event_problem"]
 
 
 class _Invalid(Exception):
@@ -68,7 +68,7 @@ class _Str(Schema):
 
 
 @dataclass
-class _Num(Schema):
+class Num(Schema):
     types = (int, float)
     lo: float = -math.inf
     hi: float = math.inf
@@ -186,9 +186,9 @@ class Tagged(Schema):
 
 
 STR, BOOL, ANY = _Str(), _Bool(), _Anything()
-INT = _Num(0, 10**9, integer=True)
-NUMBER = _Num()
-SAMPLING = _Num(0, 100)
+INT = Num(0, 10**9, integer=True)
+NUMBER = Num()
+SAMPLING = Num(0, 100)
 JSON_OBJECT = Obj()  # any object (a JSON schema, tool input): its content is the backend's business
 ANY_OBJECT = JSON_OBJECT
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 __all__ = [
     "Image",
+    "Origin",
     "Part",
     "Reasoning",
     "Request",
@@ -23,7 +24,7 @@ __all__ = [
     "Turn",
 ]
 
-Origin = Literal["anthropic", "openai"]  # who issued an opaque value, and alone may read it back
+Origin = Literal["anthropic", "openai", "gemini"]  # who issued an opaque value, and alone may read it back
 
 
 @dataclass(slots=True)

@@ -1,26 +1,17 @@
 """Hub answers written as OpenAI Responses objects, and the output items both the whole
-answer and the stream are made of.
-
-Another provider's opaque reasoning (an Anthropic thinking signature or redacted
-thinking) travels to the client inside a reasoning item's ``encrypted_content``, sealed
-as ``turnout1.<base64 JSON>``: Codex sends it back with ``store: false`` histories, the
-reader unseals it, and it goes back to Anthropic on the next turn, which tool loops with
-thinking require. OpenAI's own encrypted content is not sealed (it is already opaque).
-"""
+answer and the stream are made of. Another provider's opaque reasoning rides in a
+reasoning item's ``encrypted_content``, sealed (``seal.py``)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from typing import Any
-
-import orjson
 
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.ids import ToolIds, message_id
 from turnout.core.hub.answer import Answer, Stop
 from turnout.core.hub.conversation import Reasoning, Text, ToolCall
+from turnout.core.hub.seal import seal
 from turnout.core.hub.tools import custom_input
 from turnout.core.prices import Usage
 
@@ -28,49 +19,8 @@ __all__ = [
     "Items",
     "response_object",
     "responses_usage",
-    "seal",
-    "unseal",
     "write_answer",
 ]
-
-_SEAL = "turnout1."
-
-
-def seal(reasoning: Reasoning) -> str | None:
-    """What a client keeps for ``reasoning`` and sends back: its opaque value, sealed with
-    its origin unless it is OpenAI's own."""
-    if reasoning.origin == "openai" or reasoning.origin is None:
-        return reasoning.encrypted
-    if not (reasoning.signature or reasoning.encrypted):
-        return None
-    envelope = {
-        "o": reasoning.origin,
-        "t": reasoning.text,
-        "s": reasoning.signature,
-        "e": reasoning.encrypted,
-    }
-    return _SEAL + base64.urlsafe_b64encode(orjson.dumps(envelope)).decode()
-
-
-def unseal(encrypted: str, summary: str, item_id: str | None) -> Reasoning:
-    """A reasoning item a client sent back, as the hub's ``Reasoning``."""
-    if encrypted.startswith(_SEAL):
-        try:
-            envelope = orjson.loads(base64.urlsafe_b64decode(encrypted[len(_SEAL) :]))
-        except (binascii.Error, ValueError, orjson.JSONDecodeError):
-            envelope = None
-        if isinstance(envelope, dict) and envelope.get("o") == "anthropic":
-            text = envelope.get("t")
-            signature, data = envelope.get("s"), envelope.get("e")
-            return Reasoning(
-                text if isinstance(text, str) else "",
-                "anthropic",
-                signature=signature if isinstance(signature, str) else None,
-                encrypted=data if isinstance(data, str) else None,
-                id=item_id,
-            )
-        return Reasoning(summary, id=item_id)  # a damaged seal: the readable part only
-    return Reasoning(summary, "openai", encrypted=encrypted or None, id=item_id)
 
 
 def responses_usage(usage: Usage | None) -> dict[str, Any] | None:

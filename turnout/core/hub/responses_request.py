@@ -39,7 +39,7 @@ from turnout.core.hub.conversation import (
     ToolResult,
     Turn,
 )
-from turnout.core.hub.responses_answer import unseal
+from turnout.core.hub.seal import unseal
 
 __all__ = ["RESPONSES_REQUEST", "flat_name", "read_request"]
 

@@ -32,7 +32,8 @@ from turnout.core.hub.answer import (
     ToolStarted,
 )
 from turnout.core.hub.conversation import Reasoning
-from turnout.core.hub.responses_answer import Items, response_id, response_object, responses_usage, seal
+from turnout.core.hub.responses_answer import Items, response_id, response_object, responses_usage
+from turnout.core.hub.seal import seal
 from turnout.core.prices import Usage
 
 __all__ = ["ResponsesWriter"]

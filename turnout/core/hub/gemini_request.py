@@ -1,0 +1,292 @@
+"""A Gemini ``generateContent`` request (Gemini CLI's dialect) read into the hub.
+
+Google's API takes both camelCase and snake_case field names; both are read. Function
+calls may come without ids (older clients): each gets a stable one, and a response
+without an id answers the oldest unanswered call of its name. Tool schemas are Gemini's
+OpenAPI subset (``"type": "OBJECT"``) or plain JSON Schema (``parametersJsonSchema``):
+both become JSON Schema. A thought part's ``thoughtSignature`` is opaque to anyone but
+Google, unless turnout sealed it (an Anthropic signature given to the client earlier).
+Google's own tools (search, code execution, URL context) are dropped and named.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from turnout.core.dialects.mapping import effort_for_budget
+from turnout.core.dialects.validate import (
+    ANY,
+    BOOL,
+    INT,
+    JSON_OBJECT,
+    SAMPLING,
+    STR,
+    ListOf,
+    Num,
+    Obj,
+    OneOf,
+    check_against,
+)
+from turnout.core.errors import BadRequest
+from turnout.core.hub.conversation import (
+    Image,
+    Part,
+    Reasoning,
+    Request,
+    Text,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    ToolResult,
+    Turn,
+)
+from turnout.core.hub.seal import unseal
+
+__all__ = ["GEMINI_REQUEST", "json_schema", "read_request"]
+
+
+def _both(fields: dict[str, Any]) -> dict[str, Any]:
+    """Each camelCase field under its snake_case name too (Google's API takes either)."""
+    out = dict(fields)
+    for name, schema in fields.items():
+        snake = "".join("_" + c.lower() if c.isupper() else c for c in name)
+        out.setdefault(snake, schema)
+    return out
+
+
+_SIGNED_INT = Num(-1, 10**9, integer=True)  # -1: the model decides
+_PART = Obj(
+    _both(
+        {
+            "text": STR,
+            "thought": BOOL,
+            "thoughtSignature": STR,
+            "inlineData": Obj(_both({"mimeType": STR, "data": STR})),
+            "fileData": Obj(_both({"mimeType": STR, "fileUri": STR})),
+            "functionCall": Obj({"name": STR, "args": JSON_OBJECT, "id": STR}, required=("name",)),
+            "functionResponse": Obj({"name": STR, "response": JSON_OBJECT, "id": STR}, required=("name",)),
+        }
+    )
+)
+_CONTENT = Obj({"role": STR, "parts": ListOf(_PART)})
+_DECLARATION = Obj(
+    _both({"name": STR, "description": STR, "parameters": JSON_OBJECT, "parametersJsonSchema": JSON_OBJECT}),
+    required=("name",),
+)
+GEMINI_REQUEST = Obj(
+    _both(
+        {
+            "contents": OneOf((ListOf(_CONTENT), _CONTENT)),
+            "systemInstruction": OneOf((_CONTENT, STR)),
+            "tools": ListOf(Obj(_both({"functionDeclarations": ListOf(_DECLARATION)}))),
+            "toolConfig": Obj(
+                _both(
+                    {"functionCallingConfig": Obj(_both({"mode": STR, "allowedFunctionNames": ListOf(STR)}))}
+                )
+            ),
+            "generationConfig": Obj(
+                _both(
+                    {
+                        "temperature": SAMPLING,
+                        "topP": SAMPLING,
+                        "topK": INT,
+                        "maxOutputTokens": INT,
+                        "candidateCount": INT,
+                        "stopSequences": ListOf(STR),
+                        "responseMimeType": STR,
+                        "responseSchema": JSON_OBJECT,
+                        "responseJsonSchema": JSON_OBJECT,
+                        "thinkingConfig": Obj(
+                            _both(
+                                {"thinkingBudget": _SIGNED_INT, "includeThoughts": BOOL, "thinkingLevel": STR}
+                            )
+                        ),
+                    }
+                )
+            ),
+            "safetySettings": ANY,
+            "cachedContent": STR,
+        }
+    )
+)
+_LEVELS = {"minimal": "minimal", "low": "low", "medium": "medium", "high": "high"}
+
+
+def _get(obj: dict[str, Any], camel: str) -> Any:
+    """``obj[camel]``, or its snake_case spelling."""
+    if camel in obj:
+        return obj[camel]
+    return obj.get("".join("_" + c.lower() if c.isupper() else c for c in camel))
+
+
+def json_schema(schema: Any) -> Any:
+    """Gemini's OpenAPI-subset schema as JSON Schema: its upper-case types lower-cased,
+    ``nullable`` as a ``null`` type. Plain JSON Schema passes unchanged."""
+    if isinstance(schema, list):
+        return [json_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "type" and isinstance(value, str):
+            out[key] = value.lower()
+        elif key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            out[key] = {name: json_schema(s) for name, s in value.items()}
+        elif key == "nullable":
+            continue
+        else:
+            out[key] = json_schema(value)
+    if schema.get("nullable") is True and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+def _data_url(data: dict[str, Any]) -> str:
+    return f"data:{_get(data, 'mimeType') or 'application/octet-stream'};base64,{data.get('data') or ''}"
+
+
+class _Calls:
+    """Ids for calls that came without one, and which call a response answers."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.open: list[tuple[str, str]] = []  # (name, id), unanswered, oldest first
+
+    def call(self, name: str, given: Any) -> str:
+        self.count += 1
+        call_id = given if isinstance(given, str) and given else f"call_gemini_{self.count}"
+        self.open.append((name, call_id))
+        return call_id
+
+    def answer(self, name: str, given: Any) -> str:
+        if isinstance(given, str) and given:
+            self.open = [(n, i) for n, i in self.open if i != given]
+            return given
+        for k, (open_name, call_id) in enumerate(self.open):
+            if open_name == name:
+                del self.open[k]
+                return call_id
+        self.count += 1
+        return f"call_gemini_{self.count}"
+
+
+def _parts(raw: list[dict[str, Any]], calls: _Calls, role: str) -> list[Part]:
+    parts: list[Part] = []
+    for part in raw:
+        signature = _get(part, "thoughtSignature")
+        if part.get("thought") is True:
+            text = part.get("text") or ""
+            parts.append(unseal(signature, text, None) if signature else Reasoning(text, "gemini"))
+            continue
+        if isinstance(part.get("text"), str):
+            if part["text"]:
+                parts.append(Text(part["text"]))
+        elif (data := _get(part, "inlineData")) is not None:
+            parts.append(Image(_data_url(data)))
+        elif (data := _get(part, "fileData")) is not None:
+            parts.append(Text(f"[file: {_get(data, 'fileUri') or ''}]"))
+        elif (call := _get(part, "functionCall")) is not None:
+            if signature and role == "model":
+                parts.append(_signed(signature))
+            arguments = call.get("args") or {}
+            parts.append(ToolCall(calls.call(call["name"], call.get("id")), call["name"], _dumps(arguments)))
+        elif (answer := _get(part, "functionResponse")) is not None:
+            response = answer.get("response")
+            text = _dumps(response) if response is not None else ""
+            if isinstance(response, dict) and set(response) <= {"output", "content"}:
+                value = response.get("output", response.get("content"))
+                text = value if isinstance(value, str) else _dumps(value)
+            parts.append(ToolResult(calls.answer(answer["name"], answer.get("id")), [Text(text)]))
+    return parts
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _signed(signature: str) -> Reasoning:
+    """The signature on a function call: Google's (opaque), or one turnout sealed."""
+    if signature.startswith("turnout1."):
+        return unseal(signature, "", None)
+    return Reasoning("", "gemini", signature=signature)
+
+
+def _tools(raw: list[dict[str, Any]], dropped: dict[str, str]) -> list[Tool]:
+    tools: list[Tool] = []
+    for entry in raw:
+        for kind in entry:
+            if kind not in ("functionDeclarations", "function_declarations"):
+                dropped[f"tools: {kind}"] = "a Google tool with no counterpart at this backend"
+        for declaration in _get(entry, "functionDeclarations") or []:
+            schema = _get(declaration, "parametersJsonSchema") or declaration.get("parameters")
+            tools.append(
+                Tool(
+                    declaration["name"],
+                    declaration.get("description") or "",
+                    json_schema(schema) if schema else {"type": "object", "properties": {}},
+                )
+            )
+    return tools
+
+
+def _tool_choice(config: dict[str, Any]) -> ToolChoice | None:
+    calling = _get(config, "functionCallingConfig") or {}
+    mode = (calling.get("mode") or "").upper()
+    allowed = _get(calling, "allowedFunctionNames") or []
+    if mode in ("ANY", "VALIDATED") and len(allowed) == 1:
+        return ToolChoice("tool", allowed[0])
+    return {"AUTO": ToolChoice("auto"), "ANY": ToolChoice("required"), "NONE": ToolChoice("none")}.get(mode)
+
+
+def _thinking(config: dict[str, Any]) -> str | None:
+    thinking = _get(config, "thinkingConfig") or {}
+    level = _get(thinking, "thinkingLevel")
+    if isinstance(level, str) and level.lower() in _LEVELS:
+        return _LEVELS[level.lower()]
+    budget = _get(thinking, "thinkingBudget")
+    if isinstance(budget, int):
+        return "none" if budget == 0 else None if budget < 0 else effort_for_budget(budget)
+    return None
+
+
+def read_request(body: dict[str, Any]) -> Request:
+    check_against(GEMINI_REQUEST, body)
+    request = Request()
+    system = _get(body, "systemInstruction")
+    if isinstance(system, str):
+        request.system.append(system)
+    elif isinstance(system, dict):
+        text = "\n".join(
+            p.get("text") or "" for p in system.get("parts") or [] if isinstance(p.get("text"), str)
+        )
+        if text:
+            request.system.append(text)
+    contents = body.get("contents") or []
+    calls = _Calls()
+    for content in [contents] if isinstance(contents, dict) else contents:
+        role = "assistant" if content.get("role") == "model" else "user"
+        parts = _parts(content.get("parts") or [], calls, content.get("role") or "user")
+        if not parts:
+            continue
+        if request.turns and request.turns[-1].role == role:
+            request.turns[-1].parts += parts
+        else:
+            request.turns.append(Turn(role, parts))  # type: ignore[arg-type]
+    if not request.turns:
+        raise BadRequest("contents: nothing to answer (no part with text or data).")
+    request.tools = _tools(body.get("tools") or [], request.dropped)
+    request.tool_choice = _tool_choice(_get(body, "toolConfig") or {})
+    config = _get(body, "generationConfig") or {}
+    if (_get(config, "candidateCount") or 1) > 1:
+        raise BadRequest("generationConfig.candidateCount: only 1 can be translated for this backend.")
+    request.max_tokens = _get(config, "maxOutputTokens")
+    request.temperature = config.get("temperature")
+    request.top_p = _get(config, "topP")
+    request.stop = list(_get(config, "stopSequences") or [])
+    request.effort = _thinking(config)
+    schema = _get(config, "responseJsonSchema") or _get(config, "responseSchema")
+    if schema is not None and _get(config, "responseMimeType") == "application/json":
+        request.json_schema = {"name": "output", "schema": json_schema(schema)}
+    return request
