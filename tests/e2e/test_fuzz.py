@@ -67,7 +67,14 @@ def in_dialect(body: bytes, dialect: str) -> str | None:
         data = json.loads(body)
     except ValueError:
         return "not JSON"
-    if dialect == "anthropic":  # else OpenAI's shape, which the Responses API shares
+    if dialect == "gemini":
+        error = data.get("error") if isinstance(data, dict) else None
+        ok = (
+            isinstance(error, dict)
+            and isinstance(error.get("message"), str)
+            and isinstance(error.get("status"), str)
+        )
+    elif dialect == "anthropic":  # else OpenAI's shape, which the Responses API shares
         ok = data.get("type") == "error" and isinstance(data.get("error", {}).get("message"), str)
     else:
         ok = isinstance(data.get("error"), dict) and isinstance(data["error"].get("message"), str)
@@ -118,7 +125,9 @@ def forwarded_problem(case: Case, rec: Recorded) -> str | None:
         return "forwarded bytes that are not JSON"
     if not isinstance(data, dict) or not isinstance(data.get("model"), str):
         return "forwarded JSON that is not an object with a string model"
-    translated = MODELS["translated"][case.dialect] == (case.sent or {}).get("model")
+    translated = case.dialect == "gemini" or MODELS["translated"][case.dialect] == (case.sent or {}).get(
+        "model"
+    )
     if not translated and "content-encoding" not in case.headers and rec.body != case.body:
         return "a same-dialect body was changed on the way"
     target = "anthropic" if "/messages" in path else "openai"
@@ -156,8 +165,8 @@ def test_ten_thousand_hostile_requests(rig: tuple[ProxyHandle, StrictUpstream]) 
 def answer_case(i: int) -> tuple[str, str, bool]:
     """(client dialect, backend, stream): Responses clients only where they are translated."""
     rng = random.Random(SEED * 7 + i)
-    client = rng.choice(["anthropic", "openai", "responses"])
-    backend = rng.choice(["anth", "compat"] if client == "responses" else ["anth", "oai"])
+    client = rng.choice(["anthropic", "openai", "responses", "gemini"])
+    backend = rng.choice(["anth", "compat"] if client in ("responses", "gemini") else ["anth", "oai"])
     return client, backend, rng.random() < 0.5
 
 
@@ -171,9 +180,13 @@ def ask(url: str, i: int) -> str | None:
         )
     elif client_dialect == "responses":
         path, body = "/v1/responses", {"model": model, "input": "hi"}
+    elif client_dialect == "gemini":
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        path, body = f"/v1beta/models/{model}:{method}", {"contents": [{"parts": [{"text": "hi"}]}]}
     else:
         path, body = "/v1/chat/completions", {"model": model, "messages": [{"role": "user", "content": "hi"}]}
-    body["stream"] = stream
+    if client_dialect != "gemini":
+        body["stream"] = stream
     client = getattr(_clients, "client", None) or httpx.Client(timeout=30)
     _clients.client = client
     try:

@@ -145,7 +145,7 @@ def responses_body(rng: random.Random) -> dict[str, Any]:
             {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "rules"}]},
             {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]},
             {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "hm"}],
-             "encrypted_content": rng.choice(["gAAAA", "turnout1.eyJvIjoiYW50aHJvcGljIn0="])},
+             "encrypted_content": rng.choice(["gAAAA", "dHVybm91dDE6eyJvIjoiYW50aHJvcGljIn0="])},
             {"type": "function_call", "call_id": "call_1", "name": "read", "arguments": '{"path": "a"}'},
             {"type": "function_call_output", "call_id": "call_1", "output": "x=1"},
             {"type": "custom_tool_call", "call_id": "call_2", "name": "apply_patch", "input": "*** Begin"},
@@ -163,6 +163,45 @@ def responses_body(rng: random.Random) -> dict[str, Any]:
     ):
         if rng.random() < 0.3:
             body[name] = value
+    return body
+
+
+def gemini_body(rng: random.Random) -> dict[str, Any]:
+    """What Gemini CLI and google-genai send: contents and parts, declarations, config."""
+    body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}
+    if rng.random() < 0.5:
+        body["systemInstruction"] = {"parts": [{"text": "be brief"}]}
+    if rng.random() < 0.5:
+        schema = {"type": "OBJECT", "properties": {"file_path": {"type": "STRING", "nullable": True}}}
+        body["tools"] = [
+            {"functionDeclarations": [{"name": "read_file", "parameters": schema}]},
+            {"googleSearch": {}},
+        ]
+        body["toolConfig"] = {"functionCallingConfig": {"mode": rng.choice(["AUTO", "ANY", "NONE"])}}
+    if rng.random() < 0.5:
+        body["contents"] += [
+            {"role": "model", "parts": [
+                {"text": "hm", "thought": True, "thoughtSignature": "R29vZ2xl"},
+                {"functionCall": {"name": "read_file", "args": {"file_path": "a"}}},
+            ]},
+            {"role": "user", "parts": [
+                {"functionResponse": {"name": "read_file", "response": {"output": "x=1"}}},
+                {"inlineData": {"mimeType": "image/png", "data": PNG}},
+            ]},
+        ]  # fmt: skip
+    config: dict[str, Any] = {}
+    for name, value in (
+        ("temperature", 0.5),
+        ("maxOutputTokens", 100),
+        ("stopSequences", ["END"]),
+        ("thinkingConfig", {"thinkingLevel": "HIGH", "includeThoughts": True}),
+        ("responseMimeType", "application/json"),
+        ("responseJsonSchema", {"type": "OBJECT"}),
+    ):
+        if rng.random() < 0.3:
+            config[name] = value
+    if config:
+        body["generationConfig"] = config
     return body
 
 
@@ -253,23 +292,43 @@ PATHS = {
     "anthropic": ["/v1/messages", "/v1/messages/count_tokens", "/messages"],
     "openai": ["/v1/chat/completions", "/chat/completions", "/v1/embeddings"],
     "responses": ["/v1/responses", "/responses"],
+    "gemini": [
+        "/v1beta/models/{}:generateContent",
+        "/v1beta/models/{}:streamGenerateContent?alt=sse",
+        "/v1/models/{}:generateContent",
+        "/v1beta/models/{}:countTokens",
+    ],
 }
 MODELS = {
     # (client dialect, where to): the model that gets it there
-    "same": {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4o", "responses": "gpt-4o"},
-    "translated": {"anthropic": "gpt-4o", "openai": "claude-sonnet-4-5", "responses": "claude-sonnet-4-5"},
+    "same": {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4o", "responses": "gpt-4o", "gemini": "gpt-4o"},
+    "translated": {
+        "anthropic": "gpt-4o",
+        "openai": "claude-sonnet-4-5",
+        "responses": "claude-sonnet-4-5",
+        "gemini": "claude-sonnet-4-5",
+    },
+}  # no Gemini backend here: a Gemini client is always translated
+BODIES = {
+    "anthropic": anthropic_body,
+    "openai": openai_body,
+    "responses": responses_body,
+    "gemini": gemini_body,
 }
-BODIES = {"anthropic": anthropic_body, "openai": openai_body, "responses": responses_body}
 
 
 def request_case(rng: random.Random) -> Case:
-    dialect = rng.choice(["anthropic", "openai", "responses"])
+    dialect = rng.choice(["anthropic", "openai", "responses", "gemini"])
     route = rng.choice(["same", "same", "translated", "translated", "nowhere"])
     path = rng.choice(PATHS[dialect])
     base = BODIES[dialect](rng)
     if path.endswith("/embeddings"):
         base = {"model": "M", "input": rng.choice(["hello", ["a", "b"]])}
-    base["model"] = MODELS[route][dialect] if route != "nowhere" else rng.choice(["no-such-model", "x" * 300])
+    model = MODELS[route][dialect] if route != "nowhere" else rng.choice(["no-such-model", "x" * 300])
+    if dialect == "gemini":
+        path = path.format(model)  # Gemini names the model in the path
+    else:
+        base["model"] = model
     headers = {"content-type": "application/json"}
     if dialect == "anthropic":
         headers["anthropic-version"] = "2023-06-01"
@@ -312,6 +371,8 @@ def request_case(rng: random.Random) -> Case:
         elif extra < 0.45:
             path = rng.choice(["/v1/nope", "/v2/messages", "/", "/v1/models/x", "/%2e%2e/etc/passwd"])
             note += " unknown-path"
+            if dialect == "gemini":  # nothing says Gemini outside /v1beta: OpenAI's shape
+                return Case("POST", path, headers, body, "openai", note, doc)
         elif extra < 0.55:
             return Case(
                 rng.choice(["GET", "PUT", "DELETE", "PATCH"]), path, headers, body, dialect, note + " method"

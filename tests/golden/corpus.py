@@ -62,6 +62,14 @@ def to_responses_ctx(backend: Literal["anthropic", "openai"]) -> Context:
     )
 
 
+def to_gemini_ctx(backend: Literal["anthropic", "openai"]) -> Context:
+    """A Gemini client (Gemini CLI) answered from a backend of ``backend``'s dialect."""
+    return Context("gemini", backend, CLIENT_MODEL, stream=True, created=CREATED, nonce=NONCE)
+
+
+HUB_CLIENTS = {"responses": to_responses_ctx, "gemini": to_gemini_ctx}
+
+
 def run_stream(ctx: Context, pieces: list[bytes]) -> bytes:
     adapter = StreamAdapter(ctx)
     return b"".join(b"".join(adapter(p)) for p in [*pieces, b""])
@@ -92,22 +100,19 @@ def build(s: Scenario) -> dict[str, str | bytes]:
                 translate_response(error_body("anthropic", status, message), status, to_openai_ctx())[1]
             )
         )
-        files["client_responses_error.json"] = dump(
-            json.loads(
-                translate_response(
-                    error_body("anthropic", status, message), status, to_responses_ctx("anthropic")
-                )[1]
-            )
-        )
+        for client, make in HUB_CLIENTS.items():
+            answer = translate_response(error_body("anthropic", status, message), status, make("anthropic"))
+            files[f"client_{client}_error.json"] = dump(json.loads(answer[1]))
         return files
     files["openai.sse"] = openai_stream(s)
     files["anthropic.sse"] = anthropic_stream(s)
     files["client_anthropic.sse"] = run_stream(to_anthropic_ctx(), [files["openai.sse"]])
     files["client_openai.sse"] = run_stream(to_openai_ctx(), [files["anthropic.sse"]])
-    for backend in ("openai", "anthropic"):
-        upstream = files[f"{backend}.sse"]
-        assert isinstance(upstream, bytes)
-        files[f"client_responses_from_{backend}.sse"] = run_stream(to_responses_ctx(backend), [upstream])
+    for client, make in HUB_CLIENTS.items():
+        for backend in ("openai", "anthropic"):
+            upstream = files[f"{backend}.sse"]
+            assert isinstance(upstream, bytes)
+            files[f"client_{client}_from_{backend}.sse"] = run_stream(make(backend), [upstream])
     if not s.error_mid_stream:
         files["openai.json"] = dump(openai_completion(s))
         files["anthropic.json"] = dump(anthropic_message(s))
@@ -117,11 +122,12 @@ def build(s: Scenario) -> dict[str, str | bytes]:
         files["client_openai.json"] = dump(
             json.loads(translate_response(files["anthropic.json"].encode(), 200, to_openai_ctx())[1])
         )
-        for backend in ("openai", "anthropic"):
-            whole = files[f"{backend}.json"]
-            assert isinstance(whole, str)
-            answer = translate_response(whole.encode(), 200, to_responses_ctx(backend))[1]
-            files[f"client_responses_from_{backend}.json"] = dump(json.loads(answer))
+        for client, make in HUB_CLIENTS.items():
+            for backend in ("openai", "anthropic"):
+                whole = files[f"{backend}.json"]
+                assert isinstance(whole, str)
+                answer = translate_response(whole.encode(), 200, make(backend))[1]
+                files[f"client_{client}_from_{backend}.json"] = dump(json.loads(answer))
     compat, anthropic = quirks_for(s)
     if s.request_anthropic:
         files["request_anthropic.json"] = dump(s.request_anthropic)

@@ -153,7 +153,7 @@ def test_a_damaged_seal_keeps_only_the_readable_part() -> None:
     item = {
         "type": "reasoning",
         "summary": [{"type": "summary_text", "text": "t"}],
-        "encrypted_content": "turnout1.!!!",
+        "encrypted_content": "dHVybm91dDE6!!!",  # sealed, then damaged
     }
     body = codex_body()
     body["input"].insert(2, item)

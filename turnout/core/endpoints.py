@@ -40,8 +40,8 @@ _PROXIED = {
 }
 
 
-_GEMINI = re.compile(
-    r"^/(?:v1beta|v1)/models/([^/:]{1,512}):(generateContent|streamGenerateContent|countTokens)$"
+_GEMINI = re.compile(  # the model may hold a colon itself (turnout's ``backend:model``)
+    r"^/(?:v1beta|v1)/models/([^/]{1,512}):(generateContent|streamGenerateContent|countTokens)$"
 )
 _GEMINI_NAMES = {
     "generateContent": "gemini",

@@ -178,7 +178,7 @@ def _parts(raw: list[dict[str, Any]], calls: _Calls, role: str) -> list[Part]:
         signature = _get(part, "thoughtSignature")
         if part.get("thought") is True:
             text = part.get("text") or ""
-            parts.append(unseal(signature, text, None) if signature else Reasoning(text, "gemini"))
+            parts.append(unseal(signature, text, None, "gemini") if signature else Reasoning(text, "gemini"))
             continue
         if isinstance(part.get("text"), str):
             if part["text"]:
@@ -189,7 +189,7 @@ def _parts(raw: list[dict[str, Any]], calls: _Calls, role: str) -> list[Part]:
             parts.append(Text(f"[file: {_get(data, 'fileUri') or ''}]"))
         elif (call := _get(part, "functionCall")) is not None:
             if signature and role == "model":
-                parts.append(_signed(signature))
+                parts.append(unseal(signature, "", None, "gemini"))
             arguments = call.get("args") or {}
             parts.append(ToolCall(calls.call(call["name"], call.get("id")), call["name"], _dumps(arguments)))
         elif (answer := _get(part, "functionResponse")) is not None:
@@ -204,13 +204,6 @@ def _parts(raw: list[dict[str, Any]], calls: _Calls, role: str) -> list[Part]:
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-def _signed(signature: str) -> Reasoning:
-    """The signature on a function call: Google's (opaque), or one turnout sealed."""
-    if signature.startswith("turnout1."):
-        return unseal(signature, "", None)
-    return Reasoning("", "gemini", signature=signature)
 
 
 def _tools(raw: list[dict[str, Any]], dropped: dict[str, str]) -> list[Tool]:
