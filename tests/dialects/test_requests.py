@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.golden.corpus import translated_request
+from turnout.core.dialects.context import Context
 from turnout.core.dialects.ids import (
     ToolIds,
     message_id,
@@ -13,12 +15,22 @@ from turnout.core.dialects.ids import (
     upstream_tool_id,
 )
 from turnout.core.dialects.schema import clean_schema
-from turnout.core.dialects.to_anthropic_request import openai_to_anthropic
-from turnout.core.dialects.to_openai_request import anthropic_to_openai
 from turnout.core.errors import BadRequest
 from turnout.core.models import Quirks
 
 LONG = "mcp__server_with_a_long_name__tool_with_an_even_longer_descriptive_name_v2"
+
+
+def anthropic_to_openai(
+    body: dict, *, model: str, requested: str, quirks: Quirks, window: int | None = None
+) -> tuple[dict, Context]:
+    return translated_request(
+        body, "messages", "openai-compat", model=model, requested=requested, quirks=quirks, window=window
+    )
+
+
+def openai_to_anthropic(body: dict, *, model: str, requested: str, quirks: Quirks) -> tuple[dict, Context]:
+    return translated_request(body, "chat", "anthropic", model=model, requested=requested, quirks=quirks)
 
 
 def a2o(body: dict, quirks: Quirks | None = None, model: str = "up") -> dict:

@@ -6,7 +6,6 @@ import json
 
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.sse import SSEParser
-from turnout.core.dialects.stream_to_anthropic import ToAnthropicStream
 from turnout.core.dialects.translate import StreamAdapter
 
 
@@ -30,8 +29,8 @@ def chunk(delta: dict, finish: str | None = None) -> bytes:
 
 
 def to_anthropic(*pieces: bytes) -> list[tuple[str | None, dict]]:
-    t = ToAnthropicStream(Context("anthropic", "openai", "m"))
-    return events(b"".join(t.feed(p) for p in pieces) + t.finish())
+    adapter = StreamAdapter(Context("anthropic", "openai", "m"))
+    return events(b"".join(b"".join(adapter(p)) for p in [*pieces, b""]))
 
 
 def test_name_after_arguments_is_buffered_not_lost() -> None:

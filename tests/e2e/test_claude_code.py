@@ -156,3 +156,54 @@ def test_a_continued_session_on_an_upstream_that_repeats_ids_does_not_loop(
     calls = [c["id"] for m in history if m["role"] == "assistant" for c in m.get("tool_calls") or []]
     results = [m["tool_call_id"] for m in history if m["role"] == "tool"]
     assert len(calls) == 4 and calls == results
+
+
+@pytest.fixture(scope="module")
+def responses_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxyHandle, FakeUpstream]]:
+    """Every Claude model routed to a backend served only by the Responses API."""
+    tmp = tmp_path_factory.mktemp("claude-code-responses")
+    with (
+        FakeUpstream() as up,
+        proxy_on(
+            f"""
+backends:
+  responses-only:
+    kind: openai-responses
+    base_url: {up.url}/v1
+    key: sk-scripted-upstream-key-0004
+routes:
+  - match: "*"
+    backend: responses-only
+    model: scripted-model
+autodetect: {{environment: false, local: false}}
+analytics: {{path: {tmp / "analytics.sqlite3"}}}
+""",
+            tmp,
+        ) as proxy,
+    ):
+        yield proxy, up
+
+
+def test_claude_code_on_a_responses_only_backend(
+    claude_binary: Path, responses_only: tuple[ProxyHandle, FakeUpstream], tmp_path: Path
+) -> None:
+    proxy, upstream = responses_only
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    note = work / "note.txt"
+    note.write_text("the password is marlin\n")
+    report = run_claude(
+        claude_binary, claude_env(proxy, home), work, "-p", f"What does FILE:{note} say? Use the Read tool."
+    )
+    assert report["is_error"] is False and report["num_turns"] == 2
+    assert report["result"] == "The file says: the password is marlin"
+    calls = [r.json() for r in upstream.requests if r.path == "/v1/responses"]
+    assert len(calls) >= 2 and all(c["model"] == "scripted-model" for c in calls)
+    last = calls[-1]
+    assert any(t["name"] == "Read" for t in last["tools"])
+    outputs = [i for i in last["input"] if i["type"] == "function_call_output"]
+    assert outputs and "marlin" in outputs[0]["output"]
+    assert all(
+        r.headers["authorization"] == "Bearer sk-scripted-upstream-key-0004" for r in upstream.requests
+    )

@@ -14,7 +14,11 @@ from tests.e2e.conftest import Rig
 READ_TOOL = {
     "name": "read_file",
     "description": "Read a text file",
-    "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+    "input_schema": {
+        "type": "object",
+        "properties": {"file_path": {"type": "string"}},
+        "required": ["file_path"],
+    },
 }
 
 
@@ -37,7 +41,7 @@ def test_anthropic_sdk_runs_a_streaming_tool_conversation_on_an_openai_backend(
     assert events.count("message_start") == 1 and events[-1] == "message_stop"
     assert first.stop_reason == "tool_use"
     [call] = [b for b in first.content if b.type == "tool_use"]
-    assert call.name == "read_file" and call.input == {"path": str(secret_file)}
+    assert call.name == "read_file" and call.input == {"file_path": str(secret_file)}
     upstream = rig.upstream.last().json()
     assert (
         upstream["tools"][0]["function"]["name"] == "read_file"
@@ -83,7 +87,7 @@ def test_openai_sdk_runs_a_streaming_tool_conversation_on_an_anthropic_backend(
     assert choice.finish_reason == "tool_calls"
     [call] = choice.message.tool_calls or []
     assert call.function.name == "read_file" and json.loads(call.function.arguments) == {
-        "path": str(secret_file)
+        "file_path": str(secret_file)
     }
     upstream = rig.upstream.last()
     assert upstream.path == "/v1/messages" and upstream.json()["tools"][0]["name"] == "read_file"

@@ -113,7 +113,34 @@ def codex_scenario(body: dict[str, Any]) -> Scenario:
     return Scenario("scripted", text=["Done: ", "the file ", "is patched."])
 
 
+def _as_chat(body: dict[str, Any]) -> dict[str, Any]:
+    """A Responses or Gemini request as the Chat-shaped history the script reads."""
+    if isinstance(body.get("input"), list):
+        messages: list[dict[str, Any]] = []
+        for item in body["input"]:
+            if item.get("type") in ("function_call_output", "custom_tool_call_output"):
+                messages.append({"role": "tool", "content": item.get("output")})
+            elif item.get("role") in ("user", "assistant"):
+                messages.append({"role": item["role"], "content": item.get("content")})
+        tools = [{"name": t.get("name")} for t in body.get("tools") or []]
+        return {"messages": messages, "tools": tools}
+    if isinstance(body.get("contents"), list):
+        messages = []
+        for content in body["contents"]:
+            for part in content.get("parts") or []:
+                if "functionResponse" in part:
+                    response = part["functionResponse"].get("response") or {}
+                    messages.append({"role": "tool", "content": str(response.get("output", response))})
+                elif "text" in part and not part.get("thought"):
+                    role = "assistant" if content.get("role") == "model" else "user"
+                    messages.append({"role": role, "content": part["text"]})
+        declarations = [d for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
+        return {"messages": messages, "tools": [{"name": d.get("name")} for d in declarations]}
+    return body
+
+
 def scripted_scenario(body: dict[str, Any]) -> Scenario:
+    body = _as_chat(body)
     if "apply_patch" in _tool_names(body):
         return codex_scenario(body)
     result = _last_tool_result(body)

@@ -335,6 +335,10 @@ class FakeUpstream:
         body = json.loads(rec.body or b"{}")
         model = str(body.get("model", ""))
         anthropic = path.endswith("/messages") or path.endswith("/count_tokens")
+        wire = "responses" if path.endswith("/responses") else "gemini" if ":" in path else None
+        if wire == "gemini":  # Gemini names the model and the stream in the path
+            model = path.rsplit("/models/", 1)[-1].split(":")[0]
+            body["stream"] = ":streamGenerateContent" in path
         program = self._current_program = self.program_for(rec)
         if program is not None:
             program.remaining = max(program.remaining - 1, 0)
@@ -343,7 +347,9 @@ class FakeUpstream:
         if model.endswith("-slow"):
             await asyncio.sleep(self.slow_seconds)
         if "-error-" in model:
-            return await self._error(writer, int(model.rsplit("-", 1)[1]), anthropic)
+            return await self._error(writer, int(model.rsplit("-", 1)[1]), anthropic, gemini=wire == "gemini")
+        if wire is not None:
+            return await self._other_wire(writer, wire, model, body)
         if "scripted" in model:
             return await self._scripted(writer, body, anthropic)
         if path.endswith("/messages/count_tokens"):
@@ -403,6 +409,37 @@ class FakeUpstream:
         whole = gen.anthropic_message(scenario) if anthropic else gen.openai_completion(scenario)
         return await self._send(writer, 200, headers, json.dumps(whole).encode())
 
+    async def _other_wire(
+        self, writer: asyncio.StreamWriter, wire: str, model: str, body: dict[str, Any]
+    ) -> None:
+        """A Responses-only or a Gemini backend, answering as those APIs frame answers."""
+        from tests.fakes.scripted import scripted_scenario
+        from tests.golden import upstreams
+        from tests.golden.scenarios import Scenario
+
+        if "scripted" in model:
+            scenario = scripted_scenario(body)
+        elif body.get("stream"):
+            scenario = Scenario(
+                "fake", text=[f"w{i} " for i in range(self.stream_parts)], usage=(5, self.stream_parts, 0)
+            )
+        else:
+            scenario = Scenario("fake", text=[f"hello from {model}"], usage=(5, 4, 0))
+        headers = self._ok_headers(False)
+        if body.get("stream"):
+            data = (
+                upstreams.responses_stream(scenario)
+                if wire == "responses"
+                else upstreams.gemini_stream(scenario)
+            )
+            return await self._send_sse(writer, headers, data)
+        whole = (
+            upstreams.responses_response(scenario)
+            if wire == "responses"
+            else upstreams.gemini_response(scenario)
+        )
+        return await self._send(writer, 200, headers, json.dumps(whole).encode())
+
     def program_for(self, rec: Recorded) -> KeyProgram | None:
         key = rec.headers.get("x-api-key") or rec.headers.get("authorization", "").removeprefix("Bearer ")
         return self.programs.get(key)
@@ -451,7 +488,13 @@ class FakeUpstream:
         }
 
     async def _error(
-        self, writer: asyncio.StreamWriter, status: int, anthropic: bool, program: KeyProgram | None = None
+        self,
+        writer: asyncio.StreamWriter,
+        status: int,
+        anthropic: bool,
+        program: KeyProgram | None = None,
+        *,
+        gemini: bool = False,
     ) -> None:
         headers = {"content-type": "application/json"}
         if status == 429:
@@ -459,7 +502,10 @@ class FakeUpstream:
         if program is not None:
             headers.update(self._limit_headers(anthropic, program))
         message = program.message if program and program.message else f"fake {status}"
-        if anthropic:
+        if gemini:
+            state = {400: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED"}.get(status, "INTERNAL")
+            body = {"error": {"code": status, "message": message, "status": state}}
+        elif anthropic:
             kind = ANTHROPIC_ERRORS.get(status, "api_error" if status >= 500 else "invalid_request_error")
             body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fakeerr"}
             headers["request-id"] = "req_fakeerr"

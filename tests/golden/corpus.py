@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from tests.golden import upstreams
 from tests.golden.scenarios import (
     SCENARIOS,
     Scenario,
@@ -23,11 +24,10 @@ from tests.golden.scenarios import (
     openai_stream,
 )
 from turnout.core.dialects.context import Context
-from turnout.core.dialects.to_anthropic_request import openai_to_anthropic
-from turnout.core.dialects.to_openai_request import anthropic_to_openai
 from turnout.core.dialects.translate import StreamAdapter, translate_response
 from turnout.core.errors import error_body
-from turnout.core.models import Quirks
+from turnout.core.hub.through import request_through_hub
+from turnout.core.models import Backend, Quirks
 from turnout.core.providers import default_quirks
 
 ROOT = Path(__file__).parent
@@ -68,6 +68,46 @@ def to_gemini_ctx(backend: Literal["anthropic", "openai"]) -> Context:
 
 
 HUB_CLIENTS = {"responses": to_responses_ctx, "gemini": to_gemini_ctx}
+CLIENTS = ("anthropic", "openai", "responses", "gemini")
+NEW_BACKENDS = ("responses", "gemini")  # a Responses-only backend, Gemini's native API
+_AS_BACKEND: dict[str, dict[str, Any]] = {
+    "responses": {"backend": "openai", "backend_api": "responses"},
+    "gemini": {"backend": "gemini"},
+}
+
+
+def client_ctx(client: str, backend: str) -> Context:
+    """A client of ``client``'s API answered from a backend of ``NEW_BACKENDS``."""
+    dialect = {"anthropic": "anthropic", "openai": "openai", "responses": "openai", "gemini": "gemini"}[
+        client
+    ]
+    return Context(
+        dialect,  # type: ignore[arg-type]
+        model=CLIENT_MODEL,
+        stream=True,
+        include_usage=client == "openai",
+        created=CREATED,
+        nonce=NONCE,
+        api="responses" if client == "responses" else "",
+        **_AS_BACKEND[backend],
+    )
+
+
+def translated_request(
+    body: dict[str, Any],
+    endpoint: str,
+    kind: str,
+    *,
+    model: str = "up-model",
+    requested: str = CLIENT_MODEL,
+    quirks: Quirks | None = None,
+    window: int | None = None,
+) -> tuple[dict[str, Any], Context]:
+    """``body`` sent to ``endpoint`` as a backend of ``kind`` gets it, through the hub."""
+    backend = Backend("b", kind, "http://127.0.0.1:1", quirks=quirks or Quirks())  # type: ignore[arg-type]
+    return request_through_hub(
+        body, endpoint=endpoint, backend=backend, model=model, requested=requested, window=window
+    )
 
 
 def run_stream(ctx: Context, pieces: list[bytes]) -> bytes:
@@ -113,7 +153,24 @@ def build(s: Scenario) -> dict[str, str | bytes]:
             upstream = files[f"{backend}.sse"]
             assert isinstance(upstream, bytes)
             files[f"client_{client}_from_{backend}.sse"] = run_stream(make(backend), [upstream])
+    for backend in NEW_BACKENDS:
+        upstream = upstreams.responses_stream(s) if backend == "responses" else upstreams.gemini_stream(s)
+        files[f"{backend}.sse"] = upstream
+        for client in CLIENTS:
+            if client != backend:
+                files[f"client_{client}_from_{backend}.sse"] = run_stream(
+                    client_ctx(client, backend), [upstream]
+                )
     if not s.error_mid_stream:
+        for backend in NEW_BACKENDS:
+            whole = (
+                upstreams.responses_response(s) if backend == "responses" else upstreams.gemini_response(s)
+            )
+            files[f"{backend}.json"] = dump(whole)
+            for client in CLIENTS:
+                if client != backend:
+                    answer = translate_response(dump(whole).encode(), 200, client_ctx(client, backend))[1]
+                    files[f"client_{client}_from_{backend}.json"] = dump(json.loads(answer))
         files["openai.json"] = dump(openai_completion(s))
         files["anthropic.json"] = dump(anthropic_message(s))
         files["client_anthropic.json"] = dump(
@@ -131,15 +188,11 @@ def build(s: Scenario) -> dict[str, str | bytes]:
     compat, anthropic = quirks_for(s)
     if s.request_anthropic:
         files["request_anthropic.json"] = dump(s.request_anthropic)
-        out, _ = anthropic_to_openai(
-            s.request_anthropic, model="up-model", requested=CLIENT_MODEL, quirks=compat
-        )
+        out, _ = translated_request(s.request_anthropic, "messages", "openai-compat", quirks=compat)
         files["request_anthropic.to_openai.json"] = dump(out)
     if s.request_openai:
         files["request_openai.json"] = dump(s.request_openai)
-        out, _ = openai_to_anthropic(
-            s.request_openai, model="up-model", requested=CLIENT_MODEL, quirks=anthropic
-        )
+        out, _ = translated_request(s.request_openai, "chat", "anthropic", quirks=anthropic)
         files["request_openai.to_anthropic.json"] = dump(out)
     return files
 

@@ -55,7 +55,12 @@ __all__ = [
 ]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_DEFAULT_BASE = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com/v1"}
+_DEFAULT_BASE = {
+    "anthropic": "https://api.anthropic.com",
+    "openai": "https://api.openai.com/v1",
+    "openai-responses": "https://api.openai.com/v1",
+    "gemini": "https://generativelanguage.googleapis.com/v1beta",
+}
 _TOP = ("backends", "routes", "aliases", "limits", "autodetect", "pool", "analytics", "prices", "access")
 _BACKEND_KEYS = (
     "kind", "base_url", "key", "keys", "headers", "models", "timeout", "read_timeout", "quirks",

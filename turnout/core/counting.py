@@ -8,7 +8,6 @@ so in ``x-turnout-estimate``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from turnout.core.dialects.validate import check_request
@@ -28,5 +27,5 @@ def counted_here(endpoint: str, backend: Dialect, body: dict[str, Any]) -> dict[
     if endpoint == "gemini_count" and backend != "gemini":
         inner = body.get("generateContentRequest")
         request = inner if isinstance(inner, dict) else body
-        return {"totalTokens": math.ceil(read_gemini(request).text_size() / 4)}
+        return {"totalTokens": read_gemini(request).prompt_tokens()}
     return None

@@ -26,6 +26,11 @@ class Endpoint:
     model: str | None = None  # Gemini names the model in the path, not the body
 
     @property
+    def name_in_path(self) -> str | None:
+        """Gemini's method, as its path names it (``generateContent``…)."""
+        return self.path.rsplit(":", 1)[1] if self.model is not None else None
+
+    @property
     def stream(self) -> bool | None:
         """Whether the path itself asks for a stream (Gemini's); None: the body says."""
         return True if self.name == "gemini_stream" else None

@@ -16,6 +16,7 @@ __all__ = [
     "BASE_URL",
     "DIALECT_OF_KIND",
     "NAME",
+    "WIRE_OF_KIND",
     "AnalyticsSettings",
     "Backend",
     "BackendKind",
@@ -27,18 +28,35 @@ __all__ = [
     "PoolSettings",
     "Quirks",
     "Route",
+    "Wire",
 ]
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # backend names, key aliases, stored files
 BASE_URL = re.compile(r"^https?://[^/\s]+")  # what a base_url must start with
 
 Dialect = Literal["anthropic", "openai", "gemini"]
-BackendKind = Literal["anthropic", "openai", "openai-compat"]
-BACKEND_KINDS: tuple[BackendKind, ...] = ("anthropic", "openai", "openai-compat")
+BackendKind = Literal["anthropic", "openai", "openai-compat", "openai-responses", "gemini"]
+BACKEND_KINDS: tuple[BackendKind, ...] = (
+    "anthropic",
+    "openai",
+    "openai-compat",
+    "openai-responses",
+    "gemini",
+)
 DIALECT_OF_KIND: dict[str, Dialect] = {
     "anthropic": "anthropic",
     "openai": "openai",
     "openai-compat": "openai",
+    "openai-responses": "openai",
+    "gemini": "gemini",
+}
+Wire = Literal["messages", "chat", "responses", "gemini"]  # the API a backend's requests go to
+WIRE_OF_KIND: dict[str, Wire] = {
+    "anthropic": "messages",
+    "openai": "chat",
+    "openai-compat": "chat",
+    "openai-responses": "responses",  # a model served only by the Responses API
+    "gemini": "gemini",  # Gemini's native API (thought signatures survive tool loops)
 }
 
 
@@ -127,7 +145,13 @@ class Backend:
 
     @property
     def dialect(self) -> Dialect:
+        """The family of its error bodies, credentials and usage fields."""
         return DIALECT_OF_KIND[self.kind]
+
+    @property
+    def wire(self) -> Wire:
+        """The API translated requests are written in for it."""
+        return WIRE_OF_KIND[self.kind]
 
 
 @dataclass(frozen=True)

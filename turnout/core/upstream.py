@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from turnout.core.body import replace_model
 from turnout.core.dialects.context import Context
-from turnout.core.dialects.translate import BACKEND_PATHS, translate_request, translated
+from turnout.core.dialects.translate import backend_path, translate_request, translated
 from turnout.core.exchange import Exchange
 from turnout.core.headers import Fields, header_value, rewrite
+from turnout.core.hub.gemini_upstream import gemini_path
 from turnout.core.placement import Placement
 from turnout.core.routing import Target
 
@@ -54,7 +55,8 @@ def credential_headers(
     kind: str, key: str | None, extra: tuple[tuple[str, str], ...]
 ) -> tuple[frozenset[bytes], Fields]:
     """The headers a backend's requests lose and gain: its credential (``x-api-key`` for
-    Anthropic, ``Authorization: Bearer`` for the rest), its configured ``headers``, and
+    Anthropic, ``x-goog-api-key`` for Gemini, ``Authorization: Bearer`` for the rest), its
+    configured ``headers``, and
     ``Host`` (which follows the URL).
     Computed once per backend and key; the CLI's probes use it too."""
     extra_fields = tuple((k.lower().encode(), v.encode()) for k, v in extra)
@@ -62,6 +64,9 @@ def credential_headers(
     if kind == "anthropic":
         credential: Fields = ((b"x-api-key", key.encode()),) if key else ()
         drop |= {b"x-api-key"}
+    elif kind == "gemini":
+        credential = ((b"x-goog-api-key", key.encode()),) if key else ()
+        drop |= ANTHROPIC_ONLY | {b"x-goog-api-key", b"authorization"}
     else:
         credential = ((b"authorization", b"Bearer " + key.encode()),) if key else ()
         drop |= ANTHROPIC_ONLY | {b"authorization"}
@@ -86,7 +91,7 @@ def build_upstream(
     drop, add = credential_headers(backend.kind, placement.state.spec.key, backend.headers)
     fields, path = exchange.fields, exchange.endpoint.path
     body, changed, translation = exchange.wire, False, None
-    if translated(exchange.endpoint.name, exchange.endpoint.dialect, backend):
+    if translated(exchange.endpoint.name, backend):
         body, translation = translate_request(
             exchange.body,
             endpoint=exchange.endpoint.name,
@@ -95,8 +100,10 @@ def build_upstream(
             requested=decision.requested,
             window=window,
         )
-        changed, path = True, BACKEND_PATHS[backend.dialect]
+        changed, path = True, backend_path(backend, model, exchange.stream)
         drop, add = drop | _REENCODED, add + _JSON_IDENTITY
+    elif exchange.endpoint.model is not None:  # Gemini's own: the model is named in the path
+        path = gemini_path(model, exchange.stream, exchange.endpoint.name_in_path)
     elif model != decision.requested:
         body, changed = replace_model(exchange.raw, exchange.body, model), True
         drop = drop | {b"content-encoding", b"content-length"}  # the new bytes are sent as they are

@@ -24,6 +24,7 @@ class Context:
     nonce: str = field(default_factory=new_nonce)  # makes this response's ids unique (see ids.py)
     adjusted: dict[str, str] = field(default_factory=dict)  # what the request lost or had capped, and why
     api: str = ""  # the client's API when its dialect has several: "responses"
+    backend_api: str = ""  # the backend's, likewise
     custom_tools: list[str] = field(default_factory=list)  # client tools that take raw text (freeform)
     namespaces: dict[str, list[str]] = field(default_factory=dict)  # flat name → [namespace, name]
 
@@ -38,7 +39,7 @@ class Context:
     @property
     def label(self) -> str:
         """What is translated into what, for the flow's comment and the analytics row."""
-        return f"{self.api or self.client} → {self.backend}"
+        return f"{self.api or self.client} → {self.backend_api or self.backend}"
 
     def client_tool_name(self, name: str) -> str:
         return self.tool_names.get(name, name)

@@ -4,36 +4,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from turnout.core.codec import DecodeError, StreamDecoder
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.errors import translate_error
-from turnout.core.dialects.responses import to_anthropic_message, to_openai_completion
 from turnout.core.dialects.sse import EventTooLarge
-from turnout.core.dialects.stream_to_anthropic import ToAnthropicStream
-from turnout.core.dialects.stream_to_openai import ToOpenAIStream
-from turnout.core.dialects.to_anthropic_request import openai_to_anthropic
-from turnout.core.dialects.to_openai_request import anthropic_to_openai
-from turnout.core.dialects.validate import check_request, check_response
+from turnout.core.dialects.validate import check_response
 from turnout.core.errors import BadRequest, BadUpstreamResponse, brief, short_traceback
-from turnout.core.hub.stream import HubStream
+from turnout.core.hub.gemini_upstream import gemini_path
 from turnout.core.hub.through import (
     HUB_ENDPOINTS,
     answer_through_hub,
+    backend_wire,
     request_through_hub,
     stream_through_hub,
 )
 from turnout.core.models import Backend, Dialect
 from turnout.core.prices import Usage
-from turnout.core.usage import usage_of
 
 __all__ = [
     "BACKEND_PATHS",
     "StreamAdapter",
     "answer_object",
+    "backend_path",
     "readable_error",
     "serves_responses",
     "translate_request",
@@ -43,8 +39,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BACKEND_PATHS: dict[Dialect, str] = {"anthropic": "/v1/messages", "openai": "/v1/chat/completions"}
-_TRANSLATABLE = {"messages", "chat"}
+BACKEND_PATHS: dict[str, str] = {
+    "messages": "/v1/messages",
+    "chat": "/v1/chat/completions",
+    "responses": "/v1/responses",
+}
 
 
 def translate_request(
@@ -56,25 +55,17 @@ def translate_request(
     requested: str,
     window: int | None = None,
 ) -> tuple[bytes, Context]:
-    """A request body for ``backend`` in its dialect, and the context for the response side."""
-    if endpoint in HUB_ENDPOINTS:
-        out, ctx = request_through_hub(
-            body, endpoint=endpoint, backend=backend, model=model, requested=requested, window=window
-        )
-        return _dumps(out), ctx
-    if endpoint not in _TRANSLATABLE:
+    """A request body for ``backend`` in its dialect, and the context for the response side.
+    Every translation goes through the hub (``core/hub``): the client's dialect read in, the
+    backend's written out; a client's mistake is a 400 naming the field, never forwarded."""
+    if endpoint not in HUB_ENDPOINTS:
         raise BadRequest(
             f"{endpoint} requests cannot be translated for {backend.name}, a {backend.kind} backend; "
             "route this model to a backend of the same API."
         )
-    client = "anthropic" if backend.dialect == "openai" else "openai"
-    check_request(body, client)  # a client's mistake is a 400 naming the field, never forwarded
-    if backend.dialect == "openai":
-        out, ctx = anthropic_to_openai(
-            body, model=model, requested=requested, quirks=backend.quirks, window=window
-        )
-    else:
-        out, ctx = openai_to_anthropic(body, model=model, requested=requested, quirks=backend.quirks)
+    out, ctx = request_through_hub(
+        body, endpoint=endpoint, backend=backend, model=model, requested=requested, window=window
+    )
     return _dumps(out), ctx
 
 
@@ -86,11 +77,31 @@ def serves_responses(backend: Backend) -> bool:
     return backend.kind == "openai"
 
 
-def translated(endpoint: str, client: Dialect, backend: Backend) -> bool:
-    """Whether a request to ``endpoint`` must be translated for ``backend``."""
-    if endpoint == "responses":
-        return not serves_responses(backend)
-    return client != backend.dialect  # Gemini's endpoints too: only a Gemini backend takes them
+_CLIENT_WIRES = {
+    "messages": "messages",
+    "count_tokens": "messages",
+    "chat": "chat",
+    "embeddings": "chat",
+    "responses": "responses",
+    "gemini": "gemini",
+    "gemini_stream": "gemini",
+    "gemini_count": "gemini",
+}
+
+
+def translated(endpoint: str, backend: Backend) -> bool:
+    """Whether a request to ``endpoint`` must be translated for ``backend``: its API is not
+    the backend's (a Responses request to OpenAI itself passes, as OpenAI serves both)."""
+    if endpoint == "responses" and serves_responses(backend):
+        return False
+    return _CLIENT_WIRES.get(endpoint, "") != backend.wire
+
+
+def backend_path(backend: Backend, model: str, stream: bool) -> str:
+    """Where a translated request goes, under the backend's base URL."""
+    if backend.wire == "gemini":
+        return gemini_path(model, stream)
+    return BACKEND_PATHS[backend.wire]
 
 
 def _dumps(out: dict[str, Any]) -> bytes:
@@ -108,12 +119,8 @@ def translate_response(body: bytes, status: int, ctx: Context) -> tuple[int, byt
         return status, translate_error(body, status, ctx.client)
     try:
         data = orjson.loads(body)
-        check_response(data, ctx.backend)
-        if (through := answer_through_hub(data, ctx)) is not None:
-            return status, orjson.dumps(through)
-        if ctx.client == "anthropic":
-            return status, orjson.dumps(to_anthropic_message(data, ctx))
-        return status, orjson.dumps(to_openai_completion(data, ctx))
+        check_response(data, backend_wire(ctx))
+        return status, orjson.dumps(answer_through_hub(data, ctx))
     except (orjson.JSONDecodeError, TypeError, AttributeError, KeyError, IndexError, ValueError) as e:
         raise BadUpstreamResponse(
             f"The backend's answer could not be read ({type(e).__name__}: {str(e)[:160]})."
@@ -146,17 +153,6 @@ def readable_error(body: bytes, status: int, dialect: Dialect) -> bytes | None:
     return None
 
 
-class _Translator(Protocol):
-    @property
-    def completed(self) -> bool: ...
-    @property
-    def failure(self) -> str | None: ...
-
-    def feed(self, data: bytes) -> bytes: ...
-    def finish(self) -> bytes: ...
-    def fail(self, message: str) -> bytes: ...
-
-
 class StreamAdapter:
     """mitmproxy's ``response.stream`` callable: each read in, translated bytes out.
 
@@ -174,21 +170,12 @@ class StreamAdapter:
     ) -> None:
         self.ctx = ctx
         self.decoder = decoder  # a backend that compressed its stream although asked not to
-        self.translator: _Translator
-        if (through := stream_through_hub(ctx, prompt_tokens)) is not None:
-            self.translator = through
-        elif ctx.client == "anthropic":
-            self.translator = ToAnthropicStream(ctx, prompt_tokens)
-        else:
-            self.translator = ToOpenAIStream(ctx)
+        self.translator = stream_through_hub(ctx, prompt_tokens)
 
     @property
     def usage(self) -> Usage | None:
         """The usage the upstream reported (or turnout estimated)."""
-        if isinstance(self.translator, HubStream):
-            return self.translator.usage
-        raw = getattr(self.translator, "_usage", None)
-        return usage_of(self.ctx.backend, raw) if raw else None
+        return self.translator.usage
 
     @property
     def complete(self) -> bool:
@@ -202,7 +189,7 @@ class StreamAdapter:
 
     @property
     def usage_estimated(self) -> bool:
-        return bool(getattr(self.translator, "estimated", False))
+        return self.translator.estimated
 
     def __call__(self, data: bytes) -> list[bytes]:
         try:

@@ -306,6 +306,38 @@ CHAT_RESPONSE = Obj(
 ANTHROPIC_RESPONSE = Obj(
     {"content": ListOf(_BLOCK), "stop_reason": STR, "usage": JSON_OBJECT}, required=("content",)
 )
+RESPONSES_ANSWER = Obj(
+    {
+        "output": ListOf(
+            Tagged(
+                {
+                    "message": Obj({"content": ListOf(ANY_OBJECT)}),
+                    "function_call": Obj({"call_id": STR, "name": STR, "arguments": STR}, required=("name",)),
+                    "custom_tool_call": Obj({"call_id": STR, "name": STR, "input": STR}, required=("name",)),
+                    "reasoning": Obj({"summary": ListOf(ANY_OBJECT), "encrypted_content": STR}),
+                }
+            )
+        ),
+        "status": STR,
+        "usage": JSON_OBJECT,
+    },
+    required=("output",),
+)
+GEMINI_ANSWER = Obj(
+    {
+        "candidates": ListOf(
+            Obj({"content": Obj({"parts": ListOf(ANY_OBJECT)}), "finishReason": STR}), nonempty=True
+        ),
+        "usageMetadata": JSON_OBJECT,
+    },
+    required=("candidates",),
+)
+_ANSWERS = {
+    "messages": ANTHROPIC_RESPONSE,
+    "chat": CHAT_RESPONSE,
+    "responses": RESPONSES_ANSWER,
+    "gemini": GEMINI_ANSWER,
+}
 
 
 _SCHEMAS = {"anthropic": ANTHROPIC_REQUEST, "openai": CHAT_REQUEST}
@@ -397,11 +429,12 @@ def check_against(schema: Schema, body: Any) -> None:
         raise BadRequest(f"{path}: {e.problem}." if path else f"The request {e.problem}.") from None
 
 
-def check_response(data: Any, backend_dialect: str) -> None:
+def check_response(data: Any, wire: str) -> None:
     """Raise ``ValueError`` naming the first field of a backend's whole answer that is not
-    what its dialect promises (the caller answers the client with a 502)."""
+    what its API (``wire``: messages, chat, responses, gemini) promises (the caller answers
+    the client with a 502)."""
     try:
-        (ANTHROPIC_RESPONSE if backend_dialect == "anthropic" else CHAT_RESPONSE).check(data)
+        _ANSWERS[wire].check(data)
     except _Invalid as e:
         path = e.path.lstrip(".")
         raise ValueError(f"{path}: {e.problem}" if path else e.problem) from None

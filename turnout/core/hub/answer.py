@@ -84,6 +84,7 @@ class Finished:
 class Failed:
     message: str
     code: str = "server_error"  # context_length_exceeded, rate_limit_exceeded, insufficient_quota, …
+    kind: str | None = None  # the backend's own name for the error (overloaded_error), when it gave one
 
 
 Event = Started | TextDelta | ReasoningDelta | ReasoningSealed | ToolStarted | ToolDelta | Finished | Failed

@@ -4,7 +4,8 @@ Fed raw bytes at any boundary; never raises on what an upstream sends (an unread
 event becomes ``Failed``). Reasoning under any of its names (``reasoning_content``,
 ``reasoning``, ``reasoning_details``); tool calls keyed by ``index``, or by ``id`` when a
 backend sends none (Gemini's compatibility API), arguments that arrive before the name
-held until it comes; the finish held until the usage chunk, ``[DONE]`` or the end.
+held until it comes; the finish held until ``[DONE]`` or the end (the usage chunk comes after it); a stream
+that stops with neither a finish reason nor ``[DONE]`` was cut short.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 import orjson
 
-from turnout.core.dialects.responses import reasoning_text
 from turnout.core.dialects.sse import SSEParser
 from turnout.core.dialects.validate import event_problem
 from turnout.core.errors import brief
@@ -30,7 +30,7 @@ from turnout.core.hub.answer import (
 )
 from turnout.core.usage import usage_of
 
-__all__ = ["ChatReader", "chat_stop"]
+__all__ = ["ChatReader", "chat_stop", "reasoning_text"]
 
 _STOPS: dict[str, Stop] = {
     "length": "length",
@@ -38,6 +38,17 @@ _STOPS: dict[str, Stop] = {
     "function_call": "tool",
     "content_filter": "refusal",
 }
+
+
+def reasoning_text(message: dict[str, Any]) -> str:
+    """Reasoning under any of its names: ``reasoning_content``, ``reasoning``, ``reasoning_details``."""
+    for key in ("reasoning_content", "reasoning"):
+        if isinstance(message.get(key), str) and message[key]:
+            return str(message[key])
+    details = message.get("reasoning_details")
+    if isinstance(details, list):
+        return "".join(d.get("text") or d.get("summary") or "" for d in details if isinstance(d, dict))
+    return ""
 
 
 def chat_stop(finish_reason: Any, *, tool_calls: bool) -> Stop:
@@ -101,10 +112,8 @@ class ChatReader:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
             if data.strip() == b"[DONE]":
-                self._end(out) if self._finish is not None else self._fail(
-                    out, "The upstream stream ended before it finished."
-                )
-            return  # a keep-alive or a provider's comment
+                self._end(out)  # the upstream's own end, with a finish reason or not
+            return  # anything else: a keep-alive or a provider's comment
         if not isinstance(chunk, dict):
             return
         if (problem := event_problem(chunk, "openai")) is not None:

@@ -7,10 +7,13 @@ never keeps what no writer could send on; what it drops it names in ``Request.dr
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "File",
     "Image",
     "Origin",
     "Part",
@@ -30,11 +33,20 @@ Origin = Literal["anthropic", "openai", "gemini"]  # who issued an opaque value,
 @dataclass(slots=True)
 class Text:
     text: str
+    cache: dict[str, Any] | None = None  # Anthropic's cache_control, for backends that take it
 
 
 @dataclass(slots=True)
 class Image:
     url: str  # an http(s) URL or a data: URL
+
+
+@dataclass(slots=True)
+class File:
+    """A document sent whole (a PDF): a data: URL, and a name for it."""
+
+    data_url: str
+    filename: str = "document.pdf"
 
 
 @dataclass(slots=True)
@@ -66,7 +78,7 @@ class ToolResult:
     is_error: bool = False
 
 
-Part = Text | Image | Reasoning | ToolCall | ToolResult
+Part = Text | Image | File | Reasoning | ToolCall | ToolResult
 
 
 @dataclass(slots=True)
@@ -96,7 +108,7 @@ class ToolChoice:
 
 @dataclass(slots=True)
 class Request:
-    system: list[str] = field(default_factory=list)
+    system: list[Text] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
     tools: list[Tool] = field(default_factory=list)
     tool_choice: ToolChoice | None = None
@@ -110,10 +122,17 @@ class Request:
     stream: bool = False
     user: str | None = None
     dropped: dict[str, str] = field(default_factory=dict)  # what the reader could not carry, and why
+    prompt_estimate: Callable[[], int] | None = None  # the reader's own estimate of the prompt's tokens
+
+    def prompt_tokens(self) -> int:
+        """The prompt's tokens, estimated (chars/4, as ``core/tokens.py``)."""
+        if self.prompt_estimate is not None:
+            return self.prompt_estimate()
+        return math.ceil(self.text_size() / 4)
 
     def text_size(self) -> int:
-        """Characters of prompt, for estimates (chars/4, as ``core/tokens.py``)."""
-        size = sum(len(s) for s in self.system)
+        """Characters of prompt."""
+        size = sum(len(s.text) for s in self.system)
         for turn in self.turns:
             for part in turn.parts:
                 if isinstance(part, Text):

@@ -249,13 +249,13 @@ def read_request(body: dict[str, Any]) -> Request:
     request = Request()
     system = _get(body, "systemInstruction")
     if isinstance(system, str):
-        request.system.append(system)
+        request.system.append(Text(system))
     elif isinstance(system, dict):
         text = "\n".join(
             p.get("text") or "" for p in system.get("parts") or [] if isinstance(p.get("text"), str)
         )
         if text:
-            request.system.append(text)
+            request.system.append(Text(text))
     contents = body.get("contents") or []
     calls = _Calls()
     for content in [contents] if isinstance(contents, dict) else contents:

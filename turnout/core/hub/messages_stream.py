@@ -80,8 +80,10 @@ class MessagesReader:
             self._fail(out, "The upstream stream ended before it finished.")
         return out
 
-    def _fail(self, out: list[Event], message: str, code: str = "server_error") -> None:
-        out.append(Failed(message, code))
+    def _fail(
+        self, out: list[Event], message: str, code: str = "server_error", kind: str | None = None
+    ) -> None:
+        out.append(Failed(message, code, kind))
         self.ended = True
 
     def _on_event(self, name: bytes | None, payload: bytes, out: list[Event]) -> None:
@@ -116,10 +118,9 @@ class MessagesReader:
             self.ended = True
         elif kind == "error":
             error = event.get("error") or {}
+            kind = error.get("type") if isinstance(error, dict) else None
             message = (error.get("message") if isinstance(error, dict) else str(error)) or "Upstream error"
-            self._fail(
-                out, message, error_code(error.get("type") if isinstance(error, dict) else None, message)
-            )
+            self._fail(out, message, error_code(kind, message), kind if isinstance(kind, str) else None)
 
     def _start(self, index: int, block: dict[str, Any], out: list[Event]) -> None:
         self._blocks[index] = block = dict(block)

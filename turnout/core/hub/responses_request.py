@@ -193,7 +193,7 @@ def _items(items: list[dict[str, Any]], request: Request) -> None:
             role = item.get("role")
             if role in ("system", "developer"):
                 if text := _text_of(item.get("content")):
-                    request.system.append(text)
+                    request.system.append(Text(text))
             else:
                 turns.add(role or "user", list(_parts(item.get("content"))))
         elif kind in ("function_call", "custom_tool_call"):
@@ -231,7 +231,7 @@ def read_request(body: dict[str, Any], history: list[dict[str, Any]] | None = No
     check_against(RESPONSES_REQUEST, body)
     request = Request(stream=body.get("stream") is True)
     if instructions := body.get("instructions"):
-        request.system.append(instructions)
+        request.system.append(Text(instructions))
     raw = body.get("input")
     items: list[dict[str, Any]] = list(history or [])
     items += [{"type": "message", "role": "user", "content": raw}] if isinstance(raw, str) else raw or []

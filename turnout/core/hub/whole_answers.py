@@ -10,9 +10,8 @@ from typing import Any
 
 import orjson
 
-from turnout.core.dialects.responses import reasoning_text
 from turnout.core.hub.answer import Answer
-from turnout.core.hub.chat_stream import chat_stop
+from turnout.core.hub.chat_stream import chat_stop, reasoning_text
 from turnout.core.hub.conversation import Reasoning, Text, ToolCall
 from turnout.core.hub.messages_stream import messages_stop
 from turnout.core.usage import usage_of
