@@ -11,12 +11,13 @@ import pytest
 from turnout.core.dialects.context import Context
 from turnout.core.errors import BadRequest
 from turnout.core.hub.chat_request import write_request as to_chat
+from turnout.core.hub.chat_upstream import read_answer as read_chat_answer
 from turnout.core.hub.conversation import Reasoning
 from turnout.core.hub.messages_request import write_request as to_messages
+from turnout.core.hub.messages_upstream import read_answer as read_messages_answer
 from turnout.core.hub.responses_answer import write_answer
 from turnout.core.hub.responses_request import read_request
 from turnout.core.hub.seal import seal
-from turnout.core.hub.whole_answers import read_chat_answer, read_messages_answer
 from turnout.core.models import Quirks
 
 GRAMMAR = 'start: "*** Begin Patch" LF hunk+ "*** End Patch"'

@@ -7,15 +7,21 @@ OpenAPI subset (``"type": "OBJECT"``) or plain JSON Schema (``parametersJsonSche
 both become JSON Schema. A thought part's ``thoughtSignature`` is opaque to anyone but
 Google, unless turnout sealed it (an Anthropic signature given to the client earlier).
 Google's own tools (search, code execution, URL context) are dropped and named.
+
+Written for a Gemini backend: schemas as ``parametersJsonSchema`` (full JSON Schema, no
+subset to clean down to), an effort as a thinking budget, a Gemini signature back on the
+call it came with, function responses first in their turn and named after their call.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 
-from turnout.core.dialects.mapping import effort_for_budget
+from turnout.core.dialects.ids import upstream_tool_id
+from turnout.core.dialects.mapping import budget_for_effort, effort_for_budget, tool_input
 from turnout.core.dialects.validate import (
     ANY,
     BOOL,
@@ -31,6 +37,7 @@ from turnout.core.dialects.validate import (
 )
 from turnout.core.errors import BadRequest
 from turnout.core.hub.conversation import (
+    File,
     Image,
     Part,
     Reasoning,
@@ -43,8 +50,10 @@ from turnout.core.hub.conversation import (
     Turn,
 )
 from turnout.core.hub.seal import unseal
+from turnout.core.hub.tools import ToolNames
+from turnout.core.models import Quirks
 
-__all__ = ["GEMINI_REQUEST", "json_schema", "read_request"]
+__all__ = ["GEMINI_REQUEST", "json_schema", "read_request", "write_request"]
 
 
 def _both(fields: dict[str, Any]) -> dict[str, Any]:
@@ -283,3 +292,114 @@ def read_request(body: dict[str, Any]) -> Request:
     if schema is not None and _get(config, "responseMimeType") == "application/json":
         request.json_schema = {"name": "output", "schema": json_schema(schema)}
     return request
+
+
+# -- written for a backend of this API ---------------------------------------------------
+_DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.S)
+
+
+def _data(url: str) -> dict[str, Any]:
+    if found := _DATA_URL.match(url):
+        return {"inlineData": {"mimeType": found["media"], "data": found["data"]}}
+    return {"fileData": {"mimeType": "image/*", "fileUri": url}}
+
+
+def _user_parts(parts: list[Any], names_of: dict[str, str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for part in parts:
+        if isinstance(part, ToolResult):
+            call_id = upstream_tool_id(part.call_id)
+            text = "\n".join(c.text for c in part.content if isinstance(c, Text) and c.text)
+            response = {"error": text or "Error"} if part.is_error else {"output": text}
+            answer = {"id": call_id, "name": names_of.get(call_id, ""), "response": response}
+            out.append({"functionResponse": answer})
+            out += [_data(c.url) for c in part.content if isinstance(c, Image)]
+        elif isinstance(part, Text) and part.text:
+            out.append({"text": part.text})
+        elif isinstance(part, Image):
+            out.append(_data(part.url))
+        elif isinstance(part, File):
+            out.append(_data(part.data_url))
+    results = [p for p in out if "functionResponse" in p]
+    return results + [p for p in out if "functionResponse" not in p]  # results first
+
+
+def _model_parts(parts: list[Any], names: ToolNames, names_of: dict[str, str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    signature: str | None = None  # Gemini's own, waiting for the part it belongs to
+    for part in parts:
+        if isinstance(part, Reasoning):
+            if part.origin == "gemini" and part.signature:
+                signature = part.signature
+        elif isinstance(part, Text) and part.text:
+            out.append({"text": part.text})
+        elif isinstance(part, ToolCall):
+            call_id, name = upstream_tool_id(part.id), names.of_call(part)
+            names_of[call_id] = name
+            arguments = {"input": part.arguments} if part.custom else tool_input(part.arguments)
+            entry: dict[str, Any] = {"functionCall": {"id": call_id, "name": name, "args": arguments}}
+            if signature is not None:
+                entry["thoughtSignature"], signature = signature, None
+            out.append(entry)
+    if signature is not None and out:
+        out[-1]["thoughtSignature"] = signature
+    return out
+
+
+def write_request(
+    request: Request, *, model: str, quirks: Quirks
+) -> tuple[dict[str, Any], ToolNames, dict[str, str]]:
+    names = ToolNames(shorten=True)
+    adjusted = dict(request.dropped)
+    names_of: dict[str, str] = {}  # call id → the name sent, for its functionResponse
+    contents: list[dict[str, Any]] = []
+    for turn in request.turns:
+        if turn.role == "user":
+            parts = _user_parts(turn.parts, names_of)
+        else:
+            parts = _model_parts(turn.parts, names, names_of)
+        if parts:
+            contents.append({"role": "user" if turn.role == "user" else "model", "parts": parts})
+    out: dict[str, Any] = {"contents": contents}
+    if system := "\n".join(t.text for t in request.system if t.text):
+        out["systemInstruction"] = {"parts": [{"text": system}]}
+    if request.tools:
+        declarations = []
+        for tool in request.tools:
+            entry: dict[str, Any] = {"name": names.of_tool(tool), "parametersJsonSchema": tool.schema}
+            if tool.custom:
+                entry["parametersJsonSchema"] = {
+                    "type": "object",
+                    "properties": {"input": {"type": "string"}},
+                    "required": ["input"],
+                }
+            if tool.description:
+                entry["description"] = tool.description
+            declarations.append(entry)
+        out["tools"] = [{"functionDeclarations": declarations}]
+        choice = request.tool_choice
+        if choice is not None:
+            mode = {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}[choice.mode]
+            calling: dict[str, Any] = {"mode": mode}
+            if choice.mode == "tool" and choice.name:
+                calling["allowedFunctionNames"] = [names.name(choice.name)]
+            out["toolConfig"] = {"functionCallingConfig": calling}
+    config: dict[str, Any] = {}
+    if request.max_tokens is not None:
+        config["maxOutputTokens"] = min(request.max_tokens, quirks.max_tokens_cap or request.max_tokens)
+    if request.temperature is not None:
+        config["temperature"] = request.temperature
+    if request.top_p is not None:
+        config["topP"] = request.top_p
+    if request.stop:
+        config["stopSequences"] = request.stop[:5]
+    if request.effort == "none":
+        config["thinkingConfig"] = {"thinkingBudget": 0}
+    elif request.effort and (budget := budget_for_effort(request.effort)):
+        config["thinkingConfig"] = {"thinkingBudget": budget, "includeThoughts": True}
+    if request.json_schema is not None:
+        config["responseMimeType"] = "application/json"
+        config["responseJsonSchema"] = request.json_schema.get("schema") or {}
+    if config:
+        out["generationConfig"] = config
+    return out, names, adjusted

@@ -1,23 +1,18 @@
-"""A backend speaking Gemini's native API (``kind: gemini``): hub requests written for it,
-and its answers and streams read back.
+"""A backend speaking Gemini's native API (``kind: gemini``): its whole answers and
+streams read into the hub (requests for it: ``gemini_request``).
 
 Gemini signs the function calls of a thinking turn (``thoughtSignature``) and rejects a
 tool loop whose history drops the signature; so a signature it issued rides in the hub
-(tagged ``gemini``), goes to the client inside something it keeps (``seal.py``), and is
-put back on the same call's part on the next turn. Schemas go as
-``parametersJsonSchema`` (full JSON Schema, no OpenAPI subset to clean down to); an
-effort becomes a thinking budget.
+(tagged ``gemini``), reaches the client inside something it keeps (``seal.py``), and is
+put back on the same call's part on the next turn.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 
-from turnout.core.dialects.ids import upstream_tool_id
-from turnout.core.dialects.mapping import budget_for_effort, tool_input
 from turnout.core.dialects.sse import SSEParser
 from turnout.core.hub.answer import (
     Answer,
@@ -32,14 +27,11 @@ from turnout.core.hub.answer import (
     ToolDelta,
     ToolStarted,
 )
-from turnout.core.hub.conversation import File, Image, Reasoning, Request, Text, ToolCall, ToolResult
-from turnout.core.hub.tools import ToolNames
-from turnout.core.models import Quirks
+from turnout.core.hub.conversation import Reasoning, Text, ToolCall
 from turnout.core.usage import usage_of
 
-__all__ = ["GeminiReader", "gemini_path", "read_answer", "write_request"]
+__all__ = ["GeminiReader", "gemini_path", "read_answer"]
 
-_DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.S)
 _REFUSED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"})
 
 
@@ -47,113 +39,6 @@ def gemini_path(model: str, stream: bool, method: str | None = None) -> str:
     """The upstream path (a base URL's path, ``/v1beta`` by default, stands for ``/v1``)."""
     method = method or ("streamGenerateContent" if stream else "generateContent")
     return f"/v1/models/{model}:{method}" + ("?alt=sse" if method == "streamGenerateContent" else "")
-
-
-def _data(url: str) -> dict[str, Any]:
-    if found := _DATA_URL.match(url):
-        return {"inlineData": {"mimeType": found["media"], "data": found["data"]}}
-    return {"fileData": {"mimeType": "image/*", "fileUri": url}}
-
-
-def _user_parts(parts: list[Any], names_of: dict[str, str]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for part in parts:
-        if isinstance(part, ToolResult):
-            call_id = upstream_tool_id(part.call_id)
-            text = "\n".join(c.text for c in part.content if isinstance(c, Text) and c.text)
-            response = {"error": text or "Error"} if part.is_error else {"output": text}
-            answer = {"id": call_id, "name": names_of.get(call_id, ""), "response": response}
-            out.append({"functionResponse": answer})
-            out += [_data(c.url) for c in part.content if isinstance(c, Image)]
-        elif isinstance(part, Text) and part.text:
-            out.append({"text": part.text})
-        elif isinstance(part, Image):
-            out.append(_data(part.url))
-        elif isinstance(part, File):
-            out.append(_data(part.data_url))
-    results = [p for p in out if "functionResponse" in p]
-    return results + [p for p in out if "functionResponse" not in p]  # results first
-
-
-def _model_parts(parts: list[Any], names: ToolNames, names_of: dict[str, str]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    signature: str | None = None  # Gemini's own, waiting for the part it belongs to
-    for part in parts:
-        if isinstance(part, Reasoning):
-            if part.origin == "gemini" and part.signature:
-                signature = part.signature
-        elif isinstance(part, Text) and part.text:
-            out.append({"text": part.text})
-        elif isinstance(part, ToolCall):
-            call_id, name = upstream_tool_id(part.id), names.of_call(part)
-            names_of[call_id] = name
-            arguments = {"input": part.arguments} if part.custom else tool_input(part.arguments)
-            entry: dict[str, Any] = {"functionCall": {"id": call_id, "name": name, "args": arguments}}
-            if signature is not None:
-                entry["thoughtSignature"], signature = signature, None
-            out.append(entry)
-    if signature is not None and out:
-        out[-1]["thoughtSignature"] = signature
-    return out
-
-
-def write_request(
-    request: Request, *, model: str, quirks: Quirks
-) -> tuple[dict[str, Any], ToolNames, dict[str, str]]:
-    names = ToolNames(shorten=True)
-    adjusted = dict(request.dropped)
-    names_of: dict[str, str] = {}  # call id → the name sent, for its functionResponse
-    contents: list[dict[str, Any]] = []
-    for turn in request.turns:
-        if turn.role == "user":
-            parts = _user_parts(turn.parts, names_of)
-        else:
-            parts = _model_parts(turn.parts, names, names_of)
-        if parts:
-            contents.append({"role": "user" if turn.role == "user" else "model", "parts": parts})
-    out: dict[str, Any] = {"contents": contents}
-    if system := "\n".join(t.text for t in request.system if t.text):
-        out["systemInstruction"] = {"parts": [{"text": system}]}
-    if request.tools:
-        declarations = []
-        for tool in request.tools:
-            entry: dict[str, Any] = {"name": names.of_tool(tool), "parametersJsonSchema": tool.schema}
-            if tool.custom:
-                entry["parametersJsonSchema"] = {
-                    "type": "object",
-                    "properties": {"input": {"type": "string"}},
-                    "required": ["input"],
-                }
-            if tool.description:
-                entry["description"] = tool.description
-            declarations.append(entry)
-        out["tools"] = [{"functionDeclarations": declarations}]
-        choice = request.tool_choice
-        if choice is not None:
-            mode = {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}[choice.mode]
-            calling: dict[str, Any] = {"mode": mode}
-            if choice.mode == "tool" and choice.name:
-                calling["allowedFunctionNames"] = [names.name(choice.name)]
-            out["toolConfig"] = {"functionCallingConfig": calling}
-    config: dict[str, Any] = {}
-    if request.max_tokens is not None:
-        config["maxOutputTokens"] = min(request.max_tokens, quirks.max_tokens_cap or request.max_tokens)
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
-    if request.top_p is not None:
-        config["topP"] = request.top_p
-    if request.stop:
-        config["stopSequences"] = request.stop[:5]
-    if request.effort == "none":
-        config["thinkingConfig"] = {"thinkingBudget": 0}
-    elif request.effort and (budget := budget_for_effort(request.effort)):
-        config["thinkingConfig"] = {"thinkingBudget": budget, "includeThoughts": True}
-    if request.json_schema is not None:
-        config["responseMimeType"] = "application/json"
-        config["responseJsonSchema"] = request.json_schema.get("schema") or {}
-    if config:
-        out["generationConfig"] = config
-    return out, names, adjusted
 
 
 def _stop(reason: Any, calls: bool) -> Stop:

@@ -1,10 +1,9 @@
-"""A backend served only by the OpenAI Responses API (``kind: openai-responses``): hub
-requests written for it, and its answers and streams read back.
+"""A backend served only by the OpenAI Responses API (``kind: openai-responses``): its
+whole answers and streams read into the hub (requests for it: ``responses_request``).
 
-Reasoning is asked for statelessly (``store: false`` with ``include:
-["reasoning.encrypted_content"]``), so an OpenAI reasoning item can ride back to the
-client and return on the next turn without turnout keeping anything. Stop sequences have
-no Responses counterpart: not sent, and said so.
+Custom tool calls come back as the function with one ``input`` argument a client of
+another API knows them as; reasoning items keep their encrypted content (tagged
+``openai``) so it can go back on the next turn.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from typing import Any
 
 import orjson
 
-from turnout.core.dialects.ids import upstream_tool_id
 from turnout.core.dialects.mapping import as_mapping
 from turnout.core.dialects.sse import SSEParser
 from turnout.core.hub.answer import (
@@ -29,129 +27,10 @@ from turnout.core.hub.answer import (
     ToolDelta,
     ToolStarted,
 )
-from turnout.core.hub.conversation import File, Image, Reasoning, Request, Text, ToolCall, ToolResult
-from turnout.core.hub.tools import ToolNames
-from turnout.core.models import Quirks
+from turnout.core.hub.conversation import Reasoning, Text, ToolCall
 from turnout.core.usage import usage_of
 
-__all__ = ["ResponsesReader", "read_answer", "write_request"]
-
-
-def _content(parts: list[Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for part in parts:
-        if isinstance(part, Text) and part.text:
-            out.append({"type": "input_text", "text": part.text})
-        elif isinstance(part, Image):
-            out.append({"type": "input_image", "image_url": part.url})
-        elif isinstance(part, File):
-            out.append({"type": "input_file", "file_data": part.data_url, "filename": part.filename})
-    return out
-
-
-def _result_text(result: ToolResult) -> str:
-    text = "\n".join(c.text for c in result.content if isinstance(c, Text) and c.text)
-    return (f"Error: {text}" if text else "Error") if result.is_error else text
-
-
-def write_request(
-    request: Request, *, model: str, quirks: Quirks
-) -> tuple[dict[str, Any], ToolNames, dict[str, str]]:
-    names = ToolNames(shorten=True)
-    adjusted = dict(request.dropped)
-    items: list[dict[str, Any]] = []
-    custom_calls: set[str] = set()
-    for turn in request.turns:
-        if turn.role == "user":
-            results = [p for p in turn.parts if isinstance(p, ToolResult)]
-            for result in results:
-                call_id = upstream_tool_id(result.call_id)
-                kind = "custom_tool_call_output" if call_id in custom_calls else "function_call_output"
-                items.append({"type": kind, "call_id": call_id, "output": _result_text(result)})
-            if content := _content([p for p in turn.parts if not isinstance(p, ToolResult)]):
-                items.append({"type": "message", "role": "user", "content": content})
-            continue
-        for part in turn.parts:
-            if isinstance(part, Text) and part.text:
-                content = [{"type": "output_text", "text": part.text}]
-                items.append({"type": "message", "role": "assistant", "content": content})
-            elif isinstance(part, Reasoning) and part.origin == "openai" and part.encrypted:
-                summary = [{"type": "summary_text", "text": part.text}] if part.text else []
-                item: dict[str, Any] = {
-                    "type": "reasoning",
-                    "summary": summary,
-                    "encrypted_content": part.encrypted,
-                }
-                if part.id:
-                    item["id"] = part.id
-                items.append(item)
-            elif isinstance(part, ToolCall):
-                call_id, name = upstream_tool_id(part.id), names.of_call(part)
-                if part.custom:
-                    custom_calls.add(call_id)
-                    items.append(
-                        {
-                            "type": "custom_tool_call",
-                            "call_id": call_id,
-                            "name": name,
-                            "input": part.arguments,
-                        }
-                    )
-                else:
-                    items.append(
-                        {
-                            "type": "function_call",
-                            "call_id": call_id,
-                            "name": name,
-                            "arguments": part.arguments or "{}",
-                        }
-                    )
-    out: dict[str, Any] = {"model": model, "input": items, "store": False}
-    if system := "\n".join(t.text for t in request.system if t.text):
-        out["instructions"] = system
-    if request.tools:
-        tools = []
-        for tool in request.tools:
-            name = names.of_tool(tool)
-            if tool.custom:
-                entry: dict[str, Any] = {"type": "custom", "name": name, "description": tool.description}
-                if tool.grammar:
-                    entry["format"] = {"type": "grammar", "syntax": "lark", "definition": tool.grammar}
-            else:
-                entry = {
-                    "type": "function",
-                    "name": name,
-                    "description": tool.description,
-                    "parameters": tool.schema,
-                }
-            tools.append(entry)
-        out["tools"] = tools
-        choice = request.tool_choice
-        if choice is not None and choice.mode == "tool" and choice.name:
-            out["tool_choice"] = {"type": "function", "name": names.name(choice.name)}
-        elif choice is not None:
-            out["tool_choice"] = choice.mode
-        if request.parallel_tools is not None:
-            out["parallel_tool_calls"] = request.parallel_tools
-    if request.max_tokens is not None:
-        out["max_output_tokens"] = min(request.max_tokens, quirks.max_tokens_cap or request.max_tokens)
-    if request.temperature is not None:
-        out["temperature"] = request.temperature
-    if request.top_p is not None:
-        out["top_p"] = request.top_p
-    if request.stop:
-        adjusted["stop"] = "not sent: the Responses API has no stop sequences"
-    if request.effort:
-        out["reasoning"] = {"effort": {"max": "high"}.get(request.effort, request.effort), "summary": "auto"}
-        out["include"] = ["reasoning.encrypted_content"]
-    if request.json_schema is not None:
-        fmt = {"type": "json_schema", "name": request.json_schema.get("name") or "output"}
-        out["text"] = {"format": {**fmt, "schema": request.json_schema.get("schema") or {}}}
-    if quirks.forward_user_id and request.user:
-        out["safety_identifier"] = request.user
-    if request.stream:
-        out["stream"] = True
-    return out, names, adjusted
+__all__ = ["ResponsesReader", "read_answer"]
 
 
 def _custom_arguments(value: Any) -> str:

@@ -12,28 +12,29 @@ from collections.abc import Callable
 from typing import Any
 
 from turnout.core.dialects.context import Context
-from turnout.core.hub import gemini_upstream, responses_upstream
+from turnout.core.hub import chat_upstream, gemini_upstream, messages_upstream, responses_upstream
 from turnout.core.hub.answer import Answer
 from turnout.core.hub.chat_answer import ChatWriter
 from turnout.core.hub.chat_answer import write_answer as chat_answer
 from turnout.core.hub.chat_request import read_request as read_chat
 from turnout.core.hub.chat_request import write_request as chat_request
-from turnout.core.hub.chat_stream import ChatReader
+from turnout.core.hub.chat_upstream import ChatReader
 from turnout.core.hub.conversation import Request
 from turnout.core.hub.gemini_answer import GeminiWriter
 from turnout.core.hub.gemini_answer import write_answer as gemini_answer
 from turnout.core.hub.gemini_request import read_request as read_gemini
+from turnout.core.hub.gemini_request import write_request as gemini_request
 from turnout.core.hub.messages_answer import MessagesWriter
 from turnout.core.hub.messages_answer import write_answer as messages_answer
 from turnout.core.hub.messages_request import read_request as read_messages
 from turnout.core.hub.messages_request import write_request as messages_request
-from turnout.core.hub.messages_stream import MessagesReader
+from turnout.core.hub.messages_upstream import MessagesReader
 from turnout.core.hub.responses_answer import write_answer as responses_answer
 from turnout.core.hub.responses_request import read_request as read_responses
+from turnout.core.hub.responses_request import write_request as responses_request
 from turnout.core.hub.responses_stream import ResponsesWriter
 from turnout.core.hub.stream import HubStream, Reader, Writer
 from turnout.core.hub.tools import ToolNames
-from turnout.core.hub.whole_answers import read_chat_answer, read_messages_answer
 from turnout.core.models import Backend, Dialect
 
 __all__ = [
@@ -61,8 +62,8 @@ _CLIENTS: dict[str, Dialect] = {
     "gemini_stream": "gemini",
 }
 _ANSWER_READERS: dict[str, Callable[[dict[str, Any]], Answer]] = {
-    "chat": read_chat_answer,
-    "messages": read_messages_answer,
+    "chat": chat_upstream.read_answer,
+    "messages": messages_upstream.read_answer,
     "responses": responses_upstream.read_answer,
     "gemini": gemini_upstream.read_answer,
 }
@@ -103,9 +104,9 @@ def _write(
     if backend.wire == "chat":
         return chat_request(request, model=model, quirks=quirks, window=window)
     if backend.wire == "responses":
-        return responses_upstream.write_request(request, model=model, quirks=quirks)
+        return responses_request(request, model=model, quirks=quirks)
     if backend.wire == "gemini":
-        return gemini_upstream.write_request(request, model=model, quirks=quirks)
+        return gemini_request(request, model=model, quirks=quirks)
     return messages_request(request, model=model, quirks=quirks)
 
 

@@ -17,6 +17,7 @@ from turnout.core.dialects.sse import SSEParser
 from turnout.core.dialects.validate import event_problem
 from turnout.core.errors import brief
 from turnout.core.hub.answer import (
+    Answer,
     Event,
     Failed,
     Finished,
@@ -28,10 +29,10 @@ from turnout.core.hub.answer import (
     ToolDelta,
     ToolStarted,
 )
-from turnout.core.hub.conversation import Reasoning
+from turnout.core.hub.conversation import Reasoning, Text, ToolCall
 from turnout.core.usage import usage_of
 
-__all__ = ["MessagesReader", "error_code", "messages_stop"]
+__all__ = ["MessagesReader", "error_code", "messages_stop", "read_answer"]
 
 _STOPS: dict[str, Stop] = {
     "max_tokens": "length",
@@ -158,3 +159,24 @@ class MessagesReader:
             )
         elif block.get("type") == "redacted_thinking" and block.get("data"):
             out.append(ReasoningSealed(Reasoning("", "anthropic", encrypted=block["data"])))
+
+
+def read_answer(body: dict[str, Any]) -> Answer:
+    parts: list[Text | Reasoning | ToolCall] = []
+    calls = False
+    for block in body.get("content") or []:
+        kind = block.get("type")
+        if kind == "text":
+            parts.append(Text(block.get("text") or ""))
+        elif kind == "thinking":
+            parts.append(
+                Reasoning(block.get("thinking") or "", "anthropic", signature=block.get("signature"))
+            )
+        elif kind == "redacted_thinking":
+            parts.append(Reasoning("", "anthropic", encrypted=block.get("data")))
+        elif kind == "tool_use":
+            calls = True
+            arguments = orjson.dumps(block.get("input") or {}).decode()
+            parts.append(ToolCall(str(block.get("id") or ""), block.get("name") or "", arguments))
+    usage = usage_of("anthropic", body["usage"]) if isinstance(body.get("usage"), dict) else None
+    return Answer(body.get("id"), parts, "tool" if calls else messages_stop(body.get("stop_reason")), usage)

@@ -18,6 +18,7 @@ from turnout.core.dialects.sse import SSEParser
 from turnout.core.dialects.validate import event_problem
 from turnout.core.errors import brief
 from turnout.core.hub.answer import (
+    Answer,
     Event,
     Failed,
     Finished,
@@ -28,9 +29,10 @@ from turnout.core.hub.answer import (
     ToolDelta,
     ToolStarted,
 )
+from turnout.core.hub.conversation import Reasoning, Text, ToolCall
 from turnout.core.usage import usage_of
 
-__all__ = ["ChatReader", "chat_stop", "reasoning_text"]
+__all__ = ["ChatReader", "chat_stop", "read_answer", "reasoning_text"]
 
 _STOPS: dict[str, Stop] = {
     "length": "length",
@@ -176,3 +178,27 @@ class ChatReader:
         for piece in known.pending:
             out.append(ToolDelta(key, piece))
         known.pending.clear()
+
+
+def read_answer(body: dict[str, Any]) -> Answer:
+    choice = (body.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    parts: list[Text | Reasoning | ToolCall] = []
+    if thinking := reasoning_text(message):
+        parts.append(Reasoning(thinking))
+    text = message.get("content")
+    if isinstance(text, list):
+        text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
+    if text or message.get("refusal"):
+        parts.append(Text(text or message["refusal"]))
+    calls = message.get("tool_calls") or []
+    for call in calls:
+        function = call.get("function") or {}
+        arguments = function.get("arguments") or ""
+        if isinstance(arguments, dict):
+            arguments = orjson.dumps(arguments).decode()
+        parts.append(ToolCall(str(call.get("id") or ""), function.get("name") or "", arguments))
+    usage = usage_of("openai", body["usage"]) if isinstance(body.get("usage"), dict) else None
+    return Answer(
+        body.get("id"), parts, chat_stop(choice.get("finish_reason"), tool_calls=bool(calls)), usage
+    )
