@@ -303,7 +303,8 @@ class FakeUpstream:
             ).encode()
         )
         await writer.drain()
-        pieces = split_odd(data) if self.odd_splits else [e + b"\n\n" for e in data.split(b"\n\n") if e]
+        sep = b"\r\n\r\n" if b"\r\n\r\n" in data[:4096] else b"\n\n"  # Gemini frames with CRLF
+        pieces = split_odd(data) if self.odd_splits else [e + sep for e in data.split(sep) if e]
         for piece in pieces:
             writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             await writer.drain()
@@ -417,12 +418,12 @@ class FakeUpstream:
         from tests.golden import upstreams
         from tests.golden.scenarios import Scenario
 
+        chunks = re.search(r"-chunks-(\d+)$", model)  # e.g. bench-chunks-2000 for benchmarks
+        parts = int(chunks.group(1)) if chunks else self.stream_parts
         if "scripted" in model:
             scenario = scripted_scenario(body)
         elif body.get("stream"):
-            scenario = Scenario(
-                "fake", text=[f"w{i} " for i in range(self.stream_parts)], usage=(5, self.stream_parts, 0)
-            )
+            scenario = Scenario("fake", text=[f"w{i} " for i in range(parts)], usage=(5, parts, 0))
         else:
             scenario = Scenario("fake", text=[f"hello from {model}"], usage=(5, 4, 0))
         headers = self._ok_headers(False)

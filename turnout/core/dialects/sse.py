@@ -54,17 +54,37 @@ class SSEParser:
         return joined
 
     def single_data(self, chunk: bytes) -> bytes | None:
-        """The data of ``chunk`` when it is exactly one ``data:`` event and nothing is
-        pending; else None (then call ``feed_raw``). The per-event fast lane of streams."""
+        """The data of ``chunk`` when it is exactly one ``data:`` event (LF or CRLF framed)
+        and nothing is pending; else None (then call ``feed_raw``). The per-event fast lane
+        of streams."""
+        if not chunk.startswith(b"data: ") or self._pending or chunk.count(b"\n") != 2:
+            return None
+        if chunk.endswith(b"\n\n") and b"\r" not in chunk:
+            return chunk[6:-2]
+        if chunk.endswith(b"\r\n\r\n") and chunk.count(b"\r") == 2:
+            return chunk[6:-4]
+        return None
+
+    def single_event(self, chunk: bytes) -> Event | None:
+        """``chunk`` as one event, when it is exactly one (``data:``, or ``event:`` then
+        ``data:``) and nothing is pending; else None (then call ``feed_raw``)."""
+        if (data := self.single_data(chunk)) is not None:
+            return None, data
         if (
-            chunk.startswith(b"data: ")
+            chunk.startswith(b"event: ")
             and chunk.endswith(b"\n\n")
-            and chunk.count(b"\n") == 2
-            and not (self._buffer or self._tail or self._data or self._event or self._pending_cr)
+            and chunk.count(b"\n") == 3
+            and not self._pending
             and b"\r" not in chunk
         ):
-            return chunk[6:-2]
+            head, _, rest = chunk.partition(b"\n")
+            if rest.startswith(b"data: "):
+                return head[7:], rest[6:-2]
         return None
+
+    @property
+    def _pending(self) -> bool:
+        return bool(self._buffer or self._tail or self._data or self._event or self._pending_cr)
 
     def feed_raw(self, chunk: bytes) -> list[Event]:
         """The events ``chunk`` completes, as (event name, data) bytes: the hot path of every
@@ -75,6 +95,8 @@ class SSEParser:
                 self._set_aside(chunk)  # no line can end here: nothing to do until one does
             return []
         chunk = self._joined(chunk)
+        if b"\r" in chunk and not self._pending_cr and chunk.count(b"\r") == chunk.count(b"\r\n"):
+            chunk = chunk.replace(b"\r\n", b"\n")  # CRLF framing (Gemini's): every CR ends a line here
         if not (self._data or self._event or self._pending_cr) and b"\r" not in chunk:
             data = self._buffer + chunk if self._buffer else chunk
             if data.endswith(b"\n\n"):

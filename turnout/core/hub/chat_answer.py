@@ -92,6 +92,7 @@ class ChatWriter(EventBuffer):
         self._id = "chatcmpl-turnout"
         self._started = False
         self._tools: dict[object, int] = {}  # the reader's key → the tool call's index
+        self._text_head = self._text_tail = b""
         self.chars = 0
         self.usage: Usage | None = None
         self.completed = False
@@ -118,6 +119,9 @@ class ChatWriter(EventBuffer):
         if upstream_id:
             self._id = f"chatcmpl-{upstream_id}"
         self._chunk({"role": "assistant", "content": ""})
+        # A text chunk's bytes around its text, as _chunk would write them: the hot path.
+        head, _, tail = self._out[-1].partition(b'"delta":{"role":"assistant","content":""}')
+        self._text_head, self._text_tail = head + b'"delta":{"content":', b"}" + tail
 
     def write(self, events: list[Event]) -> bytes:
         for event in events:
@@ -127,7 +131,7 @@ class ChatWriter(EventBuffer):
                 if event.text:
                     self._start()
                     self.chars += len(event.text)
-                    self._chunk({"content": event.text})
+                    self._out.append(self._text_head + orjson.dumps(event.text) + self._text_tail)
             elif isinstance(event, ToolDelta):
                 if (k := self._tools.get(event.key)) is not None and event.text:
                     self.chars += len(event.text)

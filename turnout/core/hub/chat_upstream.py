@@ -58,6 +58,26 @@ def chat_stop(finish_reason: Any, *, tool_calls: bool) -> Stop:
     return "tool" if tool_calls else _STOPS.get(finish_reason or "stop", "end")
 
 
+def _plain_text(chunk: dict[str, Any]) -> str | None:
+    """The text of a chunk that carries only that (the commonest by far), checked as the
+    schema would check it but in a few lookups; None for any other chunk."""
+    if chunk.get("usage") is not None or "error" in chunk:
+        return None
+    choices = chunk.get("choices")
+    if type(choices) is not list or len(choices) != 1:
+        return None
+    choice = choices[0]
+    if type(choice) is not dict or choice.get("finish_reason") is not None:
+        return None
+    delta = choice.get("delta")
+    if type(delta) is not dict:
+        return None
+    text = delta.get("content")
+    if type(text) is not str or not (len(delta) == 1 or (len(delta) == 2 and "role" in delta)):
+        return None
+    return text
+
+
 class _Call:
     __slots__ = ("id", "name", "pending", "started")
 
@@ -117,6 +137,10 @@ class ChatReader:
                 self._end(out)  # the upstream's own end, with a finish reason or not
             return  # anything else: a keep-alive or a provider's comment
         if not isinstance(chunk, dict):
+            return
+        if self._started and (text := _plain_text(chunk)) is not None:
+            if text:
+                out.append(TextDelta(text))  # the hot path: one more piece of text, nothing else
             return
         if (problem := event_problem(chunk, "openai")) is not None:
             self._fail(out, f"The backend sent an event turnout cannot read ({brief(problem)}).")

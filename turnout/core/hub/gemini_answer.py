@@ -105,6 +105,7 @@ class GeminiWriter(EventBuffer):
         self._call: tuple[object, ToolCall] | None = None  # the call whose arguments are arriving
         self._calls = 0
         self._reasoning: list[str] = []
+        self._text_head = self._text_tail = b""
         self.chars = 0
         self.usage: Usage | None = None
         self.completed = False
@@ -128,9 +129,14 @@ class GeminiWriter(EventBuffer):
             if self.stopped:
                 break
             if isinstance(event, TextDelta):
-                self._end_call()
+                if self._call is not None:
+                    self._end_call()
                 self.chars += len(event.text)
-                self._chunk([{"text": event.text}])
+                if not self._text_head:  # the bytes around a text part, as _chunk writes them
+                    self._chunk([{"text": ""}])
+                    head, _, tail = self._out.pop().partition(b'{"text":""}')
+                    self._text_head, self._text_tail = head + b'{"text":', b"}" + tail
+                self._out.append(self._text_head + orjson.dumps(event.text) + self._text_tail)
             elif isinstance(event, ToolDelta):
                 if self._call is not None and self._call[0] == event.key:
                     self.chars += len(event.text)

@@ -69,6 +69,9 @@ class MessagesReader:
 
     def feed(self, data: bytes) -> list[Event]:
         out: list[Event] = []
+        if (single := self._parser.single_event(data)) is not None:
+            self._on_event(*single, out)
+            return out
         for name, payload in self._parser.feed_raw(data):
             self._on_event(name, payload, out)
         return out
@@ -95,6 +98,17 @@ class MessagesReader:
         except orjson.JSONDecodeError:
             return
         if not isinstance(event, dict):
+            return
+        delta = event.get("delta")
+        if (
+            type(delta) is dict
+            and delta.get("type") == "text_delta"
+            and event.get("type") == "content_block_delta"
+            and type(text := delta.get("text")) is str
+            and type(event.get("index")) is int
+        ):
+            if text:
+                out.append(TextDelta(text))  # the hot path: one more piece of text
             return
         kind = event.get("type") or (name or b"").decode("latin-1")
         if (problem := event_problem(event, "anthropic", kind)) is not None:

@@ -42,11 +42,13 @@ __all__ = ["ResponsesWriter"]
 class _Open:
     """The output item being written."""
 
-    __slots__ = ("index", "item", "key", "kind", "parts")
+    __slots__ = ("head", "index", "item", "key", "kind", "parts", "tail")
 
     def __init__(self, kind: str, index: int, item: dict[str, Any], key: object = None) -> None:
         self.kind, self.index, self.item, self.key = kind, index, item, key
         self.parts: list[str] = []
+        self.head: bytes | None = None
+        self.tail = b""
 
 
 class ResponsesWriter(EventBuffer):
@@ -152,16 +154,21 @@ class ResponsesWriter(EventBuffer):
                     },
                 )
             opened.parts.append(event.text)
-            self._emit(
-                "response.output_text.delta",
-                {
-                    "item_id": opened.item["id"],
-                    "output_index": opened.index,
-                    "content_index": 0,
-                    "delta": event.text,
-                    "logprobs": [],
-                },
+            if opened.head is None:  # the bytes around a delta of this item, as _emit writes them
+                opened.head = (
+                    b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
+                    b'"sequence_number":'
+                )
+                where = {"item_id": opened.item["id"], "output_index": opened.index, "content_index": 0}
+                opened.tail = b"," + orjson.dumps(where)[1:-1] + b',"delta":'
+            self._out.append(
+                opened.head
+                + b"%d" % self._seq
+                + opened.tail
+                + orjson.dumps(event.text)
+                + b',"logprobs":[]}\n\n'
             )
+            self._seq += 1
         elif isinstance(event, ToolDelta):
             if self._open is not None and self._open.kind == "call" and self._open.key == event.key:
                 self.chars += len(event.text)

@@ -96,6 +96,9 @@ class ResponsesReader:
 
     def feed(self, data: bytes) -> list[Event]:
         out: list[Event] = []
+        if (single := self._parser.single_event(data)) is not None:
+            self._on(single[1], out)
+            return out
         for _, payload in self._parser.feed_raw(data):
             self._on(payload, out)
         return out
