@@ -67,8 +67,8 @@ def main() -> None:
         )
         turnout, port = spawn_turnout(config, Path(tmp))
         try:
-            print(f"{'direction':20} {'stream':>12} {'clients':>7} {'pass req/s':>11} {'transl. req/s':>14} {'ratio':>6}"
-                  f" {'CPU ratio':>9}   rounds")  # fmt: skip
+            columns = f"{'stream':>12} {'clients':>7} {'pass req/s':>11} {'transl. req/s':>14} {'ratio':>6}"
+            print(f"{'direction':20} {columns} {'CPU ratio':>9}   rounds")
             for backend in APIS:
                 clients = [c for c in APIS if c != backend and (not only or (c, backend) in only)]
                 if not clients:
@@ -83,8 +83,9 @@ def main() -> None:
                         for client in clients:
                             c = Comparison.of(rounds, client, "pass")
                             t_rps = medians(rounds[client])[0]
+                            direction = f"{client}>{backend}"
                             print(
-                                f"{client + '>' + backend:20} {chunks:>5} chunks {n:7} {p_rps:11.1f} {t_rps:14.1f}"
+                                f"{direction:20} {chunks:>5} chunks {n:7} {p_rps:11.1f} {t_rps:14.1f}"
                                 f" {c.rps:5.2f}x {c.cpu:8.2f}x   {c.spread}"
                             )
         finally:

@@ -94,7 +94,7 @@ autodetect: {environment: false}
         ("backends: {'bad name': {kind: openai}}", "backends.bad name: backend names use"),
         ("backends: [a]", "backends: must be a mapping"),
         ("routes: [{match: 'a*', backend: ghost}]", "routes[0].backend: unknown backend 'ghost'"),
-        ("routes: [{backend: x}]", "routes[0]: give exactly one of match"),
+        ("routes: [{backend: x}]", "routes[0]: give one of match: (a glob) or regex:, or when:"),
         (
             "backends: {x: {kind: openai}}\nroutes: [{regex: '(', backend: x}]",
             "routes[0].regex: invalid regular",

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from turnout.core.errors import NoRouteError
-from turnout.core.models import Backend, Config, Route
+from turnout.core.config import load_config
+from turnout.core.errors import ConfigError, NoRouteError
+from turnout.core.models import Backend, Config, Facts, Route
 from turnout.core.providers import DEFAULT_ALIASES
 from turnout.core.routing import Resolver, upstream_url
 
@@ -112,3 +114,60 @@ def test_decisions_are_remembered_per_name_and_the_memory_is_bounded() -> None:
     for name in ("gpt-a", "gpt-b", "gpt-c", "gpt-d"):
         r.resolve(name)
     assert len(r._decisions) <= 3 and r.resolve("gpt-4o").backend.name == "openai"
+
+
+def test_when_rules_route_by_what_a_request_is(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        """
+backends:
+  anthropic: {kind: anthropic, key: k}
+  groq: {kind: openai-compat, base_url: "https://api.groq.com/openai/v1", key: k}
+  long: {kind: gemini, key: k}
+routes:
+  - {when: {request_class: subagent}, backend: groq, model: llama-3.3-70b}
+  - {match: "claude-*", when: {tokens_over: 60000}, backend: long, model: gemini-2.5-pro}
+  - {when: {api: gemini, tools: true}, backend: anthropic, model: claude-sonnet-5-5}
+  - {match: "claude-*", when: {thinking: true, agent_type: planner}, backend: long}
+autodetect: {environment: false, local: false}
+"""
+    )
+    r = Resolver(load_config(config, env={}))
+    plain = r.resolve("claude-sonnet-5-5", Facts(api="messages"))
+    assert (plain.backend.name, plain.rule) == ("anthropic", "default claude-*")
+    sub = r.resolve("claude-sonnet-5-5", Facts(api="messages", request_class="subagent"))
+    assert (sub.backend.name, sub.model) == ("groq", "llama-3.3-70b")
+    assert sub.rule == "rule glob * when request_class: subagent"
+    big = r.resolve("claude-sonnet-5-5", Facts(api="messages", tokens=60001))
+    assert (big.backend.name, big.model) == ("long", "gemini-2.5-pro")
+    assert r.resolve("claude-sonnet-5-5", Facts(tokens=60000)).backend.name == "anthropic"  # "over" is strict
+    tools = r.resolve("gemini-2.5-flash", Facts(api="gemini", tools=True))
+    assert (tools.backend.name, tools.model) == ("anthropic", "claude-sonnet-5-5")
+    with pytest.raises(NoRouteError):
+        r.resolve("gemini-2.5-flash", Facts(api="gemini", tools=False))
+    planner = r.resolve("claude-opus-5-5", Facts(thinking=True, agent_type="planner"))
+    assert planner.backend.name == "long" and "thinking: True" in planner.rule
+    # decisions are remembered per name and per which conditions held, never mixed up
+    assert r.resolve("claude-sonnet-5-5", Facts(api="messages")).backend.name == "anthropic"
+    assert r.resolve("claude-sonnet-5-5", Facts(request_class="subagent")).backend.name == "groq"
+
+
+@pytest.mark.parametrize(
+    ("when", "problem"),
+    [
+        ("{}", "name at least one condition"),
+        ("{request_class: 5}", "request_class: must be a name"),
+        ("{tokens_over: -1}", "tokens_over: must be a whole number"),
+        ("{tokens_over: 1.5}", "tokens_over: must be a whole number"),
+        ("{api: soap}", "api: must be one of messages, chat, responses, gemini"),
+        ("{thinking: maybe}", "thinking: must be true or false"),
+        ("{colour: red}", "unknown key"),
+    ],
+)
+def test_when_rules_are_checked(tmp_path: Path, when: str, problem: str) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"backends: {{a: {{kind: anthropic, key: k}}}}\nroutes:\n  - {{when: {when}, backend: a}}\n"
+    )
+    with pytest.raises(ConfigError, match=problem):
+        load_config(config, env={})

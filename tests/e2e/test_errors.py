@@ -163,7 +163,7 @@ def test_malformed_http_gets_an_answer_and_proxy_survives(rig: Rig) -> None:
 def test_hooks_fail_closed_on_internal_errors(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     from turnout.core import routing
 
-    def boom(self: object, requested: str) -> None:
+    def boom(self: object, requested: str, facts: object = None) -> None:
         raise ZeroDivisionError("synthetic")
 
     monkeypatch.setattr(routing.Resolver, "decide", boom)

@@ -196,3 +196,37 @@ def test_a_tool_round_trip_for_every_pair(
     turns = upstream.requests[before:]
     assert len(turns) == 2 and all(BACKENDS[backend] in r.path for r in turns)
     assert "swordfish" in turns[-1].body.decode()  # the file's contents went back as the tool's result
+
+
+def test_claude_codes_hint_headers_and_prompt_size_choose_the_backend(tmp_path: Path) -> None:
+    with (
+        FakeUpstream() as up,
+        proxy_on(
+            f"""
+backends:
+  main: {{kind: anthropic, base_url: "{up.url}", key: sk-main}}
+  cheap: {{kind: openai-compat, base_url: "{up.url}/v1", key: sk-cheap}}
+  long: {{kind: gemini, base_url: "{up.url}/v1beta", key: AIza-long}}
+routes:
+  - {{when: {{request_class: subagent}}, backend: cheap, model: small-model}}
+  - {{match: "claude-*", when: {{tokens_over: 2000}}, backend: long, model: long-model}}
+autodetect: {{environment: false, local: false}}
+analytics: {{enabled: false}}
+""",
+            tmp_path,
+        ) as proxy,
+    ):
+        claude = anthropic.Anthropic(base_url=proxy.url, api_key="x", max_retries=0)
+        ask: dict[str, Any] = {"model": "claude-sonnet-5-5", "max_tokens": 20}
+        hi = [{"role": "user", "content": "hi"}]
+        claude.messages.create(**ask, messages=hi)
+        assert up.last().path == "/v1/messages"
+        raw = claude.messages.with_raw_response.create(
+            **ask, messages=hi, extra_headers={"x-claude-code-request-class": "subagent"}
+        )
+        assert up.last().path == "/v1/chat/completions" and up.last().json()["model"] == "small-model"
+        assert raw.headers["x-turnout-backend"] == "cheap"
+        claude.messages.create(**ask, messages=[{"role": "user", "content": "x " * 5000}])
+        assert up.last().path == "/v1beta/models/long-model:generateContent"
+        claude.messages.create(**ask, messages=hi, extra_headers={"x-claude-code-request-class": "main"})
+        assert up.last().path == "/v1/messages"

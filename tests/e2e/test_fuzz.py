@@ -50,6 +50,8 @@ backends:
   anth: {{kind: anthropic, base_url: "{up.url}", key: sk-ant-fuzz}}
   oai: {{kind: openai, base_url: "{up.url}/v1", key: sk-oai-fuzz}}
   compat: {{kind: openai-compat, base_url: "{up.url}/v1", key: sk-compat-fuzz}}
+  resp: {{kind: openai-responses, base_url: "{up.url}/v1", key: sk-resp-fuzz}}
+  gem: {{kind: gemini, base_url: "{up.url}/v1beta", key: AIza-gem-fuzz}}
 limits: {{max_body_mb: 1}}
 pool: {{error_cooldown: 0, attempts: 1}}
 analytics: {{path: "{tmp / "analytics.sqlite3"}"}}
@@ -166,7 +168,11 @@ def answer_case(i: int) -> tuple[str, str, bool]:
     """(client dialect, backend, stream): Responses clients only where they are translated."""
     rng = random.Random(SEED * 7 + i)
     client = rng.choice(["anthropic", "openai", "responses", "gemini"])
-    backend = rng.choice(["anth", "compat"] if client in ("responses", "gemini") else ["anth", "oai"])
+    backend = rng.choice(
+        ["anth", "compat", "resp", "gem"]
+        if client in ("responses", "gemini")
+        else ["anth", "oai", "resp", "gem"]
+    )
     return client, backend, rng.random() < 0.5
 
 

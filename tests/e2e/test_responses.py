@@ -105,3 +105,32 @@ def test_a_backend_error_reaches_the_sdk_as_its_own_exception(gpt: openai.OpenAI
         gpt.responses.create(model="groq-error-400", input="x")
     with pytest.raises(openai.InternalServerError):
         gpt.responses.create(model="groq-error-500", input="x")
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-5-5", "local-model-a"])
+def test_previous_response_id_continues_on_any_backend(gpt: openai.OpenAI, rig: Rig, model: str) -> None:
+    first = gpt.responses.create(model=model, input="My name is Ada.", instructions="Be brief.")
+    second = gpt.responses.create(model=model, input="What is my name?", previous_response_id=first.id)
+    assert second.status == "completed"
+    sent = json.dumps(rig.upstream.last().json())
+    assert "My name is Ada." in sent and f"hello from {model}" in sent and "What is my name?" in sent
+    third = gpt.responses.create(model=model, input="And again?", previous_response_id=second.id)
+    sent = json.dumps(rig.upstream.last().json())
+    assert all(text in sent for text in ("My name is Ada.", "What is my name?", "And again?"))
+    assert third.id != second.id != first.id
+
+
+def test_an_unknown_or_unstored_previous_response_id_is_a_clear_400(gpt: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="previous_response_id"):
+        gpt.responses.create(model="claude-sonnet-5-5", input="x", previous_response_id="resp_never_seen")
+    forgotten = gpt.responses.create(model="claude-sonnet-5-5", input="x", store=False)
+    with pytest.raises(openai.BadRequestError, match="not a response turnout kept"):
+        gpt.responses.create(model="claude-sonnet-5-5", input="y", previous_response_id=forgotten.id)
+
+
+def test_previous_response_id_after_a_streamed_answer(gpt: openai.OpenAI, rig: Rig) -> None:
+    with gpt.responses.stream(model="claude-haiku-5-5", input="Remember: swordfish.") as stream:
+        first = stream.get_final_response()
+    gpt.responses.create(model="claude-haiku-5-5", input="What was it?", previous_response_id=first.id)
+    sent = json.dumps(rig.upstream.last().json())
+    assert "Remember: swordfish." in sent and "w19" in sent

@@ -77,16 +77,28 @@ HTML = b"<html><head><title>503 Service Unavailable</title></head><body><h1>503<
 @dataclass
 class FaultUpstream(FakeUpstream):
     stall_seconds: float = 30.0  # longer than any timeout under test; cancelled on exit
+    _wire: str = ""  # the API of the request being answered: "", "responses" or "gemini"
 
     async def _respond(self, rec: Recorded, writer: asyncio.StreamWriter) -> None:
         body = json.loads(rec.body or b"{}")
-        model = str(body.get("model", ""))
+        path = rec.path.split("?")[0]
+        wire = "responses" if path.endswith("/responses") else "gemini" if ":" in path else ""
+        model = (
+            str(body.get("model", "")) if wire != "gemini" else path.rsplit("/models/", 1)[-1].split(":")[0]
+        )
         if not model.startswith("fault-"):
             return await super()._respond(rec, writer)
         kind = model.removeprefix("fault-").split("~")[0]  # fault-<kind>~<anything>: a tag for tests
-        anthropic = rec.path.split("?")[0].endswith("/messages")
-        stream = body.get("stream") is True
-        if stream:
+        anthropic = path.endswith("/messages")
+        stream = body.get("stream") is True or ":streamGenerateContent" in path
+        self._wire = wire
+        if wire:
+            from tests.fuzz.cases import other_wire
+
+            answer = other_wire(wire, stream)
+            data = answer if stream else json.dumps(answer).encode()
+            ctype = "text/event-stream" if stream else "application/json"
+        elif stream:
             data = (
                 anthropic_stream(model, ["one ", "two ", "three"])
                 if anthropic
@@ -132,7 +144,7 @@ class FaultUpstream(FakeUpstream):
             from tests.fuzz.cases import mutated_message, mutated_stream
 
             rng = random.Random(kind)
-            mutant = (mutated_stream if stream else mutated_message)(rng, anthropic, model)
+            mutant = (mutated_stream if stream else mutated_message)(rng, anthropic, model, self._wire)
             await self._chunked(writer, headers, split_odd(mutant, [rng.randint(1, 97)]))
             return
         if kind == "odd-usage":

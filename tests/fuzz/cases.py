@@ -380,9 +380,28 @@ def request_case(rng: random.Random) -> Case:
     return Case("POST", path, headers, body, dialect, note, doc)
 
 
-def mutated_message(rng: random.Random, anthropic: bool, model: str) -> bytes:
+def other_wire(wire: str, stream: bool) -> Any:
+    """A Responses-only or a Gemini backend's answer (tests/golden/upstreams.py)."""
+    from tests.golden import upstreams
+    from tests.golden.scenarios import Scenario
+
+    s = Scenario("fuzz", text=["a ", "b ", "c"], usage=(5, 3, 0))
+    if wire == "responses":
+        return upstreams.responses_stream(s) if stream else upstreams.responses_response(s)
+    return (
+        upstreams.gemini_stream(s).replace(b"\r\n\r\n", b"\n\n") if stream else upstreams.gemini_response(s)
+    )
+
+
+def mutated_message(rng: random.Random, anthropic: bool, model: str, wire: str = "") -> bytes:
     """A backend's whole answer, damaged (or not, one time in five)."""
-    message = anthropic_message(model) if anthropic else openai_completion(model)
+    message = (
+        other_wire(wire, False)
+        if wire
+        else anthropic_message(model)
+        if anthropic
+        else openai_completion(model)
+    )
     if rng.random() < 0.2:
         return json.dumps(message).encode()
     if rng.random() < 0.1:
@@ -390,9 +409,16 @@ def mutated_message(rng: random.Random, anthropic: bool, model: str) -> bytes:
     return json.dumps(mutate(rng, message, rng.choice([1, 2, 3])), allow_nan=True).encode()
 
 
-def mutated_stream(rng: random.Random, anthropic: bool, model: str) -> bytes:
+def mutated_stream(rng: random.Random, anthropic: bool, model: str, wire: str = "") -> bytes:
     """A backend's SSE stream with events mutated, dropped, repeated or cut."""
-    raw = anthropic_stream(model, ["a ", "b ", "c"]) if anthropic else openai_stream(model, ["a ", "b ", "c"])
+    if wire:
+        raw = other_wire(wire, True)
+    else:
+        raw = (
+            anthropic_stream(model, ["a ", "b ", "c"])
+            if anthropic
+            else openai_stream(model, ["a ", "b ", "c"])
+        )
     events = [e for e in raw.split(b"\n\n") if e]
     out = []
     for event in events:

@@ -25,8 +25,9 @@ class StrictUpstream(FaultUpstream):
             body = json.loads(raw)
         except (ValueError, OSError, EOFError):
             return await self._error(writer, 400, anthropic)
-        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-            return await self._error(writer, 400, anthropic)
+        gemini = ":" in path  # Gemini's API names the model in the path, not the body
+        if not isinstance(body, dict) or not (gemini or isinstance(body.get("model"), str)):
+            return await self._error(writer, 400, anthropic, gemini=gemini)
         if path.endswith(("/messages", "/chat/completions")):
             try:
                 check_request(body, "anthropic" if anthropic else "openai")

@@ -88,6 +88,7 @@ class Analytics:
                 await asyncio.sleep(0)
 
     async def done(self) -> None:
+        self.runtime.close_memory()
         if self._seeding is not None:
             self._seeding.cancel()
         for flow, exchange in self.exchanges.live():  # still in flight at shutdown: recorded as aborted

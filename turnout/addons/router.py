@@ -22,6 +22,7 @@ from turnout.core.body import decode_body, parse_json_object, requested_model
 from turnout.core.counting import counted_here
 from turnout.core.errors import BadRequest, BodyTooLarge, NoRouteError, NotFound
 from turnout.core.exchange import Exchange
+from turnout.core.facts import facts_of
 from turnout.core.headers import header_value
 from turnout.core.placement import GiveUp, Placement, Send, Step, Wait
 from turnout.core.runtime import Runtime
@@ -105,7 +106,8 @@ class Router:
             body if endpoint.model is None else {"model": endpoint.model}
         )
         try:
-            exchange.decision = decision = self.runtime.resolver.resolve(requested)
+            facts = facts_of(endpoint.name, exchange.fields, body, len(raw))
+            exchange.decision = decision = self.runtime.resolver.resolve(requested, facts)
         except NoRouteError as e:
             # Claude Code shows only "an issue with the selected model": say why here, once.
             flow.comment = f"{requested[:200]} → no route: {e.message}"
@@ -161,7 +163,8 @@ class Router:
             flow.comment += f" → fallback {backend.name} as {placement.model}"
         if upstream.translation is not None:
             flow.comment += f" [{upstream.translation.label}]"
-            for what, why in upstream.translation.adjusted.items():
+        if upstream.adjusted:
+            for what, why in upstream.adjusted.items():
                 self.runtime.say_once(
                     (backend.name, what), f"{backend.name}: {what} {why} (said once per backend)"
                 )

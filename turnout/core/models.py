@@ -6,6 +6,7 @@ and the CLI without anyone mutating it behind another's back.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -23,11 +24,13 @@ __all__ = [
     "Config",
     "Decision",
     "Dialect",
+    "Facts",
     "KeySpec",
     "Limits",
     "PoolSettings",
     "Quirks",
     "Route",
+    "When",
     "Wire",
 ]
 
@@ -106,6 +109,7 @@ class Quirks:
         False  # pass the client's user id (Claude Code's device/session id) across dialects
     )
     responses_api: bool | None = None  # serves /v1/responses itself; None: only kind openai does
+    sampling: bool | None = None  # takes temperature/top_p/top_k; None: all but the newest Claude models
 
 
 @dataclass(frozen=True)
@@ -155,8 +159,47 @@ class Backend:
 
 
 @dataclass(frozen=True)
+class Facts:
+    """What a request is, besides its model name: what ``when:`` rules match on."""
+
+    api: str = ""  # the client's API: messages, chat, responses, gemini
+    request_class: str = ""  # Claude Code's x-claude-code-request-class: main, subagent, compaction…
+    agent_type: str = ""  # Claude Code's x-claude-code-agent-type
+    tokens: int = 0  # the prompt, estimated (chars/4 of the body)
+    thinking: bool = False  # the client asked for thinking or a reasoning effort
+    tools: bool = False  # the request offers tools
+
+
+@dataclass(frozen=True)
+class When:
+    """A rule's conditions on a request's facts; unset ones always hold."""
+
+    api: str | None = None
+    request_class: str | None = None
+    agent_type: str | None = None
+    tokens_over: int | None = None
+    thinking: bool | None = None
+    tools: bool | None = None
+
+    def holds(self, facts: Facts) -> bool:
+        return (
+            (self.api is None or facts.api == self.api)
+            and (self.request_class is None or facts.request_class == self.request_class)
+            and (self.agent_type is None or facts.agent_type == self.agent_type)
+            and (self.tokens_over is None or facts.tokens > self.tokens_over)
+            and (self.thinking is None or facts.thinking == self.thinking)
+            and (self.tools is None or facts.tools == self.tools)
+        )
+
+    def describe(self) -> str:
+        said = [f"{k}: {v}" for k, v in dataclasses.asdict(self).items() if v is not None]
+        return "when " + ", ".join(said)
+
+
+@dataclass(frozen=True)
 class Route:
-    """One ordered rule: a model-name pattern sends requests to ``backend``."""
+    """One ordered rule: a model-name pattern (and the request's facts, ``when``) sends
+    requests to ``backend``."""
 
     pattern: str
     backend: str
@@ -164,9 +207,11 @@ class Route:
     model: str | None = None
     kind: Literal["glob", "regex"] = "glob"
     fallbacks: tuple[tuple[str, str | None], ...] = ()  # (backend, model or None for the same model)
+    when: When | None = None
 
     def describe(self) -> str:
-        return f"{self.kind} {self.pattern}"
+        said = f"{self.kind} {self.pattern}"
+        return f"{said} {self.when.describe()}" if self.when is not None else said
 
 
 @dataclass(frozen=True)

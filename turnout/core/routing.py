@@ -18,7 +18,7 @@ from functools import cached_property
 from urllib.parse import urlsplit
 
 from turnout.core.errors import NoRouteError
-from turnout.core.models import Backend, Config, Decision
+from turnout.core.models import Backend, Config, Decision, Facts
 
 __all__ = ["Resolver", "Target", "upstream_url"]
 
@@ -73,30 +73,39 @@ class Resolver:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._decisions: dict[str, Decision | None] = {}
+        self._decisions: dict[object, Decision | None] = {}
+        self._conditional = [(i, r.when) for i, r in enumerate(config.routes) if r.when is not None]
         self._first_of_kind: dict[str, Backend] = {}
         for b in config.backends.values():
             self._first_of_kind.setdefault(b.kind, b)
         self.targets = {name: Target.of(b) for name, b in config.backends.items()}
 
-    def resolve(self, requested: str) -> Decision:
-        """The decision for ``requested``; raises ``NoRouteError`` naming routable models."""
-        if decision := self.decide(requested):
+    def resolve(self, requested: str, facts: Facts | None = None) -> Decision:
+        """The decision for ``requested`` (and the request's ``facts``, for ``when:``
+        rules); raises ``NoRouteError`` naming routable models."""
+        if decision := self.decide(requested, facts):
             return decision
         model = self.config.aliases.get(requested, requested)
         raise NoRouteError(self._no_route_message(requested, model))
 
-    def decide(self, requested: str) -> Decision | None:
+    def decide(self, requested: str, facts: Facts | None = None) -> Decision | None:
+        """Remembered per name, and per which ``when:`` rules hold, when there are any."""
+        holding: frozenset[int] = frozenset()
+        key: object = requested
+        if self._conditional:
+            facts = facts or Facts()
+            holding = frozenset(i for i, when in self._conditional if when.holds(facts))
+            key = (requested, holding)
         try:
-            return self._decisions[requested]
+            return self._decisions[key]
         except KeyError:
             pass
         if len(self._decisions) >= self.CACHE_SIZE:
             self._decisions.clear()
-        decision = self._decisions[requested] = self._decide(requested)
+        decision = self._decisions[key] = self._decide(requested, holding)
         return decision
 
-    def _decide(self, requested: str) -> Decision | None:
+    def _decide(self, requested: str, holding: frozenset[int] = frozenset()) -> Decision | None:
         model, via = requested, ""
         if requested in self.config.aliases:
             model, via = self.config.aliases[requested], f"alias {requested}, "
@@ -104,7 +113,9 @@ class Resolver:
         if sep and prefix in self.config.backends:
             backend = self.config.backends[prefix]
             return Decision(backend, rest, requested, f"{via}prefix {prefix}:")
-        for route in self.config.routes:
+        for i, route in enumerate(self.config.routes):
+            if route.when is not None and i not in holding:
+                continue
             if route.regex.fullmatch(model):
                 backend = self.config.backends[route.backend]
                 rule = f"{via}rule {route.describe()}"

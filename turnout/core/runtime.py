@@ -20,6 +20,7 @@ from turnout.core.placement import Placement, Placer
 from turnout.core.pool import Pool
 from turnout.core.prices import PriceTable
 from turnout.core.probe import ServerFacts, window_of
+from turnout.core.recall import ResponseMemory
 from turnout.core.routing import Resolver
 from turnout.core.store import Store
 from turnout.core.upstream import UpstreamRequest, build_upstream
@@ -52,6 +53,7 @@ class Runtime:
     generation: int = 0  # counts config installs, so watchers notice a reload
     _said: set[object] = field(default_factory=set)
     _loaded: _Loaded | None = None
+    _memory: ResponseMemory | None = None
 
     def __post_init__(self) -> None:
         self.counters = Counters(self.names)
@@ -63,11 +65,25 @@ class Runtime:
         neither counted nor cooled, so a bad request cannot take a key out for everyone."""
         window = window_of(self.facts.get(placement.backend.name), placement.model)
         try:
-            return build_upstream(exchange, placement, hop=self.instance, window=window)
+            return build_upstream(exchange, placement, hop=self.instance, window=window, memory=self.memory)
         except BaseException:
             if placement.governor is not None:
                 placement.governor.finish()
             raise
+
+    @property
+    def memory(self) -> ResponseMemory:
+        """Responses kept for ``previous_response_id``: beside the analytics database when
+        there is one, else in memory."""
+        if self._memory is None:
+            path = self.store.path.parent / "responses.sqlite3" if self.store is not None else None
+            self._memory = ResponseMemory(path)
+        return self._memory
+
+    def close_memory(self) -> None:
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
 
     def say_once(self, key: object, message: str) -> None:
         """Log ``message`` at warning level the first time ``key`` comes up (bounded)."""

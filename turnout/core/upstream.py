@@ -15,13 +15,17 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+import orjson
+
 from turnout.core.body import replace_model
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.translate import backend_path, translate_request, translated
 from turnout.core.exchange import Exchange
 from turnout.core.headers import Fields, header_value, rewrite
+from turnout.core.hub.cleaning import clean_messages
 from turnout.core.hub.gemini_upstream import gemini_path
 from turnout.core.placement import Placement
+from turnout.core.recall import ResponseMemory
 from turnout.core.routing import Target
 
 __all__ = ["UpstreamRequest", "build_upstream", "credential_headers"]
@@ -44,6 +48,7 @@ class UpstreamRequest:
     body: bytes
     body_changed: bool  # False: the client's bytes (as received) go through untouched
     translation: Context | None  # the response side's context, when the dialects differ
+    adjusted: dict[str, str]  # what the request lost or had changed for the backend, and why
 
     @property
     def url(self) -> str:
@@ -80,17 +85,20 @@ def build_upstream(
     hop: str = "turnout",
     method: str = "POST",
     window: int | None = None,
+    memory: ResponseMemory | None = None,
 ) -> UpstreamRequest:
     """The request ``placement``'s backend gets for ``exchange`` (see the module docstring).
 
     ``hop`` names this turnout in a ``Via`` header (another turnout down the line refuses
     a request that loops back through it); ``window`` is the context the backend is known
-    to have, for capping ``max_tokens``."""
+    to have, for capping ``max_tokens``; ``memory`` keeps Responses answers for
+    ``previous_response_id``."""
     backend, model, decision = placement.backend, placement.model, exchange.decision
     assert decision is not None and exchange.body is not None
     drop, add = credential_headers(backend.kind, placement.state.spec.key, backend.headers)
     fields, path = exchange.fields, exchange.endpoint.path
     body, changed, translation = exchange.wire, False, None
+    adjusted: dict[str, str] = {}
     if translated(exchange.endpoint.name, backend):
         body, translation = translate_request(
             exchange.body,
@@ -99,20 +107,31 @@ def build_upstream(
             model=model,
             requested=decision.requested,
             window=window,
+            memory=memory,
         )
         changed, path = True, backend_path(backend, model, exchange.stream)
         drop, add = drop | _REENCODED, add + _JSON_IDENTITY
     elif exchange.endpoint.model is not None:  # Gemini's own: the model is named in the path
         path = gemini_path(model, exchange.stream, exchange.endpoint.name_in_path)
     elif model != decision.requested:
-        body, changed = replace_model(exchange.raw, exchange.body, model), True
-        drop = drop | {b"content-encoding", b"content-length"}  # the new bytes are sent as they are
+        cleaned = None
+        if backend.wire == "messages" and exchange.endpoint.name == "messages":
+            cleaned = clean_messages(
+                exchange.body, model=model, other_model=True, quirks=backend.quirks, adjusted=adjusted
+            )
+        if cleaned is not None:
+            body = orjson.dumps({**cleaned, "model": model})
+        else:
+            body = replace_model(exchange.raw, exchange.body, model)
+        changed, drop = True, drop | {b"content-encoding", b"content-length"}  # sent as they are
     if exchange.stream and translation is None:  # turnout reads every event: ask for them plain
         drop, add = drop | {b"accept-encoding"}, (*add, (b"accept-encoding", b"identity"))
     if backend.kind == "anthropic" and header_value(fields, b"anthropic-version") is None:
         add = (*add, (b"anthropic-version", ANTHROPIC_VERSION))
     add = (*add, (b"via", b"1.1 " + hop.encode()))
     target = placement.state.target
+    if translation is not None:
+        adjusted = translation.adjusted
     return UpstreamRequest(
-        method, target, target.path(path), rewrite(fields, drop, add), body, changed, translation
+        method, target, target.path(path), rewrite(fields, drop, add), body, changed, translation, adjusted
     )

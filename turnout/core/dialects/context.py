@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from turnout.core.dialects.ids import new_nonce
@@ -25,16 +25,10 @@ class Context:
     adjusted: dict[str, str] = field(default_factory=dict)  # what the request lost or had capped, and why
     api: str = ""  # the client's API when its dialect has several: "responses"
     backend_api: str = ""  # the backend's, likewise
+    memory: Any = field(default=None, repr=False, compare=False)  # a ResponseMemory to keep the answer in
+    kept_input: list[dict[str, Any]] | None = None  # the input items kept with it
     custom_tools: list[str] = field(default_factory=list)  # client tools that take raw text (freeform)
     namespaces: dict[str, list[str]] = field(default_factory=dict)  # flat name → [namespace, name]
-
-    def to_metadata(self) -> dict[str, Any]:
-        """Plain values only: this goes into ``flow.metadata``, which mitmproxy saves."""
-        return asdict(self)
-
-    @classmethod
-    def from_metadata(cls, data: dict[str, Any]) -> Context:
-        return cls(**data)
 
     @property
     def label(self) -> str:

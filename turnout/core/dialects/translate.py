@@ -24,6 +24,7 @@ from turnout.core.hub.through import (
 )
 from turnout.core.models import Backend, Dialect
 from turnout.core.prices import Usage
+from turnout.core.recall import ResponseMemory
 
 __all__ = [
     "BACKEND_PATHS",
@@ -54,6 +55,7 @@ def translate_request(
     model: str,
     requested: str,
     window: int | None = None,
+    memory: ResponseMemory | None = None,
 ) -> tuple[bytes, Context]:
     """A request body for ``backend`` in its dialect, and the context for the response side.
     Every translation goes through the hub (``core/hub``): the client's dialect read in, the
@@ -64,7 +66,13 @@ def translate_request(
             "route this model to a backend of the same API."
         )
     out, ctx = request_through_hub(
-        body, endpoint=endpoint, backend=backend, model=model, requested=requested, window=window
+        body,
+        endpoint=endpoint,
+        backend=backend,
+        model=model,
+        requested=requested,
+        window=window,
+        memory=memory,
     )
     return _dumps(out), ctx
 

@@ -44,6 +44,8 @@ def gemini_path(model: str, stream: bool, method: str | None = None) -> str:
 def _stop(reason: Any, calls: bool) -> Stop:
     if calls:
         return "tool"
+    if not isinstance(reason, str):
+        return "end"
     if reason == "MAX_TOKENS":
         return "length"
     return "refusal" if reason in _REFUSED else "end"

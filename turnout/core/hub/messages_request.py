@@ -24,6 +24,7 @@ from turnout.core.dialects.ids import sanitize_tool_id, upstream_tool_id
 from turnout.core.dialects.mapping import budget_for_effort, effort_for_budget, tool_input
 from turnout.core.dialects.validate import check_request
 from turnout.core.errors import BadRequest
+from turnout.core.hub.cleaning import clean_messages
 from turnout.core.hub.conversation import (
     File,
     Image,
@@ -178,7 +179,8 @@ def write_request(
     if request.json_schema is not None:
         schema = request.json_schema.get("schema") or {}
         out["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
-    return out, names, adjusted
+    cleaned = clean_messages(out, model=model, other_model=False, quirks=quirks, adjusted=adjusted)
+    return cleaned or out, names, adjusted
 
 
 # -- read -------------------------------------------------------------------------------------

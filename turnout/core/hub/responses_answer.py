@@ -17,6 +17,7 @@ from turnout.core.prices import Usage
 
 __all__ = [
     "Items",
+    "keep",
     "response_object",
     "responses_usage",
     "write_answer",
@@ -136,6 +137,12 @@ def response_id(upstream: object, ctx: Context) -> str:
     return "resp_" + message_id(upstream, ctx.nonce).removeprefix("msg_")
 
 
+def keep(ctx: Context, response: dict[str, Any]) -> None:
+    """Remember a finished response for ``previous_response_id``, when the client asked."""
+    if ctx.memory is not None and ctx.kept_input is not None and response.get("status") != "failed":
+        ctx.memory.put(response["id"], [*ctx.kept_input, *response["output"]])
+
+
 def write_answer(answer: Answer, ctx: Context) -> dict[str, Any]:
     items = Items(ctx)
     output: list[dict[str, Any]] = []
@@ -149,6 +156,8 @@ def write_answer(answer: Answer, ctx: Context) -> dict[str, Any]:
         elif isinstance(part, ToolCall):
             output.append(items.finish_call(items.call(part.name, part.id, position), part.arguments))
             position += 1
-    return response_object(
+    response = response_object(
         ctx, response_id(answer.id, ctx), "completed", output, responses_usage(answer.usage), stop=answer.stop
     )
+    keep(ctx, response)
+    return response

@@ -32,7 +32,7 @@ from turnout.core.hub.answer import (
     ToolStarted,
 )
 from turnout.core.hub.conversation import Reasoning
-from turnout.core.hub.responses_answer import Items, response_id, response_object, responses_usage
+from turnout.core.hub.responses_answer import Items, keep, response_id, response_object, responses_usage
 from turnout.core.hub.seal import seal
 from turnout.core.prices import Usage
 
@@ -230,6 +230,7 @@ class ResponsesWriter(EventBuffer):
             "response.incomplete" if event.stop == "length" else "response.completed", {"response": response}
         )
         self.stopped = self.completed = True
+        keep(self.ctx, response)
 
     def _fail(self, message: str, code: str = "server_error") -> None:
         self._start()

@@ -122,6 +122,7 @@ class ResponsesReader:
         if not isinstance(event, dict) or not isinstance(kind := event.get("type"), str):
             return
         key = event.get("output_index")
+        key = key if type(key) is int else -1  # an index, or anything an upstream sent as one
         delta = event.get("delta")
         if kind in ("response.output_text.delta", "response.refusal.delta") and isinstance(delta, str):
             out.append(TextDelta(delta))

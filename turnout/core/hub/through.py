@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from turnout.core.dialects.context import Context
+from turnout.core.errors import BadRequest
 from turnout.core.hub import chat_upstream, gemini_upstream, messages_upstream, responses_upstream
 from turnout.core.hub.answer import Answer
 from turnout.core.hub.chat_answer import ChatWriter
@@ -36,6 +37,7 @@ from turnout.core.hub.responses_stream import ResponsesWriter
 from turnout.core.hub.stream import HubStream, Reader, Writer
 from turnout.core.hub.tools import ToolNames
 from turnout.core.models import Backend, Dialect
+from turnout.core.recall import ResponseMemory
 
 __all__ = [
     "HUB_ENDPOINTS",
@@ -110,10 +112,32 @@ def _write(
     return messages_request(request, model=model, quirks=quirks)
 
 
+def _remembered(body: dict[str, Any], memory: ResponseMemory | None) -> list[dict[str, Any]] | None:
+    """The items a ``previous_response_id`` stands for (a 400 when turnout kept none)."""
+    previous = body.get("previous_response_id")
+    if not isinstance(previous, str) or not previous:
+        return None
+    history = memory.get(previous) if memory is not None else None
+    if history is None:
+        raise BadRequest(
+            f"previous_response_id: {previous[:80]!r} is not a response turnout kept (unknown, expired after "
+            "an hour, or stored with store: false); send the whole conversation as input instead."
+        )
+    return history
+
+
 def request_through_hub(
-    body: dict[str, Any], *, endpoint: str, backend: Backend, model: str, requested: str, window: int | None
+    body: dict[str, Any],
+    *,
+    endpoint: str,
+    backend: Backend,
+    model: str,
+    requested: str,
+    window: int | None,
+    memory: ResponseMemory | None = None,
 ) -> tuple[dict[str, Any], Context]:
-    request = _READERS[endpoint](body, requested)
+    history = _remembered(body, memory) if endpoint == "responses" else None
+    request = read_responses(body, history) if history is not None else _READERS[endpoint](body, requested)
     if endpoint == "gemini_stream":
         request.stream = True  # the path asks for it, not the body
     out, names, adjusted = _write(request, backend, model, window)
@@ -132,6 +156,12 @@ def request_through_hub(
         namespaces=names.namespaces,
         backend_api="responses" if backend.wire == "responses" else "",
     )
+    if endpoint == "responses" and memory is not None and body.get("store") is not False:
+        raw = body.get("input")
+        items = (
+            [{"type": "message", "role": "user", "content": raw}] if isinstance(raw, str) else list(raw or [])
+        )
+        ctx.memory, ctx.kept_input = memory, [*(history or []), *items]
     return out, ctx
 
 
