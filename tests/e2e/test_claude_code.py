@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import proxy_on
+from tests.e2e.clis import npm_installed, scripted
 from tests.fakes.upstream import FakeUpstream
 from turnout.server import ProxyHandle
 
@@ -27,45 +27,15 @@ BINARY = PACKAGE_DIR / "node_modules" / "@anthropic-ai" / "claude-code-linux-x64
 
 @pytest.fixture(scope="module")
 def claude_binary() -> Path:
-    """The pinned native Claude Code binary; installed with ``npm ci`` when missing. Fails, never skips."""
-    if not BINARY.exists():
-        result = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=PACKAGE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if result.returncode != 0 or not BINARY.exists():
-            pytest.fail(f"could not install Claude Code from npm:\n{result.stdout}\n{result.stderr}")
-    version = subprocess.run([str(BINARY), "--version"], capture_output=True, text=True, timeout=60)
-    assert version.stdout.startswith("2.1.328"), version
-    return BINARY
+    return npm_installed(PACKAGE_DIR, BINARY, BINARY, "2.1.328")
 
 
 @pytest.fixture(scope="module")
 def routed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxyHandle, FakeUpstream]]:
-    tmp = tmp_path_factory.mktemp("claude-code")
-    with (
-        FakeUpstream() as up,
-        proxy_on(
-            f"""
-backends:
-  scripted:
-    kind: openai-compat
-    base_url: {up.url}/v1
-    key: sk-scripted-upstream-key-0001
-routes:
-  - match: "*"
-    backend: scripted
-    model: scripted-model
-autodetect: {{environment: false, local: false}}
-analytics: {{path: {tmp / "analytics.sqlite3"}}}
-""",
-            tmp,
-        ) as proxy,
-    ):
-        yield proxy, up
+    with scripted(
+        "openai-compat", "sk-scripted-upstream-key-0001", tmp_path_factory.mktemp("claude-code")
+    ) as rig:
+        yield rig
 
 
 def claude_env(proxy: ProxyHandle, home: Path) -> dict[str, str]:
@@ -162,26 +132,8 @@ def test_a_continued_session_on_an_upstream_that_repeats_ids_does_not_loop(
 def responses_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxyHandle, FakeUpstream]]:
     """Every Claude model routed to a backend served only by the Responses API."""
     tmp = tmp_path_factory.mktemp("claude-code-responses")
-    with (
-        FakeUpstream() as up,
-        proxy_on(
-            f"""
-backends:
-  responses-only:
-    kind: openai-responses
-    base_url: {up.url}/v1
-    key: sk-scripted-upstream-key-0004
-routes:
-  - match: "*"
-    backend: responses-only
-    model: scripted-model
-autodetect: {{environment: false, local: false}}
-analytics: {{path: {tmp / "analytics.sqlite3"}}}
-""",
-            tmp,
-        ) as proxy,
-    ):
-        yield proxy, up
+    with scripted("openai-responses", "sk-scripted-upstream-key-0004", tmp) as rig:
+        yield rig
 
 
 def test_claude_code_on_a_responses_only_backend(

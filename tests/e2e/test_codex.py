@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import proxy_on
+from tests.e2e.clis import npm_installed, scripted
 from tests.fakes.upstream import FakeUpstream
 from turnout.server import ProxyHandle
 
@@ -30,48 +30,16 @@ MODEL = "gpt-5.5"  # a model Codex knows: it offers apply_patch as a freeform to
 @pytest.fixture(scope="module")
 def codex_binary() -> Path:
     native = PACKAGE_DIR / "node_modules" / "@openai" / "codex-linux-x64"
-    if not native.exists():
-        result = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=PACKAGE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if result.returncode != 0 or not native.exists():
-            pytest.fail(f"could not install Codex from npm:\n{result.stdout}\n{result.stderr}")
-    version = subprocess.run([str(BINARY), "--version"], capture_output=True, text=True, timeout=60)
-    assert version.stdout.strip().endswith(VERSION), version
-    return BINARY
+    return npm_installed(PACKAGE_DIR, native, BINARY, VERSION)
 
 
 @pytest.fixture(scope="module", params=["openai-compat", "anthropic"])
 def routed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ProxyHandle, FakeUpstream, str]]:
-    kind = request.param
-    tmp = tmp_path_factory.mktemp(f"codex-{kind}")
-    base = "" if kind == "anthropic" else "/v1"
-    with (
-        FakeUpstream() as up,
-        proxy_on(
-            f"""
-backends:
-  scripted:
-    kind: {kind}
-    base_url: {up.url}{base}
-    key: sk-scripted-upstream-key-0002
-routes:
-  - match: "*"
-    backend: scripted
-    model: scripted-model
-autodetect: {{environment: false, local: false}}
-analytics: {{path: {tmp / "analytics.sqlite3"}}}
-""",
-            tmp,
-        ) as proxy,
-    ):
-        yield proxy, up, kind
+    tmp = tmp_path_factory.mktemp(f"codex-{request.param}")
+    with scripted(request.param, "sk-scripted-upstream-key-0002", tmp) as (proxy, up):
+        yield proxy, up, request.param
 
 
 def run_codex(binary: Path, proxy: ProxyHandle, home: Path, work: Path, prompt: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import proxy_on
+from tests.e2e.clis import npm_installed, scripted
 from tests.fakes.upstream import FakeUpstream
 from turnout.server import ProxyHandle
 
@@ -29,48 +29,16 @@ VERSION = "0.61.0"
 
 @pytest.fixture(scope="module")
 def gemini_binary() -> Path:
-    if not BINARY.exists():
-        result = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=PACKAGE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if result.returncode != 0 or not BINARY.exists():
-            pytest.fail(f"could not install Gemini CLI from npm:\n{result.stdout}\n{result.stderr}")
-    version = subprocess.run([str(BINARY), "--version"], capture_output=True, text=True, timeout=60)
-    assert version.stdout.strip() == VERSION, version
-    return BINARY
+    return npm_installed(PACKAGE_DIR, BINARY, BINARY, VERSION)
 
 
 @pytest.fixture(scope="module", params=["openai-compat", "anthropic"])
 def routed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ProxyHandle, FakeUpstream, str]]:
-    kind = request.param
-    tmp = tmp_path_factory.mktemp(f"gemini-{kind}")
-    base = "" if kind == "anthropic" else "/v1"
-    with (
-        FakeUpstream() as up,
-        proxy_on(
-            f"""
-backends:
-  scripted:
-    kind: {kind}
-    base_url: {up.url}{base}
-    key: sk-scripted-upstream-key-0003
-routes:
-  - match: "*"
-    backend: scripted
-    model: scripted-model
-autodetect: {{environment: false, local: false}}
-analytics: {{path: {tmp / "analytics.sqlite3"}}}
-""",
-            tmp,
-        ) as proxy,
-    ):
-        yield proxy, up, kind
+    tmp = tmp_path_factory.mktemp(f"gemini-{request.param}")
+    with scripted(request.param, "sk-scripted-upstream-key-0003", tmp) as (proxy, up):
+        yield proxy, up, request.param
 
 
 def run_gemini(binary: Path, proxy: ProxyHandle, home: Path, work: Path, prompt: str) -> dict:

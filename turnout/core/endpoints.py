@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from turnout.core.models import Dialect
 
-__all__ = ["GEMINI_MODELS", "LOCAL", "Endpoint", "classify", "client_dialect", "intake"]
+__all__ = ["API_OF_ENDPOINT", "GEMINI_MODELS", "LOCAL", "Endpoint", "classify", "client_dialect", "intake"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,16 @@ _GEMINI_NAMES = {
     "countTokens": "gemini_count",
 }
 GEMINI_MODELS = frozenset({"/v1beta/models"})  # Gemini's model list (a local read)
+API_OF_ENDPOINT = {  # the API a routed endpoint belongs to (a backend's ``wire`` is one too)
+    "messages": "messages",
+    "count_tokens": "messages",
+    "chat": "chat",
+    "embeddings": "chat",
+    "responses": "responses",
+    "gemini": "gemini",
+    "gemini_stream": "gemini",
+    "gemini_count": "gemini",
+}
 
 
 def classify(path: str) -> Endpoint | None:

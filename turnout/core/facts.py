@@ -10,21 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from turnout.core.endpoints import API_OF_ENDPOINT
 from turnout.core.headers import Fields, header_value
 from turnout.core.models import Facts
 
-__all__ = ["API_OF_ENDPOINT", "facts_of"]
-
-API_OF_ENDPOINT = {
-    "messages": "messages",
-    "count_tokens": "messages",
-    "chat": "chat",
-    "embeddings": "chat",
-    "responses": "responses",
-    "gemini": "gemini",
-    "gemini_stream": "gemini",
-    "gemini_count": "gemini",
-}
+__all__ = ["facts_of"]
 
 
 def _thinking(api: str, body: dict[str, Any]) -> bool:

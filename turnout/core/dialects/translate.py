@@ -13,6 +13,7 @@ from turnout.core.dialects.context import Context
 from turnout.core.dialects.errors import translate_error
 from turnout.core.dialects.sse import EventTooLarge
 from turnout.core.dialects.validate import check_response
+from turnout.core.endpoints import API_OF_ENDPOINT
 from turnout.core.errors import BadRequest, BadUpstreamResponse, brief, short_traceback
 from turnout.core.hub.gemini_upstream import gemini_path
 from turnout.core.hub.through import (
@@ -85,24 +86,12 @@ def serves_responses(backend: Backend) -> bool:
     return backend.kind == "openai"
 
 
-_CLIENT_WIRES = {
-    "messages": "messages",
-    "count_tokens": "messages",
-    "chat": "chat",
-    "embeddings": "chat",
-    "responses": "responses",
-    "gemini": "gemini",
-    "gemini_stream": "gemini",
-    "gemini_count": "gemini",
-}
-
-
 def translated(endpoint: str, backend: Backend) -> bool:
     """Whether a request to ``endpoint`` must be translated for ``backend``: its API is not
     the backend's (a Responses request to OpenAI itself passes, as OpenAI serves both)."""
     if endpoint == "responses" and serves_responses(backend):
         return False
-    return _CLIENT_WIRES.get(endpoint, "") != backend.wire
+    return API_OF_ENDPOINT.get(endpoint, "") != backend.wire
 
 
 def backend_path(backend: Backend, model: str, stream: bool) -> str:

@@ -14,13 +14,11 @@ from typing import Any
 
 import orjson
 
-from turnout.core.dialects.sse import SSEParser
 from turnout.core.dialects.validate import event_problem
 from turnout.core.errors import brief
 from turnout.core.hub.answer import (
     Answer,
     Event,
-    Failed,
     Finished,
     ReasoningDelta,
     Started,
@@ -30,6 +28,7 @@ from turnout.core.hub.answer import (
     ToolStarted,
 )
 from turnout.core.hub.conversation import Reasoning, Text, ToolCall
+from turnout.core.hub.stream import EventReader
 from turnout.core.usage import usage_of
 
 __all__ = ["ChatReader", "chat_stop", "read_answer", "reasoning_text"]
@@ -86,40 +85,20 @@ class _Call:
         self.pending: list[str] = []
 
 
-class ChatReader:
+class ChatReader(EventReader):
     def __init__(self) -> None:
-        self._parser = SSEParser()
+        super().__init__()
         self._started = False
         self._calls: dict[Any, _Call] = {}
         self._last: Any = None
         self._finish: str | None = None
         self._usage: dict[str, Any] | None = None
-        self.ended = False  # Finished or Failed was returned: nothing more comes out
 
-    def feed(self, data: bytes) -> list[Event]:
-        out: list[Event] = []
-        single = self._parser.single_data(data)
-        if single is not None:
-            self._on_data(single, out)
+    def _stopped_short(self, out: list[Event]) -> None:
+        if self._finish is None:
+            super()._stopped_short(out)
         else:
-            for _, payload in self._parser.feed_raw(data):
-                self._on_data(payload, out)
-        return out
-
-    def finish(self) -> list[Event]:
-        out: list[Event] = []
-        for _, payload in self._parser.flush_raw():
-            self._on_data(payload, out)
-        if not self.ended:
-            if self._finish is None:
-                self._fail(out, "The upstream stream ended before it finished.")
-            else:
-                self._end(out)
-        return out
-
-    def _fail(self, out: list[Event], message: str, code: str = "server_error") -> None:
-        out.append(Failed(message, code))
-        self.ended = True
+            self._end(out)  # a finish reason came, then the bytes ended without [DONE]: done
 
     def _end(self, out: list[Event]) -> None:
         tools = any(c.started for c in self._calls.values())
@@ -127,7 +106,7 @@ class ChatReader:
         out.append(Finished(chat_stop(self._finish, tool_calls=tools), usage))
         self.ended = True
 
-    def _on_data(self, data: bytes, out: list[Event]) -> None:
+    def _on(self, name: bytes | None, data: bytes, out: list[Event]) -> None:
         if self.ended:
             return
         try:

@@ -13,11 +13,9 @@ from typing import Any
 
 import orjson
 
-from turnout.core.dialects.sse import SSEParser
 from turnout.core.hub.answer import (
     Answer,
     Event,
-    Failed,
     Finished,
     ReasoningDelta,
     ReasoningSealed,
@@ -28,6 +26,7 @@ from turnout.core.hub.answer import (
     ToolStarted,
 )
 from turnout.core.hub.conversation import Reasoning, Text, ToolCall
+from turnout.core.hub.stream import EventReader
 from turnout.core.usage import usage_of
 
 __all__ = ["GeminiReader", "gemini_path", "read_answer"]
@@ -90,34 +89,15 @@ def read_answer(body: dict[str, Any]) -> Answer:
     )
 
 
-class GeminiReader:
+class GeminiReader(EventReader):
     """A Gemini stream read into hub events; never raises on what an upstream sends."""
 
     def __init__(self) -> None:
-        self._parser = SSEParser()
+        super().__init__()
         self._started = False
         self._calls = 0
-        self.ended = False
 
-    def feed(self, data: bytes) -> list[Event]:
-        out: list[Event] = []
-        if (single := self._parser.single_event(data)) is not None:
-            self._on(single[1], out)
-            return out
-        for _, payload in self._parser.feed_raw(data):
-            self._on(payload, out)
-        return out
-
-    def finish(self) -> list[Event]:
-        out: list[Event] = []
-        for _, payload in self._parser.flush_raw():
-            self._on(payload, out)
-        if not self.ended:
-            out.append(Failed("The upstream stream ended before it finished."))
-            self.ended = True
-        return out
-
-    def _on(self, payload: bytes, out: list[Event]) -> None:
+    def _on(self, name: bytes | None, payload: bytes, out: list[Event]) -> None:
         if self.ended:
             return
         try:
@@ -129,8 +109,7 @@ class GeminiReader:
         if isinstance(error := chunk.get("error"), dict):
             status = error.get("status") if isinstance(error.get("status"), str) else None
             code = "rate_limit_exceeded" if status == "RESOURCE_EXHAUSTED" else "server_error"
-            out.append(Failed(str(error.get("message") or "Upstream error"), code, status))
-            self.ended = True
+            self._fail(out, str(error.get("message") or "Upstream error"), code, status)
             return
         if not self._started:
             self._started = True

@@ -13,13 +13,11 @@ from typing import Any
 
 import orjson
 
-from turnout.core.dialects.sse import SSEParser
 from turnout.core.dialects.validate import event_problem
 from turnout.core.errors import brief
 from turnout.core.hub.answer import (
     Answer,
     Event,
-    Failed,
     Finished,
     ReasoningDelta,
     ReasoningSealed,
@@ -30,6 +28,7 @@ from turnout.core.hub.answer import (
     ToolStarted,
 )
 from turnout.core.hub.conversation import Reasoning, Text, ToolCall
+from turnout.core.hub.stream import EventReader
 from turnout.core.usage import usage_of
 
 __all__ = ["MessagesReader", "error_code", "messages_stop", "read_answer"]
@@ -58,39 +57,15 @@ def error_code(kind: Any, message: str) -> str:
     return "server_error"
 
 
-class MessagesReader:
+class MessagesReader(EventReader):
     def __init__(self) -> None:
-        self._parser = SSEParser()
+        super().__init__()
         self._blocks: dict[int, dict[str, Any]] = {}
         self._usage: dict[str, Any] = {}
         self._stop: Any = None
         self._tools = False
-        self.ended = False
 
-    def feed(self, data: bytes) -> list[Event]:
-        out: list[Event] = []
-        if (single := self._parser.single_event(data)) is not None:
-            self._on_event(*single, out)
-            return out
-        for name, payload in self._parser.feed_raw(data):
-            self._on_event(name, payload, out)
-        return out
-
-    def finish(self) -> list[Event]:
-        out: list[Event] = []
-        for name, payload in self._parser.flush_raw():
-            self._on_event(name, payload, out)
-        if not self.ended:
-            self._fail(out, "The upstream stream ended before it finished.")
-        return out
-
-    def _fail(
-        self, out: list[Event], message: str, code: str = "server_error", kind: str | None = None
-    ) -> None:
-        out.append(Failed(message, code, kind))
-        self.ended = True
-
-    def _on_event(self, name: bytes | None, payload: bytes, out: list[Event]) -> None:
+    def _on(self, name: bytes | None, payload: bytes, out: list[Event]) -> None:
         if self.ended:
             return
         try:

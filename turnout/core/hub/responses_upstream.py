@@ -13,11 +13,9 @@ from typing import Any
 import orjson
 
 from turnout.core.dialects.mapping import as_mapping
-from turnout.core.dialects.sse import SSEParser
 from turnout.core.hub.answer import (
     Answer,
     Event,
-    Failed,
     Finished,
     ReasoningDelta,
     ReasoningSealed,
@@ -28,6 +26,7 @@ from turnout.core.hub.answer import (
     ToolStarted,
 )
 from turnout.core.hub.conversation import Reasoning, Text, ToolCall
+from turnout.core.hub.stream import EventReader
 from turnout.core.usage import usage_of
 
 __all__ = ["ResponsesReader", "read_answer"]
@@ -84,35 +83,16 @@ def read_answer(body: dict[str, Any]) -> Answer:
     return Answer(body.get("id"), parts, stop, usage)
 
 
-class ResponsesReader:
+class ResponsesReader(EventReader):
     """A Responses stream read into hub events; never raises on what an upstream sends."""
 
     def __init__(self) -> None:
-        self._parser = SSEParser()
+        super().__init__()
         self._custom: dict[Any, list[str]] = {}  # a custom call's input, held until it ends
         self._streamed: set[Any] = set()  # calls whose arguments came as deltas
         self._calls = 0
-        self.ended = False
 
-    def feed(self, data: bytes) -> list[Event]:
-        out: list[Event] = []
-        if (single := self._parser.single_event(data)) is not None:
-            self._on(single[1], out)
-            return out
-        for _, payload in self._parser.feed_raw(data):
-            self._on(payload, out)
-        return out
-
-    def finish(self) -> list[Event]:
-        out: list[Event] = []
-        for _, payload in self._parser.flush_raw():
-            self._on(payload, out)
-        if not self.ended:
-            out.append(Failed("The upstream stream ended before it finished."))
-            self.ended = True
-        return out
-
-    def _on(self, payload: bytes, out: list[Event]) -> None:
+    def _on(self, name: bytes | None, payload: bytes, out: list[Event]) -> None:
         if self.ended:
             return
         try:
@@ -155,8 +135,7 @@ class ResponsesReader:
             error = event if kind == "error" else as_mapping(as_mapping(event.get("response")).get("error"))
             code = error.get("code")
             code = code if isinstance(code, str) else "server_error"
-            out.append(Failed(str(error.get("message") or "Upstream error"), code, code))
-            self.ended = True
+            self._fail(out, str(error.get("message") or "Upstream error"), code, code)
 
     def _added(self, key: Any, item: Any, out: list[Event]) -> None:
         if not isinstance(item, dict) or item.get("type") not in ("function_call", "custom_tool_call"):

@@ -11,10 +11,11 @@ import math
 from collections.abc import Callable
 from typing import Protocol
 
-from turnout.core.hub.answer import Event, Finished
+from turnout.core.dialects.sse import SSEParser
+from turnout.core.hub.answer import Event, Failed, Finished
 from turnout.core.prices import Usage
 
-__all__ = ["HubStream", "Reader", "Writer"]
+__all__ = ["EventReader", "HubStream", "Reader", "Writer"]
 
 
 class Reader(Protocol):
@@ -22,6 +23,47 @@ class Reader(Protocol):
 
     def feed(self, data: bytes) -> list[Event]: ...
     def finish(self) -> list[Event]: ...
+
+
+class EventReader:
+    """What every backend stream reader shares: the SSE framing, however the bytes are
+    split (a read holding one whole event takes the parser's fast lane), each event to
+    ``_on``, and an end that is ``Failed`` unless the answer had finished. A reader never
+    raises on what an upstream sends; after ``ended`` it reads nothing more."""
+
+    def __init__(self) -> None:
+        self._parser = SSEParser()
+        self.ended = False
+
+    def feed(self, data: bytes) -> list[Event]:
+        out: list[Event] = []
+        if (single := self._parser.single_event(data)) is not None:
+            self._on(single[0], single[1], out)
+            return out
+        for name, payload in self._parser.feed_raw(data):
+            self._on(name, payload, out)
+        return out
+
+    def finish(self) -> list[Event]:
+        out: list[Event] = []
+        for name, payload in self._parser.flush_raw():
+            self._on(name, payload, out)
+        if not self.ended:
+            self._stopped_short(out)
+        return out
+
+    def _stopped_short(self, out: list[Event]) -> None:
+        """The bytes ended and the answer had not: the client is told."""
+        self._fail(out, "The upstream stream ended before it finished.")
+
+    def _fail(
+        self, out: list[Event], message: str, code: str = "server_error", kind: str | None = None
+    ) -> None:
+        out.append(Failed(message, code, kind))
+        self.ended = True
+
+    def _on(self, name: bytes | None, payload: bytes, out: list[Event]) -> None:
+        raise NotImplementedError
 
 
 class Writer(Protocol):
