@@ -22,6 +22,8 @@ def test_the_oldest_go_first_and_large_ones_are_not_kept(tmp_path: Path) -> None
     memory = ResponseMemory(tmp_path / "r.sqlite3", entries=3, max_bytes=1000)
     for k in range(5):
         memory.put(f"resp_{k}", ITEMS, now=1000.0 + k)
+    memory.flush()
+    memory.prune(now=1005.0)  # as every PRUNE_EVERY puts do
     assert [memory.get(f"resp_{k}", now=1005.0) is not None for k in range(5)] == [
         False,
         False,
@@ -45,5 +47,7 @@ def test_a_broken_database_is_not_fatal(tmp_path: Path) -> None:
     path = tmp_path / "r.sqlite3"
     path.write_bytes(b"not a database" * 100)
     memory = ResponseMemory(path)
-    assert memory.put("resp_1", ITEMS) is False
+    assert memory.put("resp_1", ITEMS)  # kept, waiting for its batch
+    memory.flush()  # the write fails: logged, not raised
     assert memory.get("resp_1") is None
+    memory.close()
