@@ -105,6 +105,9 @@ def test_codex_runs_a_command_and_applies_a_patch(
     names = [t.get("name") or t["function"]["name"] for t in last["tools"]]
     assert "apply_patch" in names and "exec_command" in names
     assert "web_search" not in names  # a hosted tool: dropped, not sent
+    identity = ("session-id", "thread-id", "originator", "x-client-request-id")
+    sent_headers = {k.lower() for r in upstream.requests[before:] for k in r.headers}
+    assert not {k for k in sent_headers if k.startswith("x-codex-") or k in identity}  # Codex's ids stay home
     text = str(last["messages"])
     assert "swordfish" in text  # the command's output went back as a tool result
     assert "Begin Patch" in text  # so did the patch call

@@ -35,6 +35,10 @@ ANTHROPIC_ONLY = frozenset(
     {b"anthropic-version", b"anthropic-beta", b"anthropic-dangerous-direct-browser-access"}
 )
 _HOST = frozenset({b"host"})
+# A client's own identifiers (Codex's installation, session and thread ids, Claude Code's
+# session, Google's client tags): for its own provider, not for another one.
+_CLIENT_IDENTITY = (b"x-codex-", b"x-claude-code-", b"x-goog-", b"x-gemini-", b"x-stainless-")
+_CLIENT_IDENTITY_NAMES = frozenset({b"session-id", b"thread-id", b"x-client-request-id", b"originator"})
 _REENCODED = frozenset({b"content-type", b"content-encoding", b"content-length", b"accept-encoding"})
 _JSON_IDENTITY: Fields = ((b"content-type", b"application/json"), (b"accept-encoding", b"identity"))
 
@@ -78,6 +82,16 @@ def credential_headers(
     return drop, credential + extra_fields
 
 
+def _identities(fields: Fields) -> frozenset[bytes]:
+    """The client-identifying headers ``fields`` holds (see ``_CLIENT_IDENTITY``)."""
+    found = set()
+    for name, _ in fields:
+        lower = name.lower()
+        if lower in _CLIENT_IDENTITY_NAMES or lower.startswith(_CLIENT_IDENTITY):
+            found.add(lower)
+    return frozenset(found)
+
+
 def build_upstream(
     exchange: Exchange,
     placement: Placement,
@@ -110,7 +124,7 @@ def build_upstream(
             memory=memory,
         )
         changed, path = True, backend_path(backend, model, exchange.stream)
-        drop, add = drop | _REENCODED, add + _JSON_IDENTITY
+        drop, add = drop | _REENCODED | _identities(fields), add + _JSON_IDENTITY
     elif exchange.endpoint.model is not None:  # Gemini's own: the model is named in the path
         path = gemini_path(model, exchange.stream, exchange.endpoint.name_in_path)
     elif model != decision.requested:
