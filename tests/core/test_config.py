@@ -290,3 +290,30 @@ def test_credentials_in_a_base_url_are_masked_in_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_config(path, env={})
     assert "hunter2" not in e.value.message and "sekrit" not in e.value.message and "…@h" in e.value.message
+
+
+def test_the_hub_quirks_and_backend_kinds_read_from_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        """
+backends:
+  resp: {kind: openai-responses, key: k}
+  gem: {kind: gemini, key: AIza-k}
+  local:
+    kind: openai-compat
+    base_url: "http://127.0.0.1:9/v1"
+    quirks: {responses_api: true, sampling: false}
+autodetect: {environment: false, local: false}
+"""
+    )
+    cfg = load_config(path, env={})
+    assert (
+        cfg.backends["resp"].base_url == "https://api.openai.com/v1"
+        and cfg.backends["resp"].wire == "responses"
+    )
+    assert cfg.backends["gem"].base_url.endswith("/v1beta") and cfg.backends["gem"].wire == "gemini"
+    quirks = cfg.backends["local"].quirks
+    assert quirks.responses_api is True and quirks.sampling is False
+    path.write_text(path.read_text().replace("sampling: false", "sampling: maybe"))
+    with pytest.raises(ConfigError, match=r"quirks\.sampling: must be one of true, false, null"):
+        load_config(path, env={})
