@@ -50,7 +50,7 @@ from turnout.core.hub.seal import unseal
 from turnout.core.hub.tools import ToolNames
 from turnout.core.models import Quirks
 
-__all__ = ["RESPONSES_REQUEST", "flat_name", "read_request", "write_request"]
+__all__ = ["RESPONSES_REQUEST", "read_request", "write_request"]
 
 _CONTENT_PART = Tagged(
     {
@@ -118,11 +118,6 @@ RESPONSES_REQUEST = Obj(
     }
 )
 _HOSTED_NOTE = "a hosted tool of OpenAI's with no counterpart at this backend"
-
-
-def flat_name(namespace: str | None, name: str) -> str:
-    """The one name a namespaced tool has for a backend without namespaces."""
-    return f"{namespace}__{name}" if namespace else name
 
 
 def _text_of(content: Any) -> str:
