@@ -235,3 +235,25 @@ def test_backend_remove_refuses_to_break_a_route(tmp_path: Path) -> None:
     before = config.read_text()
     code, _, err = run("backend", "remove", "local", "-c", str(config))
     assert code == 1 and "routes[0].backend" in err and config.read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "url"),
+    [
+        ("groq", "openai-compat", "https://api.groq.com/openai/v1"),
+        ("openrouter", "openai-compat", "https://openrouter.ai/api/v1"),
+        ("ollama", "openai-compat", "http://127.0.0.1:11434/v1"),
+        ("anthropic", "anthropic", "https://api.anthropic.com"),
+    ],
+)
+def test_backend_add_needs_no_kind_or_url_for_a_known_provider(
+    tmp_path: Path, name: str, kind: str, url: str
+) -> None:
+    config = tmp_path / "c.yaml"
+    code, out, err = run("backend", "add", name, "--key", "sk-known-provider-0001", "-c", str(config))
+    assert code == 0, err
+    code, out, _ = run("backend", "list", "-c", str(config), "--no-discover")
+    row = next(line for line in out.splitlines() if f" {name} " in f" {line} ")
+    assert kind in row and url in row
+    code, _, err = run("backend", "add", "mystery", "--key", "k", "-c", str(config))
+    assert code == 1 and "--kind is needed" in err and "groq" in err

@@ -17,6 +17,7 @@ from turnout.core.credentials import CredentialStore, check_secret, mask
 from turnout.core.errors import ConfigError
 from turnout.core.models import BACKEND_KINDS, Config
 from turnout.core.paths import credentials_dir, user_config_path
+from turnout.core.providers import KNOWN_NAMES, known_backend
 from turnout.core.urls import display_url
 
 app = typer.Typer(help="Add, list and remove backends.", no_args_is_help=True)
@@ -32,7 +33,14 @@ def _validator(where: str, store: CredentialStore, found: list[Config]) -> Any:
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="Backend name, also usable as a model prefix (name:model).")],
-    kind: Annotated[str, typer.Option("--kind", "-k", help=f"One of: {', '.join(BACKEND_KINDS)}.")],
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            "-k",
+            help=f"One of: {', '.join(BACKEND_KINDS)}. Not needed for a provider turnout knows by name.",
+        ),
+    ] = None,
     key: Annotated[
         str | None,
         typer.Option(
@@ -48,7 +56,15 @@ def add(
     ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Add (or replace) a backend. The whole config is checked before anything is written."""
+    """Add (or replace) a backend. A provider turnout knows by name (groq, openrouter, ollama…)
+    needs no --kind or --base-url. The whole config is checked before anything is written."""
+    known = known_backend(name)
+    if kind is None:
+        if known is None:
+            fail(f"--kind is needed: {name!r} is not a provider turnout knows ({', '.join(KNOWN_NAMES)})")
+        kind = known[0]
+    if known is not None and kind == known[0] == "openai-compat" and not base_url:
+        base_url = known[1]  # the other kinds have their default in the config already
     if kind not in BACKEND_KINDS:
         fail(f"--kind must be one of {', '.join(BACKEND_KINDS)} (got {kind!r})")
     path = user_config_path(config)

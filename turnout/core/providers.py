@@ -12,11 +12,13 @@ from turnout.core.models import BackendKind, Quirks
 
 __all__ = [
     "DEFAULT_ALIASES",
+    "KNOWN_NAMES",
     "KNOWN_PROVIDERS",
     "LOCAL_SERVERS",
     "KnownProvider",
     "LocalServer",
     "default_quirks",
+    "known_backend",
 ]
 
 
@@ -61,6 +63,20 @@ LOCAL_SERVERS: tuple[LocalServer, ...] = (
     LocalServer("llamacpp", 8080),
     LocalServer("vllm", 8000),
 )
+
+
+def known_backend(name: str) -> tuple[BackendKind, str] | None:
+    """(kind, base URL) of a provider or local server turnout knows by ``name``."""
+    for provider in KNOWN_PROVIDERS:
+        if provider.name == name:
+            return provider.kind, provider.base_url
+    for server in LOCAL_SERVERS:
+        if server.name == name:
+            return "openai-compat", f"http://127.0.0.1:{server.port}/v1"
+    return None
+
+
+KNOWN_NAMES = tuple(p.name for p in KNOWN_PROVIDERS) + tuple(s.name for s in LOCAL_SERVERS)
 
 # The current Claude model ids behind the short names Claude Code and people use.
 # Users override or extend these under `aliases:` in the config.
