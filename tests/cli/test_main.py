@@ -257,3 +257,27 @@ def test_backend_add_needs_no_kind_or_url_for_a_known_provider(
     assert kind in row and url in row
     code, _, err = run("backend", "add", "mystery", "--key", "k", "-c", str(config))
     assert code == 1 and "--kind is needed" in err and "groq" in err
+
+
+def test_version_and_quick_commands_do_not_load_the_proxy(tmp_path: Path) -> None:
+    code, out, _ = run("--version")
+    assert code == 0 and out.strip() == "turnout 0.1.0"
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "backends: {groq: {kind: openai-compat, base_url: 'http://127.0.0.1:9/v1', models: [m]}}\n"
+    )
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from turnout.cli.main import app\n"
+        "config = sys.argv[1]\n"
+        "for args in (['models', '-c', config], ['backend', 'list', '--no-discover', '-c', config]):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'mitmproxy')\n"
+        "print(len(loaded))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "0"  # mitmproxy's ~1 s import is only for the proxy itself

@@ -20,6 +20,26 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from turnout import __version__
+
+        out.print(f"turnout {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """turnout: one local URL for every LLM backend, in any dialect."""
+
+
 app.add_typer(backend.app, name="backend")
 app.add_typer(keys.app, name="keys")
 app.command("stats")(stats.stats)
