@@ -66,6 +66,12 @@ def test_tokens_cost_latency_and_errors_are_recorded(rig: tuple[ProxyHandle, Fak
         s.get_final_message()
     httpx.post(proxy.url + "/v1/chat/completions", json={"model": "dead-model", "messages": []})
     httpx.post(proxy.url + "/v1/chat/completions", json={"model": "limited:groq-error-429", "messages": []})
+    nowhere = httpx.post(
+        proxy.url + "/v1/chat/completions", json={"model": "no-such-model-9", "messages": []}
+    )
+    assert nowhere.status_code == 404
+    gemini = proxy.url + "/v1beta/models/claude-haiku-5-5:generateContent"
+    httpx.post(gemini, json={"contents": [{"parts": [{"text": "x"}]}]})
     proxy.stop()
     rows = {r["model_asked"]: r for r in read_rows(db)}
     sonnet = rows["claude-sonnet-5-5"]
@@ -84,6 +90,10 @@ def test_tokens_cost_latency_and_errors_are_recorded(rig: tuple[ProxyHandle, Fak
     assert rows["dead-model"]["status"] == 502 and rows["dead-model"]["error"] == "BackendUnreachable"
     limited = rows["limited:groq-error-429"]
     assert limited["status"] == 429 and limited["attempts"] == 2
+    assert rows["no-such-model-9"]["status"] == 404 and rows["no-such-model-9"]["error"] == "NoRouteError"
+    from_gemini = rows["claude-haiku-5-5"]  # a Gemini client, translated: its row like any other
+    assert (from_gemini["dialect"], from_gemini["status"], from_gemini["backend"]) == ("gemini", 200, "anth")
+    assert from_gemini["tokens_out"] == 4
 
 
 def test_views(rig: tuple[ProxyHandle, FakeUpstream, Path]) -> None:
