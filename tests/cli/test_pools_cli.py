@@ -160,3 +160,24 @@ def test_cli_calls_to_a_proxy_send_turnout_api_key_and_say_when_it_is_wrong(
         assert code == 0 and "ok" in out and not err
         code, out, _ = run("status", "--url", proxy.url)
         assert code == 0 and "up" in out
+
+
+def test_keys_remove_takes_the_alias_keys_list_shows_and_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert runner.invoke(app, ["backend", "add", "groq", "--key", "gsk-first-key-1234"]).exit_code == 0
+    added = runner.invoke(app, ["keys", "add", "groq", "second", "--key", "gsk-second-key-5678"])
+    assert added.exit_code == 0 and "groq's pool" in added.stdout and "stored in" in added.stdout
+    listed = runner.invoke(app, ["keys", "list", "--url", "http://127.0.0.1:9"], env={"COLUMNS": "200"})
+    assert "default" in listed.stdout and "second" in listed.stdout
+    removed = runner.invoke(app, ["keys", "remove", "groq", "default"])
+    assert removed.exit_code == 0, removed.stderr
+    assert "credentials" in removed.stdout.replace("\n", "")  # where it was: the backend's own key
+    again = runner.invoke(app, ["keys", "remove", "groq", "default"])
+    assert again.exit_code == 1 and "no stored key 'default'" in again.stderr
+    bad = runner.invoke(app, ["keys", "remove", "groq", "bad alias!"])
+    assert (
+        bad.exit_code == 1 and "invalid alias 'bad alias!'" in bad.stderr and "backend name" not in bad.stderr
+    )

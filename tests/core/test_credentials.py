@@ -23,7 +23,7 @@ def test_files_are_0600_in_a_0700_directory(tmp_path: Path) -> None:
 
 
 def test_names_are_validated(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="invalid name"):
+    with pytest.raises(ConfigError, match="invalid backend name"):
         CredentialStore(tmp_path).set("../escape", "k", base_url="http://h")
     assert CredentialStore(tmp_path / "none").names() == []
 

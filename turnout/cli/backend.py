@@ -146,7 +146,7 @@ def _forget_keys(store: CredentialStore, name: str) -> int:
     """Delete the backend's stored key and pool keys; a name the store rejects has none."""
     try:
         pool = store.pool_aliases(name)
-        count = sum(store.remove_pool_key(name, alias) for alias in pool)
+        count = sum(store.remove_pool_key(name, alias) is not None for alias in pool)
         return count + store.remove(name)
     except ConfigError:
         return 0

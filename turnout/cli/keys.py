@@ -35,10 +35,14 @@ def add(
             known = ", ".join(cfg.backends)
             fail(f"no backend {backend!r}: add it first with `turnout backend add` (known: {known})")
         base_url = cfg.backends[backend].base_url
-        CredentialStore(credentials_dir()).set_pool_key(backend, alias, key, base_url=base_url)
+        stored = CredentialStore(credentials_dir()).set_pool_key(backend, alias, key, base_url=base_url)
     except ConfigError as e:
         fail(e.message)
-    out.print(f"Added key [bold]{escape(alias)}[/] ({mask(key)}) to {escape(backend)}.", highlight=False)
+    out.print(
+        f"Added key [bold]{escape(alias)}[/] ({mask(key)}) to {escape(backend)}'s pool, "
+        f"stored in {escape(str(stored))} (mode 0600).",
+        highlight=False,
+    )
 
 
 @app.command("remove")
@@ -48,9 +52,15 @@ def remove(backend: Annotated[str, typer.Argument()], alias: Annotated[str, type
         removed = CredentialStore(credentials_dir()).remove_pool_key(backend, alias)
     except ConfigError as e:
         fail(e.message)
-    if not removed:
-        fail(f"no stored key {alias!r} for {backend!r}; `turnout keys list` shows the stored ones")
-    out.print(f"Removed key [bold]{escape(alias)}[/] from {escape(backend)}.", highlight=False)
+    if removed is None:
+        fail(
+            f"no stored key {alias!r} for {backend!r}; `turnout keys list` shows the stored ones "
+            "(a key written in the config file is removed by editing it)"
+        )
+    out.print(
+        f"Removed key [bold]{escape(alias)}[/] of {escape(backend)} ({escape(str(removed))}).",
+        highlight=False,
+    )
 
 
 def _live(url: str) -> tuple[dict[str, dict[str, Any]], str]:

@@ -39,6 +39,7 @@ from turnout.core.models import (
     Range,
 )
 from turnout.core.paths import credentials_dir, default_config_path, user_config_path
+from turnout.core.models import DEFAULT_ALIAS
 from turnout.core.providers import DEFAULT_ALIASES, KNOWN_PROVIDERS, default_quirks
 
 __all__ = [
@@ -145,7 +146,7 @@ def _keys(
             if not any(s.alias == alias for s in specs):
                 specs.append(KeySpec(alias, value, None, "stored"))
     if specs and key and not raw:
-        specs.insert(0, KeySpec("default", key))
+        specs.insert(0, KeySpec(DEFAULT_ALIAS, key))
     return tuple(specs)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 
 from turnout.core.errors import ConfigError
-from turnout.core.models import NAME
+from turnout.core.models import DEFAULT_ALIAS, NAME
 
 __all__ = ["CredentialStore", "StoredKey", "check_secret", "mask"]
 
@@ -56,12 +56,13 @@ class StoredKey:
 
 
 class CredentialStore:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, what: str = "backend name") -> None:
         self.directory = directory
+        self.what = what  # what its names are, for errors: backend names, or a pool's aliases
 
     def _path(self, name: str) -> Path:
         if not NAME.match(name):
-            raise ConfigError(f"invalid name {name!r}: use letters, digits, '-', '_' or '.'")
+            raise ConfigError(f"invalid {self.what} {name!r}: use letters, digits, '-', '_' or '.'")
         return self.directory / name
 
     def get(self, name: str) -> StoredKey | None:
@@ -119,21 +120,31 @@ class CredentialStore:
         self._path(backend)  # validates the name
         return self.directory / "keys" / backend
 
+    def _pool(self, backend: str) -> CredentialStore:
+        return CredentialStore(self._pool_dir(backend), "alias")
+
     def set_pool_key(self, backend: str, alias: str, key: str, *, base_url: str) -> Path:
         """A pool member of ``backend`` (``turnout keys add``), bound to its base URL."""
-        return CredentialStore(self._pool_dir(backend)).set(alias, key, base_url=base_url)
+        return self._pool(backend).set(alias, key, base_url=base_url)
 
-    def remove_pool_key(self, backend: str, alias: str) -> bool:
-        return CredentialStore(self._pool_dir(backend)).remove(alias)
+    def remove_pool_key(self, backend: str, alias: str) -> Path | None:
+        """Where the removed key was stored, or None. ``default`` is also the backend's own
+        key (the one ``turnout backend add --key`` stored), as ``turnout keys list`` shows."""
+        pool = self._pool(backend)
+        if pool.remove(alias):
+            return pool._path(alias)
+        if alias == DEFAULT_ALIAS and self.remove(backend):
+            return self._path(backend)
+        return None
 
     def pool(self, backend: str, base_url: str) -> list[tuple[str, str]]:
         """(alias, key) of every pool member stored for ``backend`` at ``base_url``."""
-        sub = CredentialStore(self._pool_dir(backend))
+        sub = self._pool(backend)
         return [(alias, key) for alias in sub.names() if (key := sub.key_for(alias, base_url))]
 
     def pool_aliases(self, backend: str) -> list[str]:
         """Every stored pool member of ``backend``, whatever its URL (for removal)."""
-        return CredentialStore(self._pool_dir(backend)).names()
+        return self._pool(backend).names()
 
     def names(self) -> list[str]:
         if not self.directory.is_dir():

@@ -34,6 +34,7 @@ __all__ = [
     "Wire",
 ]
 
+DEFAULT_ALIAS = "default"  # the pool name of a backend's own key
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # backend names, key aliases, stored files
 BASE_URL = re.compile(r"^https?://[^/\s]+")  # what a base_url must start with
 
@@ -145,7 +146,7 @@ class Backend:
         """Every key of this backend; a single ``key`` is the pool member ``default``."""
         if self.pool:
             return self.pool
-        return (KeySpec("default", self.key, None, self.source),)
+        return (KeySpec(DEFAULT_ALIAS, self.key, None, self.source),)
 
     @property
     def dialect(self) -> Dialect:

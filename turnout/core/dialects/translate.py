@@ -63,7 +63,7 @@ def translate_request(
     backend's written out; a client's mistake is a 400 naming the field, never forwarded."""
     if endpoint not in HUB_ENDPOINTS:
         raise BadRequest(
-            f"{endpoint} requests cannot be translated for {backend.name}, a {backend.kind} backend; "
+            f"{endpoint} requests cannot be translated for {backend.name} (kind {backend.kind}); "
             "route this model to a backend of the same API."
         )
     out, ctx = request_through_hub(
