@@ -27,6 +27,7 @@ from turnout.core.discovery import probe_local_servers
 from turnout.core.errors import ConfigError
 from turnout.core.models import (
     BACKEND_KINDS,
+    DEFAULT_ALIAS,
     NAME,
     AccessSettings,
     AnalyticsSettings,
@@ -39,7 +40,6 @@ from turnout.core.models import (
     Range,
 )
 from turnout.core.paths import credentials_dir, default_config_path, user_config_path
-from turnout.core.models import DEFAULT_ALIAS
 from turnout.core.providers import DEFAULT_ALIASES, KNOWN_PROVIDERS, default_quirks
 
 __all__ = [
