@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.golden.corpus import translated_request
 from turnout.core.dialects.context import Context
 from turnout.core.errors import BadRequest
 from turnout.core.hub.chat_request import write_request as to_chat
@@ -223,3 +224,14 @@ def test_a_string_input_and_settings() -> None:
 def test_malformed_requests_name_the_field(body: dict[str, Any], field: str) -> None:
     with pytest.raises(BadRequest, match=f"^{field.replace('[', '.').replace(']', '.')}"):
         read_request(body)
+
+
+def test_a_forced_tool_without_a_name_forces_nothing() -> None:
+    body = {
+        "messages": [{"role": "user", "content": "x"}],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
+        "tool_choice": {"type": "function", "function": {}},
+    }
+    for kind in ("anthropic", "openai-responses", "gemini"):
+        out, _ = translated_request(body, "chat", kind, model="m")
+        assert "tool_choice" not in out and "toolConfig" not in out, kind

@@ -378,7 +378,7 @@ def write_request(
             declarations.append(entry)
         out["tools"] = [{"functionDeclarations": declarations}]
         choice = request.tool_choice
-        if choice is not None:
+        if choice is not None and (choice.mode != "tool" or choice.name):  # a nameless tool: no choice
             mode = {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}[choice.mode]
             calling: dict[str, Any] = {"mode": mode}
             if choice.mode == "tool" and choice.name:

@@ -113,7 +113,7 @@ def _tool_choice(request: Request, names: ToolNames) -> dict[str, Any] | None:
     mode = request.tool_choice.mode if request.tool_choice else None
     if mode == "tool" and request.tool_choice and request.tool_choice.name:
         choice = {"type": "tool", "name": names.name(request.tool_choice.name)}
-    elif mode is not None:
+    elif mode is not None and mode != "tool":  # a tool without a name: no choice
         choice = {"type": {"required": "any"}.get(mode, mode)}
     if request.parallel_tools is False:
         choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}

@@ -355,7 +355,7 @@ def write_request(
         choice = request.tool_choice
         if choice is not None and choice.mode == "tool" and choice.name:
             out["tool_choice"] = {"type": "function", "name": names.name(choice.name)}
-        elif choice is not None:
+        elif choice is not None and choice.mode != "tool":  # a tool without a name: no choice
             out["tool_choice"] = choice.mode
         if request.parallel_tools is not None:
             out["parallel_tool_calls"] = request.parallel_tools
