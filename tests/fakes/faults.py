@@ -77,7 +77,6 @@ HTML = b"<html><head><title>503 Service Unavailable</title></head><body><h1>503<
 @dataclass
 class FaultUpstream(FakeUpstream):
     stall_seconds: float = 30.0  # longer than any timeout under test; cancelled on exit
-    _wire: str = ""  # the API of the request being answered: "", "responses" or "gemini"
 
     async def _respond(self, rec: Recorded, writer: asyncio.StreamWriter) -> None:
         body = json.loads(rec.body or b"{}")
@@ -91,7 +90,6 @@ class FaultUpstream(FakeUpstream):
         kind = model.removeprefix("fault-").split("~")[0]  # fault-<kind>~<anything>: a tag for tests
         anthropic = path.endswith("/messages")
         stream = body.get("stream") is True or ":streamGenerateContent" in path
-        self._wire = wire
         if wire:
             from tests.fuzz.cases import other_wire
 
@@ -108,7 +106,7 @@ class FaultUpstream(FakeUpstream):
         else:
             message = anthropic_message(model) if anthropic else openai_completion(model)
             data, ctype = json.dumps(message).encode(), "application/json"
-        await self._fault(kind, writer, data, ctype, anthropic, stream, model)
+        await self._fault(kind, writer, data, ctype, anthropic, stream, model, wire)
         raise ConnectionResetError  # one request per connection: the fake's loop ends here
 
     async def _fault(
@@ -120,6 +118,7 @@ class FaultUpstream(FakeUpstream):
         anthropic: bool,
         stream: bool,
         model: str,
+        wire: str = "",  # "", "responses" or "gemini": the API of the request being answered
     ) -> None:
         headers = {**self._ok_headers(anthropic), "content-type": ctype}
         half = data[: len(data) // 2 + 3]
@@ -144,7 +143,7 @@ class FaultUpstream(FakeUpstream):
             from tests.fuzz.cases import mutated_message, mutated_stream
 
             rng = random.Random(kind)
-            mutant = (mutated_stream if stream else mutated_message)(rng, anthropic, model, self._wire)
+            mutant = (mutated_stream if stream else mutated_message)(rng, anthropic, model, wire)
             await self._chunked(writer, headers, split_odd(mutant, [rng.randint(1, 97)]))
             return
         if kind == "odd-usage":

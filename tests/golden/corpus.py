@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tests.golden import upstreams
 from tests.golden.scenarios import (
@@ -55,29 +55,19 @@ def to_openai_ctx() -> Context:
     )
 
 
-def to_responses_ctx(backend: Literal["anthropic", "openai"]) -> Context:
-    """A Responses client (Codex) answered from a backend of ``backend``'s dialect."""
-    return Context(
-        "openai", backend, CLIENT_MODEL, stream=True, created=CREATED, nonce=NONCE, api="responses"
-    )
-
-
-def to_gemini_ctx(backend: Literal["anthropic", "openai"]) -> Context:
-    """A Gemini client (Gemini CLI) answered from a backend of ``backend``'s dialect."""
-    return Context("gemini", backend, CLIENT_MODEL, stream=True, created=CREATED, nonce=NONCE)
-
-
-HUB_CLIENTS = {"responses": to_responses_ctx, "gemini": to_gemini_ctx}
+HUB_CLIENTS = ("responses", "gemini")  # clients the hub added, answered from every backend
 CLIENTS = ("anthropic", "openai", "responses", "gemini")
 NEW_BACKENDS = ("responses", "gemini")  # a Responses-only backend, Gemini's native API
 _AS_BACKEND: dict[str, dict[str, Any]] = {
+    "anthropic": {"backend": "anthropic"},
+    "openai": {"backend": "openai"},
     "responses": {"backend": "openai", "backend_api": "responses"},
     "gemini": {"backend": "gemini"},
 }
 
 
 def client_ctx(client: str, backend: str) -> Context:
-    """A client of ``client``'s API answered from a backend of ``NEW_BACKENDS``."""
+    """A client of ``client``'s API answered from a backend of ``backend``'s API."""
     dialect = {"anthropic": "anthropic", "openai": "openai", "responses": "openai", "gemini": "gemini"}[
         client
     ]
@@ -140,19 +130,21 @@ def build(s: Scenario) -> dict[str, str | bytes]:
                 translate_response(error_body("anthropic", status, message), status, to_openai_ctx())[1]
             )
         )
-        for client, make in HUB_CLIENTS.items():
-            answer = translate_response(error_body("anthropic", status, message), status, make("anthropic"))
+        for client in HUB_CLIENTS:
+            answer = translate_response(
+                error_body("anthropic", status, message), status, client_ctx(client, "anthropic")
+            )
             files[f"client_{client}_error.json"] = dump(json.loads(answer[1]))
         return files
     files["openai.sse"] = openai_stream(s)
     files["anthropic.sse"] = anthropic_stream(s)
     files["client_anthropic.sse"] = run_stream(to_anthropic_ctx(), [files["openai.sse"]])
     files["client_openai.sse"] = run_stream(to_openai_ctx(), [files["anthropic.sse"]])
-    for client, make in HUB_CLIENTS.items():
+    for client in HUB_CLIENTS:
         for backend in ("openai", "anthropic"):
             upstream = files[f"{backend}.sse"]
             assert isinstance(upstream, bytes)
-            files[f"client_{client}_from_{backend}.sse"] = run_stream(make(backend), [upstream])
+            files[f"client_{client}_from_{backend}.sse"] = run_stream(client_ctx(client, backend), [upstream])
     for backend in NEW_BACKENDS:
         upstream = upstreams.responses_stream(s) if backend == "responses" else upstreams.gemini_stream(s)
         files[f"{backend}.sse"] = upstream
@@ -179,11 +171,11 @@ def build(s: Scenario) -> dict[str, str | bytes]:
         files["client_openai.json"] = dump(
             json.loads(translate_response(files["anthropic.json"].encode(), 200, to_openai_ctx())[1])
         )
-        for client, make in HUB_CLIENTS.items():
+        for client in HUB_CLIENTS:
             for backend in ("openai", "anthropic"):
                 whole = files[f"{backend}.json"]
                 assert isinstance(whole, str)
-                answer = translate_response(whole.encode(), 200, make(backend))[1]
+                answer = translate_response(whole.encode(), 200, client_ctx(client, backend))[1]
                 files[f"client_{client}_from_{backend}.json"] = dump(json.loads(answer))
     compat, anthropic = quirks_for(s)
     if s.request_anthropic:

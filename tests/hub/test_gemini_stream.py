@@ -10,11 +10,8 @@ import httpx
 import pytest
 from google import genai
 from google.genai import errors, types
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from tests.dialects.test_stream_splits import split
-from tests.golden.corpus import ROOT, run_stream, to_gemini_ctx
+from tests.golden.corpus import ROOT
 from tests.golden.scenarios import SCENARIOS, Scenario
 
 STREAMING = [s for s in SCENARIOS if not s.http_error]
@@ -88,26 +85,3 @@ def test_an_error_before_the_stream_is_googles_shape() -> None:
     with pytest.raises(errors.ClientError) as raised:
         gemini(body, "application/json", 429).models.generate_content(model="m", contents="x")
     assert raised.value.code == 429
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", SMALL)
-@settings(max_examples=25, deadline=None)
-@given(cuts=st.lists(st.integers(min_value=0), max_size=60))
-def test_any_split_of_the_upstream_gives_the_same_stream(
-    name: str, backend: Literal["openai", "anthropic"], cuts: list[int]
-) -> None:
-    upstream = (ROOT / name / f"{backend}.sse").read_bytes()
-    expected = (ROOT / name / f"client_gemini_from_{backend}.sse").read_bytes()
-    assert run_stream(to_gemini_ctx(backend), split(upstream, cuts)) == expected
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-@given(data=st.binary(max_size=400), cuts=st.lists(st.integers(min_value=0), max_size=20))
-@settings(max_examples=150, deadline=None)
-def test_garbage_never_raises_and_always_ends_the_answer(
-    backend: Literal["openai", "anthropic"], data: bytes, cuts: list[int]
-) -> None:
-    out = run_stream(to_gemini_ctx(backend), split(data, cuts))
-    last = json.loads(out.rstrip().rsplit(b"\r\n\r\n", 1)[-1].removeprefix(b"data: "))
-    assert "error" in last or last["candidates"][0].get("finishReason")

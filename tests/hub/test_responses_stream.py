@@ -10,11 +10,8 @@ from typing import Any, Literal
 import httpx
 import openai
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from tests.dialects.test_stream_splits import split
-from tests.golden.corpus import ROOT, run_stream, to_responses_ctx
+from tests.golden.corpus import ROOT
 from tests.golden.scenarios import SCENARIOS, Scenario
 
 STREAMING = [s for s in SCENARIOS if not s.http_error]
@@ -94,28 +91,3 @@ def test_a_failure_mid_stream_is_response_failed(scenario: Scenario, backend: st
         last = list(events)[-1]
     assert last.type == "response.failed"
     assert last.response.error is not None and last.response.error.message == scenario.error_mid_stream
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", SMALL)
-@settings(max_examples=25, deadline=None)
-@given(cuts=st.lists(st.integers(min_value=0), max_size=60))
-def test_any_split_of_the_upstream_gives_the_same_stream(
-    name: str, backend: Literal["openai", "anthropic"], cuts: list[int]
-) -> None:
-    upstream = (ROOT / name / f"{backend}.sse").read_bytes()
-    expected = (ROOT / name / f"client_responses_from_{backend}.sse").read_bytes()
-    assert run_stream(to_responses_ctx(backend), split(upstream, cuts)) == expected
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-@given(data=st.binary(max_size=400), cuts=st.lists(st.integers(min_value=0), max_size=20))
-@settings(max_examples=150, deadline=None)
-def test_garbage_never_raises_and_always_ends_the_response(
-    backend: Literal["openai", "anthropic"], data: bytes, cuts: list[int]
-) -> None:
-    out = run_stream(to_responses_ctx(backend), split(data, cuts))
-    last = out.rstrip().rsplit(b"\n\n", 1)[-1]
-    assert last.startswith(
-        (b"event: response.failed", b"event: response.completed", b"event: response.incomplete")
-    )

@@ -15,7 +15,6 @@ messages as results; the legacy ``functions``/``function_call`` fields too.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -25,6 +24,7 @@ from turnout.core.dialects.schema import clean_schema
 from turnout.core.dialects.validate import check_request
 from turnout.core.errors import BadRequest
 from turnout.core.hub.conversation import (
+    DATA_URL,
     File,
     Image,
     Part,
@@ -42,8 +42,6 @@ from turnout.core.hub.tools import ToolNames, custom_description, custom_schema
 from turnout.core.models import Quirks
 
 __all__ = ["read_request", "write_request"]
-
-_DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+);base64,", re.S)
 
 
 # -- written ----------------------------------------------------------------------------------
@@ -193,7 +191,7 @@ def _read_parts(content: Any) -> list[Text | Image | File]:
             parts.append(Image((part.get("image_url") or {}).get("url", "")))
         elif kind == "file":
             data = (part.get("file") or {}).get("file_data", "")
-            if _DATA_URL.match(data):
+            if DATA_URL.match(data):
                 parts.append(File(data, (part.get("file") or {}).get("filename") or "document.pdf"))
         elif kind == "input_audio":
             raise BadRequest("Audio input has no counterpart at this backend; remove the input_audio part.")

@@ -8,11 +8,13 @@ never keeps what no writer could send on; what it drops it names in ``Request.dr
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "DATA_URL",
     "File",
     "Image",
     "Origin",
@@ -25,9 +27,16 @@ __all__ = [
     "ToolChoice",
     "ToolResult",
     "Turn",
+    "data_url",
 ]
 
-Origin = Literal["anthropic", "openai", "gemini"]  # who issued an opaque value, and alone may read it back
+Origin = Literal["anthropic", "openai", "gemini"]
+DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.S)  # inline bytes
+
+
+def data_url(media: str, data: str) -> str:
+    """Inline bytes as the hub keeps them (``Image.url``, ``File.data_url``)."""
+    return f"data:{media};base64,{data}"  # who issued an opaque value, and alone may read it back
 
 
 @dataclass(slots=True)

@@ -15,7 +15,6 @@ call it came with, function responses first in their turn and named after their 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -37,6 +36,7 @@ from turnout.core.dialects.validate import (
 )
 from turnout.core.errors import BadRequest
 from turnout.core.hub.conversation import (
+    DATA_URL,
     File,
     Image,
     Part,
@@ -48,6 +48,7 @@ from turnout.core.hub.conversation import (
     ToolChoice,
     ToolResult,
     Turn,
+    data_url,
 )
 from turnout.core.hub.seal import unseal
 from turnout.core.hub.tools import ToolNames
@@ -153,7 +154,7 @@ def json_schema(schema: Any) -> Any:
 
 
 def _data_url(data: dict[str, Any]) -> str:
-    return f"data:{_get(data, 'mimeType') or 'application/octet-stream'};base64,{data.get('data') or ''}"
+    return data_url(_get(data, "mimeType") or "application/octet-stream", data.get("data") or "")
 
 
 class _Calls:
@@ -295,11 +296,10 @@ def read_request(body: dict[str, Any]) -> Request:
 
 
 # -- written for a backend of this API ---------------------------------------------------
-_DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.S)
 
 
 def _data(url: str) -> dict[str, Any]:
-    if found := _DATA_URL.match(url):
+    if found := DATA_URL.match(url):
         return {"inlineData": {"mimeType": found["media"], "data": found["data"]}}
     return {"fileData": {"mimeType": "image/*", "fileUri": url}}
 

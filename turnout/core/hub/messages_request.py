@@ -15,7 +15,6 @@ server tools (``web_search_…``, ``bash_…``) dropped and named; ``thinking`` 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -26,6 +25,7 @@ from turnout.core.dialects.validate import check_request
 from turnout.core.errors import BadRequest
 from turnout.core.hub.cleaning import clean_messages
 from turnout.core.hub.conversation import (
+    DATA_URL,
     File,
     Image,
     Part,
@@ -37,6 +37,7 @@ from turnout.core.hub.conversation import (
     ToolChoice,
     ToolResult,
     Turn,
+    data_url,
 )
 from turnout.core.hub.tools import ToolNames, custom_description, custom_schema
 from turnout.core.models import Quirks
@@ -45,14 +46,13 @@ from turnout.core.tokens import estimate_input_tokens
 __all__ = ["image_block", "read_request", "write_request"]
 
 
-_DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.S)
 _IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
 
 # -- written ----------------------------------------------------------------------------------
 def image_block(url: str) -> dict[str, Any]:
     """An image URL or data: URL as an Anthropic image block (the media types it takes)."""
-    if m := _DATA_URL.match(url):
+    if m := DATA_URL.match(url):
         media = "image/jpeg" if m["media"] == "image/jpg" else m["media"]
         if media not in _IMAGE_TYPES:
             raise BadRequest(f"Images must be JPEG, PNG, GIF or WebP for this model (got {media[:60]}).")
@@ -65,7 +65,8 @@ def _block(part: Text | Image | File) -> dict[str, Any]:
         return {"type": "text", "text": part.text}
     if isinstance(part, Image):
         return image_block(part.url)
-    media, _, data = part.data_url.removeprefix("data:").partition(";base64,")
+    found = DATA_URL.match(part.data_url)
+    media, data = (found["media"], found["data"]) if found else ("application/octet-stream", "")
     return {"type": "document", "source": {"type": "base64", "media_type": media, "data": data}}
 
 
@@ -195,7 +196,7 @@ def _text_of(content: Any) -> str:
 def _image(block: dict[str, Any]) -> Image | None:
     source = block.get("source") or {}
     if source.get("type") == "base64":
-        return Image(f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}")
+        return Image(data_url(source.get("media_type", "image/png"), source.get("data", "")))
     if source.get("type") == "url":
         return Image(source.get("url", ""))
     return None
@@ -211,7 +212,7 @@ def _document(block: dict[str, Any]) -> Text | File | None:
         return Text(_text_of(source.get("content")))
     if source.get("type") == "base64":
         media = source.get("media_type", "application/pdf")
-        return File(f"data:{media};base64,{source.get('data', '')}", title or "document.pdf")
+        return File(data_url(media, source.get("data", "")), title or "document.pdf")
     if source.get("type") == "url":
         return Text(f"[document: {source.get('url', '')}]")
     return None
