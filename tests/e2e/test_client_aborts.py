@@ -8,6 +8,7 @@ wait out ``error_cooldown``) and must leave the wait queue at once.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,3 +112,49 @@ def test_abandoned_requests_leave_the_wait_queue_at_once(rig: tuple[ProxyHandle,
     proxy.stop()
     rows = [r for r in read_rows(db) if r["model_asked"] == "narrow-model"]
     assert sorted(r["status"] for r in rows) == [200] + [499] * 6
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/responses", {"model": "solo:solo-model-chunks-300", "input": "hi", "stream": True}),
+        (
+            "/v1beta/models/solo:solo-model-chunks-300:streamGenerateContent?alt=sse",
+            {"contents": [{"parts": [{"text": "hi"}]}]},
+        ),
+    ],
+    ids=["responses", "gemini"],
+)
+def test_a_hub_client_hanging_up_mid_stream_is_its_abort(tmp_path: Path, path: str, body: dict) -> None:
+    """A Codex or Gemini CLI user who stops a translated stream halfway: recorded as the
+    client's abort, the key untouched, the next request served at once."""
+    db = tmp_path / "analytics.sqlite3"
+    with FakeUpstream(chunk_pause=0.01) as up:
+        config = tmp_path / "config.yaml"
+        config.write_text(CONFIG.format(up=up.url, db=db))
+        proxy = start_proxy_thread(
+            ServerSettings(port=0, config=str(config), confdir=str(tmp_path / "certs"), discover=False)
+        )
+        try:
+            with httpx.stream("POST", proxy.url + path, json=body, timeout=10) as r:
+                assert r.status_code == 200
+                got = b""
+                for chunk in r.iter_bytes():
+                    got += chunk
+                    if len(got) > 2000:
+                        break  # the user pressed Esc: the connection closes mid-stream
+            time.sleep(0.5)
+            key = next(k for k in _accounts(proxy.url)["keys"] if k["backend"] == "solo")
+            assert key["status"] == "ok" and key["errors"] == 0, key
+            short = path.replace("-chunks-300", "")  # the same client, a short answer
+            again = httpx.post(
+                proxy.url + short, json=json.loads(json.dumps(body).replace("-chunks-300", ""))
+            )
+            assert again.status_code == 200
+            assert b"response.completed" in again.content or b'"finishReason":"STOP"' in again.content
+            assert httpx.get(proxy.url + "/health").status_code == 200
+        finally:
+            proxy.stop()
+    abandoned, served = [r for r in read_rows(db) if r["stream"] == 1]
+    assert abandoned["aborted"] == 1 and abandoned["error"] is not None
+    assert served["aborted"] == 0 and served["status"] == 200
