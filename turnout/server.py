@@ -22,7 +22,7 @@ from typing import Any
 from mitmproxy import exceptions, master, options
 from mitmproxy.addons import core, dns_resolver, errorcheck, next_layer, proxyserver, tlsconfig
 
-from turnout.addons._mitm import log_to_stderr
+from turnout.addons._mitm import ahead_of, log_to_stderr
 from turnout.addons.chain import build_chain
 from turnout.core.errors import ConfigError
 from turnout.core.paths import data_dir
@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 PLACEHOLDER_UPSTREAM = "http://127.0.0.1:9"  # never used: every flow is routed or answered
+WEB_COLUMNS = ("tls", "icon", "path", "method", "status", "size", "time")  # mitmweb's default
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,12 @@ class ServerSettings:
             "turnout_api_key": self.local_key,  # always set: the gate must never miss it
         }
         if self.web:
-            values.update(web_port=self.web_port, web_open_browser=False, web_host="127.0.0.1")
+            values.update(
+                web_port=self.web_port,
+                web_open_browser=False,
+                web_host="127.0.0.1",
+                web_columns=[*WEB_COLUMNS, "comment"],  # the comment is the route: in the list
+            )
         values.update(self.extra)
         return values
 
@@ -144,7 +150,10 @@ def build_master(settings: ServerSettings, runtime: Runtime) -> master.Master:
         log_to_stderr(m)
     else:
         m = lean_master(opts)
-    m.addons.add(build_chain(runtime))
+    chain = build_chain(runtime)
+    m.addons.add(chain)
+    if settings.web:  # what mitmweb's view shows has been through the gate and the router
+        ahead_of(m, chain, "view")
     Path(settings.option_values()["confdir"]).mkdir(parents=True, exist_ok=True)
     try:
         opts.update(**settings.option_values())  # also the first configure of turnout's addons
@@ -213,6 +222,13 @@ class _OnStart:
     def running(self) -> None:
         gc.collect()
         gc.freeze()
+        ps = self.master.addons.get("proxyserver")
+        addrs = ps.listen_addrs() if ps else []
+        if addrs and self.master.addons.get("view") is not None:
+            # mitmweb's footer shows these options as the proxy's address (else "*:8080");
+            # the listener itself comes from the mode, so setting them moves nothing.
+            host, port = addrs[0][:2]
+            self.master.options.update(listen_host=host, listen_port=port)
         if self.started is not None:
             self.started(self.master)
         self.master.addons.remove(self)  # safe mid-event: mitmproxy iterates a snapshot of its chain

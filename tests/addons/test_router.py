@@ -5,16 +5,19 @@ from mitmproxy import http
 from mitmproxy.test import taddons
 
 from tests.addons.helpers import flow, runtime
-from turnout.addons._flows import Exchanges
+from turnout.addons._flows import SENT, Exchanges
+from turnout.addons._mitm import WireHeaders
 from turnout.addons.chain import Chain
 from turnout.addons.intake import Intake
 from turnout.addons.router import Router
+
+WIRE = WireHeaders()
 
 
 def route(f: http.HTTPFlow) -> http.HTTPFlow:
     """Through the router as the chain calls it (refusals answered in the client's dialect)."""
     exchanges = Exchanges()
-    chain = Chain([Intake(exchanges), Router(runtime(), exchanges)], exchanges)
+    chain = Chain([Intake(exchanges), Router(runtime(), exchanges, WIRE)], exchanges)
     with taddons.context(chain):
         chain.requestheaders(f)  # type: ignore[attr-defined]
         chain.request(f)  # type: ignore[attr-defined]
@@ -40,6 +43,9 @@ def test_routes_and_records_the_decision() -> None:
     assert summary["backend"] == "anth" and summary["requested"] == "sonnet" and summary["key"] == "default"
     assert summary["stream"] is True and summary["dialect"] == "anthropic"
     assert "sk-ant-secret" not in str(summary)
+    assert f.request.headers["x-api-key"] == "sk-…1111"  # the flow (mitmweb, exports) holds it masked
+    assert WIRE.held(f) == ((b"x-api-key", b"sk-ant-secret-1111"),)  # the wire gets the key, once
+    assert f.metadata[SENT] == ("anth", "default")  # which key, for a replay: never the value
     assert (
         f.comment.startswith("sonnet → anth as claude-sonnet-")
         and "(alias sonnet, default claude-*)" in f.comment

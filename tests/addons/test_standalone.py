@@ -7,19 +7,30 @@ from turnout.addons.chain import build_chain
 from turnout.addons.standalone import StandaloneDefaults
 
 
-def test_default_mode_becomes_turnouts_listener() -> None:
+def test_default_mode_becomes_turnouts_listener_when_the_script_loads() -> None:
     addon = StandaloneDefaults()
-    with taddons.context(addon, proxyserver.Proxyserver()) as tctx:
-        addon.running()
+    with taddons.context(proxyserver.Proxyserver(), build_chain()) as tctx:
+        tctx.master.addons.add(addon)
+        addon.configure(set(tctx.options.keys()))  # as a script is, when it loads: before listening
         assert tctx.options.mode == ["reverse:http://127.0.0.1:9@127.0.0.1:3456"]
         assert tctx.options.connection_strategy == "lazy"
+        tctx.options.update(mode=["regular"])  # chosen later (mitmweb's UI): stays chosen
+        assert tctx.options.mode == ["regular"]
+
+
+def test_listen_host_and_port_options_place_the_default_listener() -> None:
+    with taddons.context(proxyserver.Proxyserver(), build_chain()) as tctx:
+        tctx.options.update(listen_port=4123)
+        tctx.master.addons.add(addon := StandaloneDefaults())
+        addon.configure(set(tctx.options.keys()))
+        assert tctx.options.mode == ["reverse:http://127.0.0.1:9@127.0.0.1:4123"]
 
 
 def test_explicit_mode_wins() -> None:
-    addon = StandaloneDefaults()
-    with taddons.context(addon) as tctx:
+    with taddons.context(proxyserver.Proxyserver(), build_chain()) as tctx:
         tctx.options.update(mode=["reverse:http://x@127.0.0.1:4000"])
-        addon.running()
+        tctx.master.addons.add(addon := StandaloneDefaults())
+        addon.configure(set(tctx.options.keys()))
         assert tctx.options.mode == ["reverse:http://x@127.0.0.1:4000"]
 
 
@@ -29,10 +40,13 @@ def test_chain_order() -> None:
         "ConfigLoader",
         "Catalog",
         "ClientTimeouts",
+        "Secrecy",
         "Intake",
         "Gate",
         "Endpoints",
+        "ClientCopy",
         "Router",
+        "WebUpdates",
         "Relay",
         "RateLimits",
         "Failover",

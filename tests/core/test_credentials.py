@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from turnout.core.credentials import CredentialStore, StoredKey, mask
+from turnout.core.credentials import CredentialStore, StoredKey, mask, masked_fields
 from turnout.core.errors import ConfigError
 
 
@@ -41,3 +41,20 @@ def test_keys_with_control_characters_are_refused_without_echoing_them(tmp_path:
         CredentialStore(tmp_path).set("groq", key, base_url="http://h")
     assert "control character" in e.value.message and key.strip() not in e.value.message
     assert not (tmp_path / "groq").exists()
+
+
+def test_masked_fields_mask_only_the_named_headers_and_keep_the_scheme() -> None:
+    fields = (
+        (b"Authorization", b"Bearer sk-proj-abcdefgh1234"),
+        (b"x-api-key", b"sk-ant-zzzzzzzz9876"),
+        (b"x-title", b"short"),
+        (b"content-type", b"application/json"),
+    )
+    shown = masked_fields(fields, frozenset({b"authorization", b"x-api-key", b"x-title"}))
+    assert shown == (
+        (b"Authorization", "Bearer sk-…1234".encode()),
+        (b"x-api-key", "sk-…9876".encode()),
+        (b"x-title", "…••••".encode()),
+        (b"content-type", b"application/json"),
+    )
+    assert masked_fields(fields, frozenset()) == fields

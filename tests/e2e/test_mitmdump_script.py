@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import OPENAI_KEY, write_config
 from tests.fakes.upstream import FakeUpstream
@@ -102,3 +103,87 @@ def test_mitmdump_script_refuses_to_serve_the_network_without_a_key(tmp_path: Pa
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert "refusing to listen on 0.0.0.0" in proc.stdout + proc.stderr
         assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def _occupy_8080() -> socket.socket | None:
+    """Hold every interface's :8080 (mitmdump's default), so a listener there would fail."""
+    s = socket.socket()
+    try:
+        s.bind(("0.0.0.0", 8080))
+        s.listen()
+    except OSError:  # already held by something else: just as good
+        s.close()
+        return None
+    return s
+
+
+@pytest.mark.parametrize("tool", ["mitmdump", "mitmweb"])
+def test_the_readme_script_lines_listen_on_loopback_only_from_the_start(tool: str, tmp_path: Path) -> None:
+    """``mitmdump -s addons/router.py`` never opens :8080 on all interfaces, even for a moment;
+    under mitmweb the flows hold the backend's key masked while the backend gets it."""
+    port, web_port = free_port(), free_port()
+    holder, seen = _occupy_8080(), []
+    with FakeUpstream() as up:
+        config = write_config(tmp_path / "config.yaml", up.url)
+        env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg"), "XDG_DATA_HOME": str(tmp_path / "d")}
+        web = (
+            ["--set", f"web_port={web_port}", "--set", "web_open_browser=false"] if tool == "mitmweb" else []
+        )
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / tool),
+                "-s",
+                str(ROOT / "addons" / "router.py"),
+                "-p",
+                str(port),
+                "--set",
+                f"turnout_config={config}",
+                "--set",
+                "turnout_discover=false",
+                "--set",
+                f"confdir={tmp_path / 'certs'}",
+                *web,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, f"{tool} did not come up"
+                time.sleep(0.2)
+            r = httpx.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions", json={"model": "house-x", "messages": []}
+            )
+            assert r.status_code == 200
+            assert up.last().headers["authorization"] == f"Bearer {OPENAI_KEY}"
+            if tool == "mitmweb":
+                flows = httpx.get(f"http://127.0.0.1:{web_port}/flows", headers=_web_auth(proc, seen)).text
+                assert OPENAI_KEY not in flows and OPENAI_KEY[-4:] in flows
+        finally:
+            proc.terminate()
+            output = "".join(seen) + proc.communicate(timeout=20)[0]
+            if holder is not None:
+                holder.close()
+    assert f"listening as a router on http://127.0.0.1:{port}" in output
+    assert "8080" not in output and "Address already in use" not in output, output
+    assert OPENAI_KEY not in output
+
+
+def _web_auth(proc: subprocess.Popen[str], seen: list[str]) -> dict[str, str]:
+    """mitmweb prints its UI's URL with a token; read lines (into ``seen``) until it shows."""
+    assert proc.stdout is not None
+    for _ in range(200):
+        seen.append(line := proc.stdout.readline())
+        if "token=" in line:
+            return {"authorization": "Bearer " + line.split("token=")[1].split()[0]}
+    raise AssertionError("mitmweb printed no UI token")

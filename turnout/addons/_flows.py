@@ -26,6 +26,7 @@ from turnout.core.headers import rewrite
 from turnout.core.models import Dialect
 
 __all__ = [
+    "SENT",
     "SUMMARY",
     "Exchanges",
     "Sweeper",
@@ -36,11 +37,13 @@ __all__ = [
     "error_response",
     "publish",
     "replace_whole",
+    "resent",
 ]
 
 logger = logging.getLogger(__name__)
 
 SUMMARY = "turnout"  # the flow.metadata key of the exchange's summary
+SENT = "turnout.sent"  # the flow.metadata key of (backend, key alias) its request went out with
 JSON = {"content-type": "application/json"}
 
 
@@ -83,6 +86,11 @@ def client_gone(flow: http.HTTPFlow) -> bool:
     """The client has closed its connection (Esc in Claude Code, a timeout, a load tool
     stopping): whatever fails next is the client's abort, never the backend's failure."""
     return not (flow.client_conn.state & ConnectionState.CAN_READ)
+
+
+def resent(flow: http.HTTPFlow) -> bool:
+    """A flow replayed from mitmweb whose request turnout had sent upstream: it goes out as is."""
+    return flow.is_replay == "request" and SENT in flow.metadata
 
 
 def drop_headers(headers: http.Headers, names: frozenset[bytes]) -> None:

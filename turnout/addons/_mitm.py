@@ -20,6 +20,13 @@ What mitmproxy (12.2.x) offers no public way to do:
   handles the server hanging up), ``close_client`` drops a client connection,
   ``last_activity`` reads when a connection last moved a byte and ``unsent_bytes`` how
   much a client has yet to read.
+- **Keep keys out of flows.** A flow is what mitmweb shows, exports and saves, so it
+  holds a backend's credential masked; ``WireHeaders`` puts the real value into the
+  copy of the request that mitmproxy's HTTP/1 or HTTP/2 layer writes to the backend
+  (by wrapping ``HttpStream.state_consume_request_body``, which sends it).
+- **Run before mitmweb's view.** ``ahead_of`` moves turnout's chain before the view in
+  the addon list, so what the view shows has been through the gate (client
+  credentials gone) and the router.
 - **Log to stderr.** The master's terminal log goes to stdout unless its private
   ``_termlog_addon`` is set up by hand.
 
@@ -29,6 +36,7 @@ mitmproxy upgrade break them.
 
 from __future__ import annotations
 
+import copy
 import sys
 import weakref
 from collections.abc import Callable, Generator
@@ -39,9 +47,12 @@ from mitmproxy.addons import termlog
 from mitmproxy.net.http import http1
 
 from turnout.core.errors import ConfigError, error_body
+from turnout.core.headers import Fields
 
 __all__ = [
     "Replies",
+    "WireHeaders",
+    "ahead_of",
     "check",
     "close_client",
     "close_upstream",
@@ -62,6 +73,8 @@ def _internals() -> dict[str, Any]:
     return {
         "HttpStream.handle_protocol_error": http_layers.HttpStream.handle_protocol_error,
         "HttpStream.check_body_size": http_layers.HttpStream.check_body_size,
+        "HttpStream.state_consume_request_body": http_layers.HttpStream.state_consume_request_body,
+        "RequestHeaders": _events.RequestHeaders,
         "SendHttp": http_layers.SendHttp,
         "ResponseProtocolError": _events.ResponseProtocolError,
         "ResponseHeaders": _events.ResponseHeaders,
@@ -257,3 +270,93 @@ class Replies:
 
         intercepted.__wrapped__ = original
         return intercepted
+
+
+def ahead_of(m: master.Master, addon: Any, name: str) -> None:
+    """Move ``addon`` (already added) just before the addon called ``name``, if there is one."""
+    chain = getattr(m.addons, "chain", None)
+    other = m.addons.get(name)
+    if not isinstance(chain, list) or other not in chain or addon not in chain:
+        raise ConfigError(
+            f"this mitmproxy ({_version()}) orders its addons differently; install {_MITMPROXY}"
+        )
+    chain.remove(addon)
+    chain.insert(chain.index(other), addon)
+
+
+class WireHeaders:
+    """Header values a flow's request carries on the wire only, never in the flow itself."""
+
+    def __init__(self) -> None:
+        self._held: weakref.WeakKeyDictionary[http.HTTPFlow, Fields] = weakref.WeakKeyDictionary()
+        self._original: Callable[..., Any] | None = None
+
+    def hold(self, flow: http.HTTPFlow, fields: Fields) -> None:
+        """``fields`` (lowercase names) replace the same-named headers on the wire, once."""
+        if fields:
+            self._held[flow] = fields
+
+    def held(self, flow: http.HTTPFlow) -> Fields:
+        return self._held.get(flow, ())
+
+    def forget(self, flow: http.HTTPFlow) -> None:
+        self._held.pop(flow, None)
+
+    def install(self) -> None:
+        from mitmproxy.proxy.layers import http as http_layers
+
+        if self._original is not None:
+            return
+        self._original = http_layers.HttpStream.state_consume_request_body
+        http_layers.HttpStream.state_consume_request_body = self._wrap(self._original)
+
+    def uninstall(self) -> None:
+        from mitmproxy.proxy.layers import http as http_layers
+
+        if self._original is None:
+            return
+        http_layers.HttpStream.state_consume_request_body = self._original
+        self._original = None
+
+    def _wrap(self, original: Callable[..., Generator[Any, Any, None]]) -> Callable[..., Any]:
+        from mitmproxy.proxy.layers.http import SendHttp
+        from mitmproxy.proxy.layers.http._events import RequestHeaders
+
+        held = self._held
+
+        def sending(stream: Any, event: Any) -> Generator[Any, Any, Any]:
+            steps = original(stream, event)
+            sent = None
+            while True:
+                try:
+                    command = steps.send(sent)
+                except StopIteration as done:
+                    return done.value
+                if isinstance(command, SendHttp) and isinstance(command.event, RequestHeaders):
+                    fields = held.pop(stream.flow, None)
+                    if fields is not None:
+                        headers = command.event
+                        request = _with_fields(headers.request, fields)
+                        command = SendHttp(
+                            RequestHeaders(headers.stream_id, request, headers.end_stream), command.connection
+                        )
+                sent = yield command
+
+        sending.__wrapped__ = original
+        return sending
+
+
+def _with_fields(request: http.Request, fields: Fields) -> http.Request:
+    """A copy of ``request`` (sharing its body) whose headers named in ``fields`` hold those values."""
+    values = dict(fields)
+    headers = []
+    for name, value in request.headers.fields:
+        lower = name.lower()
+        if lower in values:
+            value = values.pop(lower)
+        headers.append((name, value))
+    headers.extend(values.items())  # removed meanwhile (an intercept's edit): put back
+    wire = copy.copy(request)
+    wire.data = copy.copy(request.data)
+    wire.data.headers = http.Headers(tuple(headers))
+    return wire

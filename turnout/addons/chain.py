@@ -39,10 +39,12 @@ from turnout.addons.endpoints import Endpoints
 from turnout.addons.failover import Failover
 from turnout.addons.gate import Gate
 from turnout.addons.intake import Intake
+from turnout.addons.mitmweb import ClientCopy, WebUpdates
 from turnout.addons.ratelimits import RateLimits
 from turnout.addons.relay import Relay
 from turnout.addons.requestlog import RequestLog
 from turnout.addons.router import Router
+from turnout.addons.secrecy import Secrecy
 from turnout.addons.translator import Translator
 from turnout.addons.upstream_errors import UpstreamErrors
 from turnout.core.errors import InternalError, TurnoutError, brief, short_traceback
@@ -57,15 +59,18 @@ Handler = tuple[str, Callable[..., Any]]
 
 
 def concerns(runtime: Runtime, exchanges: Exchanges) -> list[Any]:
-    replies = _mitm.Replies()
+    replies, wire = _mitm.Replies(), _mitm.WireHeaders()
     return [
         ConfigLoader(runtime),  # the config in effect, into the shared runtime
         Catalog(runtime),  # what local servers can serve (context windows), learned in the background
         ClientTimeouts(runtime),  # idle, slow and non-reading clients let go; at most max_clients
+        Secrecy(runtime, wire),  # backend keys on the wire only, masked in flows; mitmweb replays
         Intake(exchanges),  # every request but a local endpoint's read gets its exchange (and a row)
         Gate(runtime, exchanges),  # TURNOUT_API_KEY, web pages, loops; client credentials stripped
         Endpoints(runtime),  # /health, /status, /v1/models answered in place
-        Router(runtime, exchanges),  # body parsed once; model → backend → key (or wait); first try built
+        ClientCopy(),  # --web: the client's request kept beside the one sent, for mitmweb
+        Router(runtime, exchanges, wire),  # body parsed once; model → backend → key (or wait); first try
+        WebUpdates(),  # --web: a routed flow shown where it went, at once
         Relay(exchanges),  # SSE streamed; x-turnout-backend on every response
         RateLimits(runtime, exchanges),  # rate-limit headers into the pool; 429/401 cool or fail keys
         Failover(runtime, exchanges, replies),  # buffered requests retried on other keys, then fallbacks

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from mitmproxy import http
 
-from turnout.addons._flows import SUMMARY, answer
+from turnout.addons._flows import SUMMARY, answer, resent
 from turnout.core.analytics import HOUR, prometheus
 from turnout.core.catalog import accounts_payload, models_payload, status_payload
 from turnout.core.endpoints import GEMINI_MODELS
@@ -29,7 +29,7 @@ class Endpoints:
         self.reports = Reports()
 
     def request(self, flow: http.HTTPFlow) -> Any:
-        if flow.response or flow.error:
+        if flow.response or flow.error or resent(flow):
             return None
         path = flow.request.path.split("?", 1)[0].rstrip("/") or "/"
         if flow.request.method not in ("GET", "HEAD"):

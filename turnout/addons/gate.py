@@ -121,10 +121,12 @@ class Gate:
             self.listening = listen_hosts(ctx.options.mode, ctx.options.listen_host) - {""}
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        if flow.response or flow.error:
-            return
+        if flow.response or flow.error or flow.is_replay == "request":
+            return  # a replay is the mitmweb user's own action, not a client's request
         request = flow.request
         query_key = take_query_key(request)
+        sent = (presented_key(request.headers, query_key) or "").encode() if self.api_key else b""
+        drop_headers(request.headers, CLIENT_CREDENTIAL_HEADERS)  # first: a refused flow keeps none either
         fields = request.headers.fields
         access = self.runtime.config.access
         if (origin := header_value(fields, b"origin")) is not None:
@@ -142,13 +144,11 @@ class Gate:
                     f"turnout answers only loopback names, not {host[:100]!r}; list it under access.hosts "
                     "in the config, or set TURNOUT_API_KEY."
                 )
-        elif request.path.split("?", 1)[0] not in OPEN_PATHS:
-            sent = (presented_key(request.headers, query_key) or "").encode()
-            if not hmac.compare_digest(sent, self.api_key):
-                raise Unauthorized(
-                    "This turnout requires its API key (TURNOUT_API_KEY): send it as x-api-key, "
-                    "Authorization: Bearer or (Gemini clients) x-goog-api-key."
-                )
+        elif request.path.split("?", 1)[0] not in OPEN_PATHS and not hmac.compare_digest(sent, self.api_key):
+            raise Unauthorized(
+                "This turnout requires its API key (TURNOUT_API_KEY): send it as x-api-key, "
+                "Authorization: Bearer or (Gemini clients) x-goog-api-key."
+            )
         exchange = self.exchanges.get(flow)
         if request.method == "POST" and exchange is not None and exchange.endpoint.name != "unknown":
             kind = header_value(fields, b"content-type")
@@ -163,4 +163,3 @@ class Gate:
                     "This request has already passed through this turnout: a backend's base_url points "
                     "back at it (directly or through another proxy). Fix that base_url."
                 )
-        drop_headers(request.headers, CLIENT_CREDENTIAL_HEADERS)

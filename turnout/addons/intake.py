@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from turnout.addons._flows import Exchanges
+from turnout.addons._flows import Exchanges, resent
 from turnout.core.endpoints import classify, intake
 from turnout.core.headers import header_value
 
@@ -17,6 +17,8 @@ class Intake:
         self.exchanges = exchanges
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if resent(flow):
+            return  # goes out as it was sent (secrecy.py): no exchange, no route
         request = flow.request
         endpoint = classify(request.path) or intake(
             request.method,

@@ -17,13 +17,15 @@ from typing import Any
 import orjson
 from mitmproxy import http
 
-from turnout.addons._flows import Exchanges, answer, client_gone
+from turnout.addons._flows import SENT, Exchanges, answer, client_gone
+from turnout.addons._mitm import WireHeaders
 from turnout.core.body import decode_body, parse_json_object, requested_model
 from turnout.core.counting import counted_here
+from turnout.core.credentials import masked_fields
 from turnout.core.errors import BadRequest, BodyTooLarge, NoRouteError, NotFound
 from turnout.core.exchange import Exchange
 from turnout.core.facts import facts_of
-from turnout.core.headers import header_value
+from turnout.core.headers import Fields, header_value
 from turnout.core.placement import GiveUp, Placement, Send, Step, Wait
 from turnout.core.runtime import Runtime
 from turnout.core.upstream import UpstreamRequest
@@ -33,26 +35,34 @@ __all__ = ["Router", "apply_upstream"]
 OFF_LOOP = 64 * 1024  # compressed bodies larger than this are inflated in a thread
 
 
-def apply_upstream(request: http.Request, upstream: UpstreamRequest) -> None:
-    """Make the live mitmproxy request the built one. Fields, not ``request.url``: parsing
-    a URL per request costs ~0.1 ms."""
+def apply_upstream(request: http.Request, upstream: UpstreamRequest) -> Fields:
+    """Make the live mitmproxy request the built one, its credential masked; returns the
+    real credential, for the wire only (see ``secrecy.py``). Fields, not ``request.url``:
+    parsing a URL per request costs ~0.1 ms."""
     target = upstream.target
     request.scheme, request.data.host, request.data.port = target.scheme, target.host, target.port
+    fields = upstream.fields
+    held: Fields = ()
+    if upstream.secret:
+        held = tuple((name, value) for name, value in fields if name in upstream.secret)
+        fields = masked_fields(fields, upstream.secret)
     if request.data.http_version.startswith(b"HTTP/1"):
         request.data.authority = b""  # origin-form: never a client's absolute-form target upstream
-        request.headers.fields = ((b"host", target.host_header), *upstream.fields)
+        request.headers.fields = ((b"host", target.host_header), *fields)
     else:
-        request.headers.fields = upstream.fields
+        request.headers.fields = fields
         request.host_header = target.authority
     request.path = upstream.path
     if upstream.body_changed:
         request.content = upstream.body
+    return held
 
 
 class Router:
-    def __init__(self, runtime: Runtime, exchanges: Exchanges) -> None:
+    def __init__(self, runtime: Runtime, exchanges: Exchanges, wire: WireHeaders) -> None:
         self.runtime = runtime
         self.exchanges = exchanges
+        self.wire = wire
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error:
@@ -156,7 +166,8 @@ class Router:
         backend = placement.backend
         upstream = self.runtime.upstream_for(exchange, placement)  # before begin: may be a 400
         exchange.begin(placement)
-        apply_upstream(flow.request, upstream)
+        self.wire.hold(flow, apply_upstream(flow.request, upstream))
+        flow.metadata[SENT] = (backend.name, placement.state.alias)
         exchange.translation = upstream.translation
         decision = exchange.decision
         if decision is not None and backend is not decision.backend:

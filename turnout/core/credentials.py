@@ -22,9 +22,10 @@ from pathlib import Path
 import orjson
 
 from turnout.core.errors import ConfigError
+from turnout.core.headers import Fields
 from turnout.core.models import DEFAULT_ALIAS, NAME
 
-__all__ = ["CredentialStore", "StoredKey", "check_secret", "mask"]
+__all__ = ["CredentialStore", "StoredKey", "check_secret", "mask", "masked_fields"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,21 @@ def mask(key: str | None) -> str:
     if len(key) <= 8:
         return "…" + "•" * 4
     return f"{key[:3]}…{key[-4:]}"
+
+
+def masked_fields(fields: Fields, secret: frozenset[bytes]) -> Fields:
+    """``fields`` as they may be shown (mitmweb, a saved flow, an export): each header named
+    in ``secret`` (lowercase) holds its value masked; an ``Authorization`` keeps its scheme."""
+    shown = []
+    for name, value in fields:
+        if name.lower() in secret:
+            scheme, space, token = value.partition(b" ")
+            if space and scheme.lower() in (b"bearer", b"basic", b"token"):
+                value = scheme + b" " + mask(token.decode("latin-1")).encode()
+            else:
+                value = mask(value.decode("latin-1")).encode()
+        shown.append((name, value))
+    return tuple(shown)
 
 
 def check_secret(value: str, what: str) -> str:

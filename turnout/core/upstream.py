@@ -53,6 +53,7 @@ class UpstreamRequest:
     body_changed: bool  # False: the client's bytes (as received) go through untouched
     translation: Context | None  # the response side's context, when the dialects differ
     adjusted: dict[str, str]  # what the request lost or had changed for the backend, and why
+    secret: frozenset[bytes] = frozenset()  # the credential's and the configured headers' names
 
     @property
     def url(self) -> str:
@@ -110,6 +111,7 @@ def build_upstream(
     backend, model, decision = placement.backend, placement.model, exchange.decision
     assert decision is not None and exchange.body is not None
     drop, add = credential_headers(backend.kind, placement.state.spec.key, backend.headers)
+    secret = frozenset(name for name, _ in add)
     fields, path = exchange.fields, exchange.endpoint.path
     body, changed, translation = exchange.wire, False, None
     adjusted: dict[str, str] = {}
@@ -146,6 +148,7 @@ def build_upstream(
     target = placement.state.target
     if translation is not None:
         adjusted = translation.adjusted
+    fields = rewrite(fields, drop, add)
     return UpstreamRequest(
-        method, target, target.path(path), rewrite(fields, drop, add), body, changed, translation, adjusted
+        method, target, target.path(path), fields, body, changed, translation, adjusted, secret
     )
