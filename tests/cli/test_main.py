@@ -57,7 +57,7 @@ def test_backend_add_list_remove(tmp_path: Path) -> None:
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     code, out, _ = run("backend", "list", "-c", str(config), "--no-discover")
     assert code == 0 and "groq" in out and "gsk…1234" in out and "gsk-secret" not in out
-    code, out, _ = run("models", "-c", str(config))
+    code, out, _ = run("models", "-c", str(config), "--offline")
     assert code == 0 and "llama-3.3-70b" in out and "listed by groq" in out
     code, out, _ = run("backend", "remove", "groq", "-c", str(config))
     assert code == 0 and not key_file.exists()
@@ -196,7 +196,7 @@ def test_backend_add_validates_everything_before_writing(
     assert code == 1 and needle in err and "nothing was changed" in err, err
     assert config.read_text() == COMMENTED and not credentials_dir().exists()
     assert "sk-a" not in err
-    code, _, _ = run("models", "-c", str(config))
+    code, _, _ = run("models", "-c", str(config), "--offline")
     assert code == 0  # still a working config
 
 
@@ -281,3 +281,20 @@ def test_version_and_quick_commands_do_not_load_the_proxy(tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "0"  # mitmproxy's ~1 s import is only for the proxy itself
+
+
+def test_models_reads_each_backends_own_list_and_says_where_a_model_comes_from(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    with FakeUpstream(models=("served-here",)) as up, FakeUpstream(list_status=401) as refusing:
+        config.write_text(
+            f"""backends:
+  lan: {{kind: openai-compat, base_url: "{up.url}/v1"}}
+  shut: {{kind: openai, base_url: "{refusing.url}/v1", key: sk-shut-list-key-9999}}
+autodetect: {{environment: false, local: false}}
+"""
+        )
+        code, out, err = run("models", "-c", str(config))
+        assert code == 0 and "served-here" in out and "in lan's model list" in out
+        assert "shut:" in err and "HTTP 401" in err and "sk-shut-list-key" not in out + err
+        code, out, _ = run("models", "-c", str(config), "--offline")
+        assert code == 0 and "served-here" not in out

@@ -171,3 +171,16 @@ def test_when_rules_are_checked(tmp_path: Path, when: str, problem: str) -> None
     )
     with pytest.raises(ConfigError, match=problem):
         load_config(config, env={})
+
+
+def test_a_bare_name_a_backend_lists_routes_there_after_the_configs_own_lists() -> None:
+    lan = Backend("lan", "openai-compat", "http://127.0.0.1:11434/v1")
+    resolver = Resolver(
+        Config({"groq": GROQ, "lan": lan}), {"lan": ("qwen3:8b", "llama-3.3-70b"), "gone": ("x",)}
+    )
+    d = resolver.resolve("qwen3:8b")
+    assert d.backend is lan and d.model == "qwen3:8b" and d.rule == "in lan's model list"
+    assert resolver.resolve("llama-3.3-70b").backend is GROQ  # the config's list comes first
+    assert resolver.model_owners() == {"llama-3.3-70b": "groq", "qwen3:8b": "lan"}
+    with pytest.raises(NoRouteError, match="qwen3:8b"):  # the hint names what lists hold
+        resolver.resolve("nobody-has-it")

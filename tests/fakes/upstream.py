@@ -205,6 +205,10 @@ class FakeUpstream:
     list_windows: dict[str, int] = field(default_factory=dict)  # vLLM: max_model_len in /v1/models
     ollama_windows: dict[str, int] = field(default_factory=dict)  # Ollama: POST /api/show
     stream_usage: bool = True  # False: like llama.cpp, ignore stream_options.include_usage
+    # Model lists as each API pages them (Anthropic's has_more/last_id, Gemini's pageToken):
+    list_page: int = 1000  # models per page
+    list_status: int = 200  # another status: the list refused (with the provider's error body)
+    ollama_only: bool = False  # an Ollama without /v1/models: only GET /api/tags lists
     _current_program: KeyProgram | None = None
 
     def __enter__(self) -> FakeUpstream:
@@ -212,7 +216,7 @@ class FakeUpstream:
         ready = threading.Event()
 
         async def main() -> None:
-            self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)  # 0: any
             self.port = self._server.sockets[0].getsockname()[1]
             ready.set()
             async with self._server:
@@ -317,7 +321,12 @@ class FakeUpstream:
         path = rec.path.split("?")[0]
         if path in ("/props", "/api/show"):
             return await self._local_server_facts(writer, path, rec)
-        if rec.method == "GET" and path.endswith("/models"):
+        if rec.method == "GET" and (path.endswith("/models") or path == "/api/tags"):
+            if (listing := self._model_list(rec, path)) is not None:
+                status, shaped = listing
+                return await self._send(
+                    writer, status, {"content-type": "application/json"}, json.dumps(shaped).encode()
+                )
             data = {
                 "object": "list",
                 "data": [
@@ -377,6 +386,45 @@ class FakeUpstream:
             return await self._send_sse(writer, self._ok_headers(False), data)
         resp = openai_completion(model)
         return await self._send(writer, 200, self._ok_headers(False), json.dumps(resp).encode())
+
+    def _model_list(self, rec: Recorded, path: str) -> tuple[int, Any] | None:
+        """The list in the asking API's shape, paged; None: the OpenAI shape (below)."""
+        if self.list_status != 200:
+            return self.list_status, {"error": {"message": "Invalid API key", "type": "authentication_error"}}
+        query = dict(p.split("=", 1) for p in rec.path.partition("?")[2].split("&") if "=" in p)
+        if path == "/api/tags":
+            return 200, {"models": [{"name": m, "model": m, "size": 1} for m in self.models]}
+        if self.ollama_only:
+            return 404, {"error": "404 page not found"}
+        if path.endswith("/v1beta/models"):
+            start = int(query.get("pageToken", "0"))
+            page = self.models[start : start + self.list_page]
+            shaped: dict[str, Any] = {
+                "models": [
+                    {"name": f"models/{m}", "supportedGenerationMethods": ["generateContent", "countTokens"]}
+                    for m in page
+                ]
+                + [{"name": "models/text-embedding-004", "supportedGenerationMethods": ["embedContent"]}]
+            }
+            if start + self.list_page < len(self.models):
+                shaped["nextPageToken"] = str(start + self.list_page)
+            return 200, shaped
+        if "anthropic-version" in rec.headers:
+            after = query.get("after_id")
+            start = self.models.index(after) + 1 if after in self.models else 0
+            page = self.models[start : start + self.list_page]
+            data = [
+                {"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+                for m in page
+            ]
+            more = start + self.list_page < len(self.models)
+            return 200, {
+                "data": data,
+                "has_more": more,
+                "first_id": page[0] if page else None,
+                "last_id": page[-1] if page else None,
+            }
+        return None
 
     async def _local_server_facts(self, writer: asyncio.StreamWriter, path: str, rec: Recorded) -> None:
         json_type = {"content-type": "application/json"}

@@ -75,12 +75,26 @@ class ConfigLoader:
             exclude_urls=tuple(self_urls(ctx.options.mode)),
         )
 
+    async def rediscover(self) -> None:
+        """Local servers are looked for again (a model nobody serves was asked for): the
+        config is reloaded if what answers changed."""
+        try:
+            config = await asyncio.to_thread(self._load)
+        except ConfigError:
+            return  # the file watcher says why
+        if config.backends != self.runtime.config.backends:
+            self._install(config)
+            logger.warning("local servers changed: now %d backends", len(config.backends))
+
     def running(self) -> None:
+        if ctx.options.turnout_discover:
+            self.runtime.rediscover = self.rediscover
         interval = ctx.options.turnout_reload_interval
         if interval > 0 and self._watch is None:
             self._watch = asyncio.get_running_loop().create_task(self._watch_files(interval))
 
     def done(self) -> None:
+        self.runtime.rediscover = None
         if self._watch is not None:
             self._watch.cancel()
             self._watch = None

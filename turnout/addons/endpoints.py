@@ -55,7 +55,7 @@ class Endpoints:
             flow.metadata[SUMMARY] = {"local": path}
             return self._analytics(flow, now)
         elif path in ("/v1/models", "/models", *GEMINI_MODELS):
-            payload = models_payload(_lister(flow.request, path), runtime.resolver.routable_models())
+            payload = models_payload(_lister(flow.request, path), runtime.resolver.model_owners())
         else:
             return None
         flow.metadata[SUMMARY] = {"local": path}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from mitmproxy import http
@@ -26,6 +26,7 @@ from turnout.core.errors import BadRequest, BodyTooLarge, NoRouteError, NotFound
 from turnout.core.exchange import Exchange
 from turnout.core.facts import facts_of
 from turnout.core.headers import Fields, header_value
+from turnout.core.models import Decision, Facts
 from turnout.core.placement import GiveUp, Placement, Send, Step, Wait
 from turnout.core.runtime import Runtime
 from turnout.core.upstream import UpstreamRequest
@@ -115,14 +116,42 @@ class Router:
         exchange.asked = requested = requested_model(
             body if endpoint.model is None else {"model": endpoint.model}
         )
+        facts = facts_of(endpoint.name, exchange.fields, body, len(raw))
         try:
-            facts = facts_of(endpoint.name, exchange.fields, body, len(raw))
-            exchange.decision = decision = self.runtime.resolver.resolve(requested, facts)
+            decision = self.runtime.resolver.resolve(requested, facts)
         except NoRouteError as e:
-            # Claude Code shows only "an issue with the selected model": say why here, once.
-            flow.comment = f"{requested[:200]} → no route: {e.message}"
-            self.runtime.say_once(("no route", requested[:200]), e.message)
-            raise
+            if self.runtime.relist is not None:  # a server started or a model pulled since?
+                return self._route_after_relist(flow, exchange, requested, facts, e)
+            self._no_route(flow, requested, e)
+        return self._place(flow, exchange, decision)
+
+    async def _route_after_relist(
+        self, flow: http.HTTPFlow, exchange: Exchange, requested: str, facts: Facts, miss: NoRouteError
+    ) -> None:
+        """One more look, after the backends' model lists are read again (rate-limited)."""
+        assert self.runtime.relist is not None
+        if await self.runtime.relist():
+            try:
+                decision = self.runtime.resolver.resolve(requested, facts)
+            except NoRouteError as e:
+                miss = e
+            else:
+                if (waiting := self._place(flow, exchange, decision)) is not None:
+                    await waiting
+                return
+        self._no_route(flow, requested, miss)
+
+    def _no_route(self, flow: http.HTTPFlow, requested: str, e: NoRouteError) -> NoReturn:
+        # Claude Code shows only "an issue with the selected model": say why here, once.
+        flow.comment = f"{requested[:200]} → no route: {e.message}"
+        self.runtime.say_once(("no route", requested[:200]), e.message)
+        raise e
+
+    def _place(self, flow: http.HTTPFlow, exchange: Exchange, decision: Decision) -> Any:
+        """The decision made: counted here, or the journey begun (it may wait)."""
+        exchange.decision = decision
+        endpoint, body = exchange.endpoint, exchange.body
+        assert body is not None
         self.runtime.requests += 1
         flow.comment = decision.describe()
         if (counted := counted_here(endpoint.name, decision.backend.dialect, body)) is not None:

@@ -4,30 +4,48 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated
 
 import httpx
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from turnout.cli._console import fail, out
+from turnout.cli._console import err, fail, out
 from turnout.cli._options import DEFAULT_URL, ConfigOpt, UrlOpt
 from turnout.cli._proxy import ProxyClient, ProxyUnavailable
 from turnout.core.config import load_user_config
 from turnout.core.credentials import mask
 from turnout.core.errors import ConfigError
+from turnout.core.listing import ListingError, read_model_list
 from turnout.core.models import Backend
 from turnout.core.routing import Resolver, upstream_url
 from turnout.core.upstream import ANTHROPIC_VERSION, credential_headers
 
 
-def models(config: ConfigOpt = None) -> None:
-    """Show every routable model and the backend it goes to."""
+def models(
+    config: ConfigOpt = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Don't read the backends' own model lists; the config only.")
+    ] = False,
+) -> None:
+    """Show every routable model, the backend it goes to and why (the config, a rule, an
+    alias, or the backend's own model list, read now as the proxy reads it)."""
     try:
         cfg = load_user_config(config)
     except ConfigError as e:
         fail(e.message)
-    resolver = Resolver(cfg)
+    listed: dict[str, tuple[str, ...]] = {}
+    if not offline and cfg.backends:
+        with ThreadPoolExecutor(max_workers=min(len(cfg.backends), 16)) as pool:
+            results = pool.map(_read_list, cfg.backends.values())
+            for b, result in zip(cfg.backends.values(), results, strict=True):
+                if isinstance(result, ListingError):
+                    err.print(f"[dim]{escape(b.name)}: {escape(str(result))}[/]", highlight=False)
+                else:
+                    listed[b.name] = result
+    resolver = Resolver(cfg, listed)
     table = Table(title="Routable models")
     table.add_column("model", no_wrap=True, style="bold")
     table.add_column("backend", no_wrap=True)
@@ -47,6 +65,13 @@ def models(config: ConfigOpt = None) -> None:
         "Also: claude-* → the anthropic backend; gpt-*, o1…, chatgpt-*, text-embedding-* → openai; "
         "'backend:model' forces a backend."
     )
+
+
+def _read_list(backend: Backend) -> tuple[str, ...] | ListingError:
+    try:
+        return read_model_list(backend, timeout=3.0)
+    except ListingError as e:
+        return e
 
 
 def status(url: UrlOpt = DEFAULT_URL) -> None:

@@ -18,19 +18,27 @@ __all__ = ["accounts_payload", "models_payload", "status_payload"]
 _EPOCH_RFC3339 = "1970-01-01T00:00:00Z"
 
 
-def models_payload(dialect: Dialect, model_ids: list[str]) -> dict[str, Any]:
-    """The model list in the caller's shape (Anthropic's paginated one, Gemini's, or OpenAI's)."""
+def models_payload(dialect: Dialect, owners: Mapping[str, str]) -> dict[str, Any]:
+    """The model list in the caller's shape (Anthropic's paginated one, Gemini's, or
+    OpenAI's), each model with the backend it goes to (``owned_by``, the description, or
+    the display name)."""
     if dialect == "gemini":
         methods = ["generateContent", "streamGenerateContent", "countTokens"]
         return {
             "models": [
-                {"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": methods}
-                for m in model_ids
+                {
+                    "name": f"models/{m}",
+                    "displayName": m,
+                    "description": f"via turnout: {b}",
+                    "supportedGenerationMethods": methods,
+                }
+                for m, b in owners.items()
             ]
         }
     if dialect == "anthropic":
         data = [
-            {"type": "model", "id": m, "display_name": m, "created_at": _EPOCH_RFC3339} for m in model_ids
+            {"type": "model", "id": m, "display_name": f"{m} ({b})", "created_at": _EPOCH_RFC3339}
+            for m, b in owners.items()
         ]
         return {
             "data": data,
@@ -40,7 +48,7 @@ def models_payload(dialect: Dialect, model_ids: list[str]) -> dict[str, Any]:
         }
     return {
         "object": "list",
-        "data": [{"id": m, "object": "model", "created": 0, "owned_by": "turnout"} for m in model_ids],
+        "data": [{"id": m, "object": "model", "created": 0, "owned_by": b} for m, b in owners.items()],
     }
 
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from turnout.core.listing import openai_model_ids
 from turnout.core.models import Backend
 from turnout.core.providers import LOCAL_SERVERS, LocalServer, default_quirks
 
@@ -22,8 +23,7 @@ def list_models(base_url: str, *, key: str | None = None, timeout: float = 2.0) 
     headers = {"authorization": f"Bearer {key}"} if key else {}
     response = httpx.get(f"{base_url.rstrip('/')}/models", headers=headers, timeout=timeout)
     response.raise_for_status()
-    data = response.json().get("data", [])
-    return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    return openai_model_ids(response.json())
 
 
 def _probe(server: LocalServer, host: str, timeout: float) -> Backend | None:

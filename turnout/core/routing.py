@@ -6,13 +6,15 @@ Resolution order for a requested model name:
    is stripped; a colon that does not name a backend is part of the model (``llama3:8b``);
 3. the configured rules, in order (glob or regex; optional model rewrite);
 4. the defaults: ``claude-*`` → the anthropic backend; ``gpt-*``, ``o<digit>*``,
-   ``chatgpt-*``, ``text-embedding-*`` → the openai backend; otherwise the first
-   openai-compat backend that lists the model; otherwise ``NoRouteError``.
+   ``chatgpt-*``, ``text-embedding-*`` → the openai backend; otherwise the first backend
+   whose config lists the model (openai-compat first), then the first whose own model
+   list (read from it while the proxy runs, ``listed``) has it; otherwise ``NoRouteError``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import urlsplit
@@ -71,8 +73,14 @@ class Resolver:
 
     CACHE_SIZE = 4096  # distinct model names remembered; past that the memory starts over
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, listed: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self.config = config
+        self._listing = sorted(config.backends.values(), key=lambda b: b.kind != "openai-compat")
+        listed = listed or {}
+        self.listed: dict[str, Backend] = {}  # a model a backend lists → the first such backend
+        for b in self._listing:
+            for m in listed.get(b.name, ()):
+                self.listed.setdefault(m, b)
         self._decisions: dict[object, Decision | None] = {}
         self._conditional = [(i, r.when) for i, r in enumerate(config.routes) if r.when is not None]
         self._first_of_kind: dict[str, Backend] = {}
@@ -127,10 +135,11 @@ class Resolver:
             return Decision(b, model, requested, f"{via}default claude-*")
         if _OPENAI_MODEL.match(model) and (b := self._first_of_kind.get("openai")):
             return Decision(b, model, requested, f"{via}default openai models")
-        listing = sorted(self.config.backends.values(), key=lambda b: b.kind != "openai-compat")
-        for b in listing:
+        for b in self._listing:
             if model in b.models:
                 return Decision(b, model, requested, f"{via}listed by {b.name}")
+        if b := self.listed.get(model):
+            return Decision(b, model, requested, f"{via}in {b.name}'s model list")
         return None
 
     def _no_route_message(self, requested: str, model: str) -> str:
@@ -148,11 +157,18 @@ class Resolver:
 
     def routable_models(self) -> list[str]:
         """Model ids a client can ask for: listed models, aliases, prefixes-free."""
-        seen: dict[str, None] = {}
+        return list(self.model_owners())
+
+    def model_owners(self) -> dict[str, str]:
+        """Each model id a client can ask for → the backend it goes to: the models the
+        config lists, then those the backends' own lists hold, then the aliases."""
+        owners: dict[str, str] = {}
         for b in self.config.backends.values():
             for m in b.models:
-                seen.setdefault(m)
+                owners.setdefault(m, b.name)
+        for m, b in self.listed.items():
+            owners.setdefault(m, b.name)
         for alias in self.config.aliases:
-            if self.decide(alias):
-                seen.setdefault(alias)
-        return list(seen)
+            if decision := self.decide(alias):
+                owners.setdefault(alias, decision.backend.name)
+        return owners

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from turnout.core.access import new_instance
@@ -50,6 +51,9 @@ class Runtime:
     window: Window = field(init=False)  # the last hour, for /analytics
     prices: PriceTable | None = None
     facts: dict[str, ServerFacts] = field(default_factory=dict)  # learned from local servers, by backend
+    listed: dict[str, tuple[str, ...]] = field(default_factory=dict)  # each backend's own model list
+    relist: Callable[[], Awaitable[bool]] | None = None  # read the lists again now (rate-limited)
+    rediscover: Callable[[], Awaitable[None]] | None = None  # look for local servers again now
     generation: int = 0  # counts config installs, so watchers notice a reload
     _said: set[object] = field(default_factory=set)
     _loaded: _Loaded | None = None
@@ -105,8 +109,18 @@ class Runtime:
         else:
             self.placer.settings, self.placer.backends = config.pool, config.backends
         self.prices = PriceTable(config.prices)
-        self._loaded = _Loaded(config, Resolver(config))
+        self.listed = {name: models for name, models in self.listed.items() if name in config.backends}
+        self._loaded = _Loaded(config, Resolver(config, self.listed))
         self.generation += 1
+
+    def learn_models(self, lists: Mapping[str, tuple[str, ...]]) -> bool:
+        """Backends' model lists as read from them; routing follows when one changed."""
+        merged = {**self.listed, **{n: m for n, m in lists.items() if n in self.config.backends}}
+        if merged == self.listed:
+            return False
+        self.listed = merged
+        self._loaded = _Loaded(self.config, Resolver(self.config, merged))
+        return True
 
     @property
     def ready(self) -> bool:
