@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from turnout.cli import backend, inspect, keys, stats
+from turnout.cli import backend, inspect, keys, launch, stats
 from turnout.cli._console import err, fail, out
 from turnout.cli._options import ConfigOpt
 
@@ -47,6 +47,15 @@ app.command("top")(stats.top)
 app.command("models")(inspect.models)
 app.command("status")(inspect.status)
 app.command("doctor")(inspect.doctor)
+app.command(
+    "run",
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "allow_interspersed_args": False,
+    },
+)(launch.run)
+app.command("env")(launch.env)
 
 
 @app.command()
