@@ -93,6 +93,7 @@ def test_the_readme_quick_start_from_a_fresh_clone(tmp_path: Path) -> None:
     added = said["turnout backend add groq --key gsk_your_groq_key"]
     assert "groq" in added and "gsk…_key" in added and "gsk_your_groq_key" not in added
     config = (tmp_path / "home" / ".config" / "turnout" / "config.yaml").read_text()
-    assert "groq" in config and "api.groq.com" not in config  # a known provider: no URL written
+    assert "https://api.groq.com/openai/v1" in config  # known: filled in, not asked for
+    assert "gsk_your_groq_key" not in config  # the key went to the key store
     assert "groq" in said["turnout models"]
     assert not shlex.split(lines[0])[0].startswith("/")  # nothing here is specific to this machine

@@ -24,6 +24,7 @@ from mitmproxy.addons import core, dns_resolver, errorcheck, next_layer, proxyse
 
 from turnout.addons._mitm import ahead_of, log_to_stderr
 from turnout.addons.chain import build_chain
+from turnout.addons.drain import drain_then_stop
 from turnout.core.errors import ConfigError
 from turnout.core.paths import data_dir
 from turnout.core.runtime import Runtime
@@ -52,6 +53,7 @@ class ServerSettings:
     web_port: int = 8081
     confdir: str | None = None
     api_key: str | None = None  # None: $TURNOUT_API_KEY
+    grace: float = 30.0  # seconds the requests in flight get when asked to stop
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -70,6 +72,7 @@ class ServerSettings:
             "turnout_config": self.config or "",
             "turnout_discover": self.discover,
             "turnout_api_key": self.local_key,  # always set: the gate must never miss it
+            "turnout_grace": self.grace,
         }
         if self.web:
             values.update(
@@ -170,17 +173,19 @@ async def run_proxy(
     handle_signals: bool = False,
 ) -> None:
     """Run until shut down. ``started(master)`` is called once the listener is up;
-    with ``handle_signals`` SIGINT and SIGTERM shut down cleanly."""
+    with ``handle_signals`` SIGINT and SIGTERM stop listening, let the requests in flight
+    finish (``turnout_grace``, see ``addons/drain.py``), then shut down."""
     check_bind(settings.host, settings.local_key)
     check_listen(settings.host, settings.port)
     if settings.web:
         check_listen("127.0.0.1", settings.web_port, option="--web-port")
-    m = build_master(settings, runtime or Runtime())
+    runtime = runtime or Runtime()
+    m = build_master(settings, runtime)
     m.addons.add(_OnStart(m, started))
     if handle_signals:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, m.shutdown)
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(drain_then_stop(m, runtime)))
     try:
         await m.run()
     finally:

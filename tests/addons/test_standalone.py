@@ -38,6 +38,7 @@ def test_chain_order() -> None:
     names = [type(a).__name__ for a in build_chain().members]
     assert names == [
         "ConfigLoader",
+        "Drain",
         "Catalog",
         "ClientTimeouts",
         "Secrecy",

@@ -35,6 +35,7 @@ from turnout.addons.analytics import Analytics
 from turnout.addons.catalog import Catalog
 from turnout.addons.client_timeouts import ClientTimeouts
 from turnout.addons.config import ConfigLoader
+from turnout.addons.drain import Drain
 from turnout.addons.endpoints import Endpoints
 from turnout.addons.failover import Failover
 from turnout.addons.gate import Gate
@@ -62,6 +63,7 @@ def concerns(runtime: Runtime, exchanges: Exchanges) -> list[Any]:
     replies, wire = _mitm.Replies(), _mitm.WireHeaders()
     return [
         ConfigLoader(runtime),  # the config in effect, into the shared runtime
+        Drain(runtime),  # requests in flight counted: asked to stop, they get a grace period
         Catalog(runtime),  # what local servers can serve (context windows), learned in the background
         ClientTimeouts(runtime),  # idle, slow and non-reading clients let go; at most max_clients
         Secrecy(runtime, wire),  # backend keys on the wire only, masked in flows; mitmweb replays

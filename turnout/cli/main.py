@@ -72,6 +72,12 @@ def proxy(
         bool, typer.Option("--web", help="Also serve mitmweb's UI to watch every rewritten request.")
     ] = False,
     web_port: Annotated[int, typer.Option(help="Port of the mitmweb UI (with --web).")] = 8081,
+    grace: Annotated[
+        float,
+        typer.Option(
+            help="Seconds requests in flight get to finish on Ctrl-C or SIGTERM (a second: at once)."
+        ),
+    ] = 30.0,
     discover: Annotated[
         bool,
         typer.Option(
@@ -88,7 +94,7 @@ def proxy(
     from turnout.server import ServerSettings, check_bind, run_proxy
 
     settings = ServerSettings(
-        host=host, port=port, config=config, discover=discover, web=web, web_port=web_port
+        host=host, port=port, config=config, discover=discover, web=web, web_port=web_port, grace=grace
     )
     try:
         check_bind(host, settings.local_key)

@@ -55,6 +55,8 @@ class Runtime:
     relist: Callable[[], Awaitable[bool]] | None = None  # read the lists again now (rate-limited)
     rediscover: Callable[[], Awaitable[None]] | None = None  # look for local servers again now
     generation: int = 0  # counts config installs, so watchers notice a reload
+    in_flight: int = 0  # requests between their headers and their end
+    stopping: bool = False  # asked to stop: draining the requests in flight
     _said: set[object] = field(default_factory=set)
     _loaded: _Loaded | None = None
     _memory: ResponseMemory | None = None
