@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from turnout.cli import backend, inspect, keys, launch, stats
+from turnout.cli import backend, inspect, keys, launch, service, stats
 from turnout.cli._console import err, fail, out
 from turnout.cli._options import ConfigOpt
 
@@ -42,6 +42,7 @@ def main_options(
 
 app.add_typer(backend.app, name="backend")
 app.add_typer(keys.app, name="keys")
+app.add_typer(service.app, name="service")
 app.command("stats")(stats.stats)
 app.command("top")(stats.top)
 app.command("models")(inspect.models)
