@@ -8,6 +8,7 @@ dns_resolver, then turnout's chain. ``--web`` runs mitmweb's master over the sam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import gc
 import ipaddress
@@ -189,7 +190,18 @@ async def run_proxy(
     try:
         await m.run()
     finally:
+        await _close_listeners(m)
         await _close_connections()
+
+
+async def _close_listeners(m: master.Master) -> None:
+    """mitmproxy leaves its listening sockets open when the master stops (they close when
+    collected): close them now, so the port is free the moment ``run_proxy`` returns."""
+    proxyserver = m.addons.get("proxyserver")
+    for instance in list(proxyserver.servers) if proxyserver is not None else []:
+        if instance.is_running:
+            with contextlib.suppress(Exception):  # already failing or stopped: nothing left to free
+                await instance.stop()
 
 
 async def _close_connections() -> None:

@@ -111,6 +111,12 @@ def test_dashboard_renders_bars_and_predictions() -> None:
 
     analytics = {
         "burn": {"requests_per_minute": 120, "tokens_per_minute": 5000, "dollars_per_hour": 1.5},
+        "now": {
+            "window_seconds": 10,
+            "requests_per_second": 7.5,
+            "tokens_per_minute": 900,
+            "error_rate": 0.25,
+        },
         "last_hour": {"totals": {"error_rate": 0.02}, "by_backend": {}},
     }
     accounts = {
@@ -130,9 +136,11 @@ def test_dashboard_renders_bars_and_predictions() -> None:
     console = Console(record=True, width=150)
     console.print(dashboard(analytics, accounts))
     text = console.export_text()
-    assert (
-        "2.00 req/s" in text and "5,000 tokens/min" in text and "$1.5000/h" in text and "waiting: 3" in text
-    )
+    ten_seconds = next(line for line in text.splitlines() if "last 10 s" in line).split()
+    ten_minutes = next(line for line in text.splitlines() if "last 10 min" in line).split()
+    assert ten_seconds[3:7] == ["7.50", "900", "0.0000", "25.0%"]
+    assert ten_minutes[3:7] == ["2.00", "5,000", "1.5000", "2.0%"]
+    assert "waiting for a key: 3" in text
     assert "cooling" in text and "25%" in text and "42 min" in text
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests.core.test_report import oracle, row_strategy
 from turnout.core.analytics import OTHER, Names
-from turnout.core.live import Window
+from turnout.core.live import Recent, Window
 from turnout.core.store import Record
 
 NOW = 1_000_000.0
@@ -95,3 +95,22 @@ def test_thirty_thousand_made_up_models_make_one_group() -> None:
     by_model = window.stats(NOW)["by_model"]
     assert len(by_model) == 51 and by_model[OTHER]["requests"] == 30_010
     assert len(names.known) == 50
+
+
+def test_the_last_ten_seconds_count_every_4xx_and_5xx_and_forget_the_rest() -> None:
+    window = Window(Names())
+    for ts, status in (
+        (NOW - 30, 200),
+        (NOW - 12, 500),
+        (NOW - 5, 200),
+        (NOW - 4, 429),
+        (NOW - 3, 503),
+        (NOW, 200),
+    ):
+        window.add(record(ts, status=status))
+    now = window.recent.rates(NOW)
+    assert now["requests_per_second"] == 0.4 and now["errors"] == 2 and now["error_rate"] == 0.5
+    recent = Recent(seconds=5)
+    for second in range(100):
+        recent.add(record(NOW + second))
+    assert len(recent._by_second) <= 5 and recent.rates(NOW + 99, seconds=5)["requests_per_second"] == 1.0

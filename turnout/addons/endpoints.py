@@ -90,6 +90,7 @@ class Endpoints:
             "last_hour": last_hour,
             "all_time": everything,
             "burn": window.burn(now),
+            "now": window.recent.rates(now),
             "keys": [{k: key[k] for k in KEY_FIELDS} for key in keys],
         }
         answer(flow, 200, orjson.dumps(payload))

@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
 from turnout.cli._console import fail, out
 from turnout.cli._options import DEFAULT_URL, ConfigOpt, UrlOpt
@@ -106,15 +107,26 @@ def stats(
 
 def dashboard(analytics: dict[str, Any], accounts: dict[str, Any]) -> Group:
     """One frame of `turnout top`."""
-    burn = analytics.get("burn", {})
-    head = Table.grid(padding=(0, 3))
+    burn, now = analytics.get("burn", {}), analytics.get("now", {})
+    minutes = burn.get("window_minutes", 10)
+    head = Table(box=None, padding=(0, 2), show_edge=False)
+    for col in ("", "req/s", "tokens/min", "$/h", "errors (4xx+5xx)"):
+        head.add_column(col, justify="left" if not col else "right")
     head.add_row(
-        f"[bold]{burn.get('requests_per_minute', 0) / 60:,.2f}[/] req/s",
-        f"[bold]{burn.get('tokens_per_minute', 0):,.0f}[/] tokens/min",
-        f"[bold]${burn.get('dollars_per_hour', 0):,.4f}[/]/h",
-        f"errors (1 h): [bold]{analytics['last_hour']['totals']['error_rate']:.1%}[/]",
-        f"waiting: [bold]{accounts.get('waiting', 0)}[/]",
+        f"last {now.get('window_seconds', 10):.0f} s",
+        f"[bold]{now.get('requests_per_second', 0):,.2f}[/]",
+        f"[bold]{now.get('tokens_per_minute', 0):,.0f}[/]",
+        f"[bold]{now.get('dollars_per_hour', 0):,.4f}[/]",
+        f"[bold]{now.get('error_rate', 0):.1%}[/]",
     )
+    head.add_row(
+        f"last {minutes:.0f} min",
+        f"{burn.get('requests_per_minute', 0) / 60:,.2f}",
+        f"{burn.get('tokens_per_minute', 0):,.0f}",
+        f"{burn.get('dollars_per_hour', 0):,.4f}",
+        f"{analytics['last_hour']['totals']['error_rate']:.1%} (1 h)",
+    )
+    waiting = Text.from_markup(f"waiting for a key: [bold]{accounts.get('waiting', 0)}[/]")
     keys = Table(title="Keys")
     for col in ("backend", "key", "status", "headroom", "", "requests", "errors", "exhausted in"):
         keys.add_column(col, justify="right" if col in ("requests", "errors", "exhausted in") else "left")
@@ -132,7 +144,18 @@ def dashboard(analytics: dict[str, Any], accounts: dict[str, Any]) -> Group:
             f"{minutes:.0f} min" if minutes else "—",
         )
     by_backend = stats_table("Last hour, by backend", analytics["last_hour"]["by_backend"])
-    return Group(head, keys, by_backend)
+    return Group(head, waiting, keys, by_backend)
+
+
+def top_frame(proxy: ProxyClient, *, once: bool = False) -> Group | Text:
+    """One frame of ``turnout top``; while the proxy is down (restarting, not up yet), a line
+    saying so, and the next frame asks again on a new connection."""
+    try:
+        return dashboard(proxy.get("/analytics?since=3600"), proxy.get("/accounts"))
+    except ProxyUnavailable as e:
+        if once or "TURNOUT_API_KEY" in str(e):  # a wrong key does not fix itself
+            fail(str(e))
+        return Text.from_markup(f"[yellow]waiting for turnout at {escape(proxy.url)}[/]: {escape(str(e))}")
 
 
 def top(
@@ -144,11 +167,8 @@ def top(
 
     proxy = ProxyClient(url)
 
-    def frame() -> Group:
-        try:
-            return dashboard(proxy.get("/analytics?since=3600"), proxy.get("/accounts"))
-        except ProxyUnavailable as e:
-            fail(str(e))
+    def frame() -> Group | Text:
+        return top_frame(proxy, once=once)
 
     if once:
         out.print(frame())
@@ -160,3 +180,5 @@ def top(
                 live.update(frame())
         except KeyboardInterrupt:
             pass
+        finally:
+            proxy.close()

@@ -7,9 +7,13 @@ proxy's own latency. Here each request is added once, in a few microseconds, to 
 totals of its minute; a report sums sixty minutes that were summed as they closed, so
 it costs about as much at 25,000 rows an hour as at 25.
 
-Counts, errors, tokens and cost are exact. Latencies are kept as histograms with bins
-2 % wide, so a percentile is the middle of its bin, within 1 % of the exact value
-(``report.py`` computes exact ones from the database for ``turnout stats``).
+The last minute is also kept second by second (``Recent``): ``turnout top`` shows the
+last ten seconds next to the last ten minutes, so a burst or an outage shows at once.
+
+Counts, errors (every 4xx and 5xx, and requests that got no answer), tokens and cost
+are exact. Latencies are kept as histograms with bins 2 % wide, so a percentile is the
+middle of its bin, within 1 % of the exact value (``report.py`` computes exact ones from
+the database for ``turnout stats``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 from turnout.core.analytics import TOKEN_KINDS, Names
 from turnout.core.store import Record
 
-__all__ = ["Window"]
+__all__ = ["Recent", "Window"]
 
 _RATIO = 1.02
 _LOG = math.log(_RATIO)
@@ -114,6 +118,46 @@ Group = tuple[str, str]  # ("by_backend", "anth"), ("totals", "")
 _TOTALS: Group = ("totals", "")
 
 
+class Recent:
+    """The last ``seconds`` seconds, second by second: requests, errors, tokens, cost."""
+
+    def __init__(self, seconds: int = 60) -> None:
+        self.seconds = seconds
+        self._by_second: dict[int, list[float]] = {}
+
+    def add(self, row: Record) -> None:
+        second = int(row.ts)
+        counts = self._by_second.get(second)
+        if counts is None:
+            if len(self._by_second) >= self.seconds:  # forget the oldest seconds
+                for old in sorted(self._by_second)[: len(self._by_second) - self.seconds + 1]:
+                    del self._by_second[old]
+            counts = self._by_second[second] = [0, 0, 0, 0.0]
+        counts[0] += 1
+        counts[1] += row.status >= 400 or row.status == 0
+        counts[2] += (
+            (row.tokens_in or 0) + (row.tokens_out or 0) + (row.cache_read or 0) + (row.cache_write or 0)
+        )
+        counts[3] += row.cost or 0.0
+
+    def rates(self, now: float, seconds: int = 10) -> dict[str, float]:
+        """Rates over the ``seconds`` before ``now`` (the second under way included)."""
+        since = int(now) - seconds
+        requests = errors = tokens = 0
+        cost = 0.0
+        for second, (r, e, t, c) in self._by_second.items():
+            if second > since:
+                requests, errors, tokens, cost = requests + int(r), errors + int(e), tokens + int(t), cost + c
+        return {
+            "window_seconds": float(seconds),
+            "requests_per_second": round(requests / seconds, 2),
+            "tokens_per_minute": round(tokens * 60 / seconds, 1),
+            "dollars_per_hour": round(cost * 3600 / seconds, 4),
+            "errors": float(errors),
+            "error_rate": round(errors / requests, 4) if requests else 0.0,
+        }
+
+
 class Window:
     """Requests of the last ``minutes`` minutes, by minute, grouped as ``report.py`` groups
     them. Model names go through ``names`` (a flood of made-up models shares one group)."""
@@ -126,8 +170,10 @@ class Window:
         self._minute = 0
         self._current: dict[Group, _Totals] = {}
         self._groups: dict[tuple[str, str, str], tuple[Group, ...]] = {}  # a row's groups, made once
+        self.recent = Recent()
 
     def add(self, row: Record) -> None:
+        self.recent.add(row)
         minute = int(row.ts // 60)
         if minute > self._minute:
             self.roll(minute)
