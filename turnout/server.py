@@ -154,7 +154,7 @@ def build_master(settings: ServerSettings, runtime: Runtime) -> master.Master:
         log_to_stderr(m)
     else:
         m = lean_master(opts)
-    chain = build_chain(runtime)
+    chain = build_chain(runtime, web=settings.web)
     m.addons.add(chain)
     if settings.web:  # what mitmweb's view shows has been through the gate and the router
         ahead_of(m, chain, "view")

@@ -56,6 +56,8 @@ def test_chain_order() -> None:
         "Analytics",
         "RequestLog",
     ]
+    lean = [type(a).__name__ for a in build_chain(web=False).members]  # turnout proxy without --web
+    assert lean == [n for n in names if n not in ("ClientCopy", "WebUpdates")]
 
 
 def test_a_network_listener_without_a_key_is_refused_and_answers_403() -> None:

@@ -59,9 +59,11 @@ FLOW_HOOKS = frozenset({"requestheaders", "request", "responseheaders", "respons
 Handler = tuple[str, Callable[..., Any]]
 
 
-def concerns(runtime: Runtime, exchanges: Exchanges) -> list[Any]:
+def concerns(runtime: Runtime, exchanges: Exchanges, *, web: bool | None = None) -> list[Any]:
+    """The chain; ``web=False`` leaves out what only mitmweb needs (``turnout proxy``
+    without ``--web``), ``None`` keeps it, to switch on if a view turns up (the script)."""
     replies, wire = _mitm.Replies(), _mitm.WireHeaders()
-    return [
+    chain = [
         ConfigLoader(runtime),  # the config in effect, into the shared runtime
         Drain(runtime),  # requests in flight counted: asked to stop, they get a grace period
         Catalog(runtime),  # what local servers can serve (context windows), learned in the background
@@ -81,6 +83,9 @@ def concerns(runtime: Runtime, exchanges: Exchanges) -> list[Any]:
         Analytics(runtime, exchanges),  # one record per request into the analytics store
         RequestLog(exchanges),  # --verbose: one line per request
     ]
+    if web is False:
+        chain = [c for c in chain if not isinstance(c, ClientCopy | WebUpdates)]
+    return chain
 
 
 class Chain:
@@ -187,7 +192,7 @@ def _in_order(handlers: list[Callable[..., Any]]) -> Callable[..., Any]:
     return run
 
 
-def build_chain(runtime: Runtime | None = None) -> Chain:
+def build_chain(runtime: Runtime | None = None, *, web: bool | None = None) -> Chain:
     _mitm.check()
     exchanges = Exchanges()
-    return Chain(concerns(runtime or Runtime(), exchanges), exchanges)
+    return Chain(concerns(runtime or Runtime(), exchanges, web=web), exchanges)

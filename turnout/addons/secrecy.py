@@ -53,9 +53,3 @@ class Secrecy:
             return
         _, fields = credential_headers(backend.kind, state.spec.key, backend.headers)
         self.wire.hold(flow, fields)
-
-    def response(self, flow: http.HTTPFlow) -> None:
-        self.wire.forget(flow)  # never sent (answered here): nothing held past the flow
-
-    def error(self, flow: http.HTTPFlow) -> None:
-        self.wire.forget(flow)
