@@ -10,14 +10,12 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
-from tests.e2e.test_mitmdump_script import free_port
+from tests.e2e.test_mitmdump_script import free_port, until_healthy
 from turnout.cli.main import app
 from turnout.core.service import LABEL, service_for
 
@@ -72,15 +70,7 @@ def test_the_units_command_starts_turnout(systemctl: Path, tmp_path: Path) -> No
         [*command, "--no-discover"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+        until_healthy(f"http://127.0.0.1:{port}", proc, "the unit's command")
     finally:
         proc.send_signal(signal.SIGTERM)  # as systemctl stop does: it drains, then exits 0
         proc.communicate(timeout=30)

@@ -57,18 +57,10 @@ analytics: {{path: {tmp_path / "analytics.sqlite3"}}}
         yield up, work, env
 
 
-def _turnout_run_claude(work: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+def _turnout_run_claude(work: Path, env: dict[str, str], url: str) -> subprocess.CompletedProcess[str]:
     prompt = f"What does FILE:{work / 'note.txt'} say? Use the Read tool."
     claude = ["claude", "-p", prompt, "--allowedTools", "Read", "--output-format", "json", "--max-turns", "5"]
-    return subprocess.run(
-        [sys.executable, "-m", "turnout", "run", *extra, *claude],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-    )
+    return _turnout_run(work, env, *claude, url=url)
 
 
 def test_turnout_run_claude_starts_turnout_for_the_run(
@@ -76,7 +68,7 @@ def test_turnout_run_claude_starts_turnout_for_the_run(
 ) -> None:
     up, work, env = setup
     nobody = f"http://127.0.0.1:{free_port()}"
-    result = _turnout_run_claude(work, env, "--url", nobody)
+    result = _turnout_run_claude(work, env, nobody)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["result"] == "The file says: the password is swordfish" and report["num_turns"] == 2
@@ -94,7 +86,7 @@ def test_turnout_run_claude_uses_the_running_turnout(
     _, work, env = setup
     (running := tmp_path / "running").mkdir()
     with proxy_on(Path(env["TURNOUT_CONFIG"]).read_text(), running) as proxy:
-        result = _turnout_run_claude(work, env, "--url", proxy.url)
+        result = _turnout_run_claude(work, env, proxy.url)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         assert "started one" not in result.stderr
         assert "swordfish" in json.loads(result.stdout)["result"]
@@ -145,10 +137,13 @@ analytics: {{path: {tmp_path / "analytics.sqlite3"}}}
         yield up, work, env
 
 
-def _turnout_run(work: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    nobody = f"http://127.0.0.1:{free_port()}"
+def _turnout_run(
+    work: Path, env: dict[str, str], *args: str, url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``turnout run --url URL ARGS`` (no URL: one where nothing listens)."""
+    url = url or f"http://127.0.0.1:{free_port()}"
     return subprocess.run(
-        [sys.executable, "-m", "turnout", "run", "--url", nobody, *args],
+        [sys.executable, "-m", "turnout", "run", "--url", url, *args],
         cwd=work,
         env=env,
         capture_output=True,

@@ -24,6 +24,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def until_healthy(url: str, proc: subprocess.Popen[str], what: str, seconds: float = 30) -> None:
+    """Wait for ``GET url/health``; fails with the process's output if it exits first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        assert time.monotonic() < deadline, f"{what} did not come up"
+        time.sleep(0.2)
+
+
 def test_mitmdump_script_routes_like_the_cli(tmp_path: Path) -> None:
     mitmdump = Path(sys.executable).parent / "mitmdump"
     port = free_port()
@@ -59,16 +73,7 @@ def test_mitmdump_script_routes_like_the_cli(tmp_path: Path) -> None:
             cwd=ROOT,
         )
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                assert time.monotonic() < deadline, "mitmdump did not come up"
-                time.sleep(0.2)
+            until_healthy(f"http://127.0.0.1:{port}", proc, "mitmdump")
             r = httpx.post(
                 f"http://127.0.0.1:{port}/v1/chat/completions", json={"model": "house-x", "messages": []}
             )
@@ -151,16 +156,7 @@ def test_the_readme_script_lines_listen_on_loopback_only_from_the_start(tool: st
             cwd=ROOT,
         )
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                assert time.monotonic() < deadline, f"{tool} did not come up"
-                time.sleep(0.2)
+            until_healthy(f"http://127.0.0.1:{port}", proc, tool)
             r = httpx.post(
                 f"http://127.0.0.1:{port}/v1/chat/completions", json={"model": "house-x", "messages": []}
             )

@@ -28,7 +28,7 @@ from tornado.websocket import websocket_connect
 
 from tests.e2e.conftest import COMPAT_KEY, OPENAI_KEY, write_config
 from tests.e2e.test_mitmdump_script import free_port
-from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream import FakeUpstream, Recorded
 
 CLIENT_KEY = "turnout-local-SECRET-5678"
 SECRETS = (COMPAT_KEY, OPENAI_KEY, CLIENT_KEY)
@@ -138,6 +138,16 @@ def _chat(web: Web, model: str = "fast") -> httpx.Response:
     )
 
 
+def _replay(web: Web, flow_id: str) -> Recorded:
+    """Replay a flow from mitmweb; what the upstream then received."""
+    before = len(web.upstream.requests)
+    assert web.post(f"/flows/{flow_id}/replay").status_code == 200
+    deadline = time.monotonic() + 10
+    while len(web.upstream.requests) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return web.upstream.requests[before]
+
+
 def _no_secret(text: str | bytes, where: str) -> None:
     raw = text.encode() if isinstance(text, str) else text
     for secret in SECRETS:
@@ -209,12 +219,7 @@ def test_mitmweb_shows_and_exports_only_the_masked_key(web: Web) -> None:
 def test_a_replay_from_mitmweb_reaches_the_backend_with_the_real_key(web: Web) -> None:
     assert _chat(web).status_code == 200
     flow = web.flow_to("/chat/completions")
-    before = len(web.upstream.requests)
-    assert web.post(f"/flows/{flow['id']}/replay").status_code == 200
-    deadline = time.monotonic() + 10
-    while len(web.upstream.requests) == before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    replayed = web.upstream.requests[before]
+    replayed = _replay(web, flow["id"])
     assert replayed.headers["authorization"] == f"Bearer {COMPAT_KEY}"
     assert replayed.headers["x-title"] == "turnout-tests"
     assert json.loads(replayed.body)["model"] == "local-model-a"
@@ -238,11 +243,6 @@ def test_an_edited_replay_goes_out_as_edited_with_the_key(web: Web) -> None:
         headers=XSRF,
     )
     assert edit.status_code == 200, edit.text
-    before = len(web.upstream.requests)
-    assert web.post(f"/flows/{flow['id']}/replay").status_code == 200
-    deadline = time.monotonic() + 10
-    while len(web.upstream.requests) == before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    replayed = web.upstream.requests[before]
+    replayed = _replay(web, flow["id"])
     assert json.loads(replayed.body)["messages"][0]["content"] == "edited in mitmweb"
     assert replayed.headers["authorization"] == f"Bearer {COMPAT_KEY}"
