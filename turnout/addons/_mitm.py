@@ -236,36 +236,34 @@ class Replies:
 
         replies = self
 
-        def intercepted(stream: Any, *args: Any) -> Generator[Any, Any, Any]:
-            steps = original(stream, *args)  # mitmproxy's own handling, the error hook included
-            sent = None
-            while True:
-                try:
-                    command = steps.send(sent)
-                except StopIteration as done:
-                    return done.value
-                failure = isinstance(command, SendHttp) and isinstance(command.event, ResponseProtocolError)
-                reply = replies._prepared.pop(stream.flow, None) if failure else None
-                tail = replies._tails.pop(stream.flow, None) if failure and reply is None else None
-                if tail is not None:  # the stream had begun: end it with the error event
-                    yield SendHttp(ResponseData(stream.stream_id, tail), command.connection)
-                    yield SendHttp(ResponseEndOfMessage(stream.stream_id), command.connection)
-                    sent = yield command  # then what mitmproxy does after a failure (below)
-                    continue
-                if reply is None:
-                    sent = yield command
-                    continue
+        def before(stream: Any, command: Any) -> tuple[list[Any], Any]:
+            """What goes out ahead of ``command``: a prepared reply, or a stream's last event."""
+            if not (isinstance(command, SendHttp) and isinstance(command.event, ResponseProtocolError)):
+                return [], command
+            client = command.connection
+            if (reply := replies._prepared.pop(stream.flow, None)) is not None:
                 # The prepared reply instead of the error page: an ordinary whole response.
                 stream.flow.response = reply
-                client = command.connection
-                yield SendHttp(ResponseHeaders(stream.stream_id, reply, not reply.raw_content), client)
+                out = [SendHttp(ResponseHeaders(stream.stream_id, reply, not reply.raw_content), client)]
                 if reply.raw_content:
-                    yield SendHttp(ResponseData(stream.stream_id, reply.raw_content), client)
-                yield SendHttp(ResponseEndOfMessage(stream.stream_id), client)
-                # Then the failure itself, with the reply already out: HTTP/1 closes the
-                # connection (a refused body still arriving is not read on), HTTP/2 resets
-                # the stream if the client is still sending.
-                sent = yield command
+                    out.append(SendHttp(ResponseData(stream.stream_id, reply.raw_content), client))
+                out.append(SendHttp(ResponseEndOfMessage(stream.stream_id), client))
+            elif (tail := replies._tails.pop(stream.flow, None)) is not None:
+                # The stream had begun: end it with the error event.
+                out = [
+                    SendHttp(ResponseData(stream.stream_id, tail), client),
+                    SendHttp(ResponseEndOfMessage(stream.stream_id), client),
+                ]
+            else:
+                return [], command
+            # Then the failure itself, with the reply already out: HTTP/1 closes the
+            # connection (a refused body still arriving is not read on), HTTP/2 resets
+            # the stream if the client is still sending.
+            return out, command
+
+        def intercepted(stream: Any, *args: Any) -> Generator[Any, Any, Any]:
+            # mitmproxy's own handling (the error hook included), with the replies ahead of it.
+            return (yield from _rewritten(original(stream, *args), lambda c: before(stream, c)))
 
         intercepted.__wrapped__ = original
         return intercepted
@@ -320,26 +318,40 @@ class WireHeaders:
 
         held = self._held
 
+        def with_key(stream: Any, command: Any) -> tuple[list[Any], Any]:
+            if isinstance(command, SendHttp) and isinstance(command.event, RequestHeaders):
+                fields = held.pop(stream.flow, None)
+                if fields is not None:
+                    headers = command.event
+                    request = _with_fields(headers.request, fields)
+                    command = SendHttp(
+                        RequestHeaders(headers.stream_id, request, headers.end_stream), command.connection
+                    )
+            return [], command
+
         def sending(stream: Any, event: Any) -> Generator[Any, Any, Any]:
-            steps = original(stream, event)
-            sent = None
-            while True:
-                try:
-                    command = steps.send(sent)
-                except StopIteration as done:
-                    return done.value
-                if isinstance(command, SendHttp) and isinstance(command.event, RequestHeaders):
-                    fields = held.pop(stream.flow, None)
-                    if fields is not None:
-                        headers = command.event
-                        request = _with_fields(headers.request, fields)
-                        command = SendHttp(
-                            RequestHeaders(headers.stream_id, request, headers.end_stream), command.connection
-                        )
-                sent = yield command
+            return (yield from _rewritten(original(stream, event), lambda c: with_key(stream, c)))
 
         sending.__wrapped__ = original
         return sending
+
+
+def _rewritten(
+    steps: Generator[Any, Any, Any], rewrite: Callable[[Any], tuple[list[Any], Any]]
+) -> Generator[Any, Any, Any]:
+    """``steps`` (a layer's command generator) as it is, but each command through
+    ``rewrite``: the commands to send ahead of it (their answers unused), and itself or a
+    replacement."""
+    sent = None
+    while True:
+        try:
+            command = steps.send(sent)
+        except StopIteration as done:
+            return done.value
+        ahead, command = rewrite(command)
+        for extra in ahead:  # noqa: UP028 (a list cannot take what mitmproxy sends back)
+            yield extra
+        sent = yield command
 
 
 def _with_fields(request: http.Request, fields: Fields) -> http.Request:
