@@ -57,7 +57,7 @@ def test_chain_order() -> None:
         "RequestLog",
     ]
     lean = [type(a).__name__ for a in build_chain(web=False).members]  # turnout proxy without --web
-    assert lean == [n for n in names if n not in ("ClientCopy", "WebUpdates")]
+    assert lean == [n for n in names if n not in ("ClientCopy", "WebUpdates", "Secrecy")]
 
 
 def test_a_network_listener_without_a_key_is_refused_and_answers_403() -> None:

@@ -60,8 +60,10 @@ Handler = tuple[str, Callable[..., Any]]
 
 
 def concerns(runtime: Runtime, exchanges: Exchanges, *, web: bool | None = None) -> list[Any]:
-    """The chain; ``web=False`` leaves out what only mitmweb needs (``turnout proxy``
-    without ``--web``), ``None`` keeps it, to switch on if a view turns up (the script)."""
+    """The chain; ``web=False`` leaves out what only a flow shown or saved needs (``turnout
+    proxy`` without ``--web``: the flow lives in memory for the request only, so the key
+    need not be kept out of it), ``None`` keeps it (the script: mitmweb, or mitmdump that
+    may save flows)."""
     replies, wire = _mitm.Replies(), _mitm.WireHeaders()
     chain = [
         ConfigLoader(runtime),  # the config in effect, into the shared runtime
@@ -73,7 +75,9 @@ def concerns(runtime: Runtime, exchanges: Exchanges, *, web: bool | None = None)
         Gate(runtime, exchanges),  # TURNOUT_API_KEY, web pages, loops; client credentials stripped
         Endpoints(runtime),  # /health, /status, /v1/models answered in place
         ClientCopy(),  # --web: the client's request kept beside the one sent, for mitmweb
-        Router(runtime, exchanges, wire),  # body parsed once; model → backend → key (or wait); first try
+        Router(
+            runtime, exchanges, None if web is False else wire
+        ),  # body parsed once; model → backend → key (or wait); first try
         WebUpdates(),  # --web: a routed flow shown where it went, at once
         Relay(exchanges),  # SSE streamed; x-turnout-backend on every response
         RateLimits(runtime, exchanges),  # rate-limit headers into the pool; 429/401 cool or fail keys
@@ -84,7 +88,7 @@ def concerns(runtime: Runtime, exchanges: Exchanges, *, web: bool | None = None)
         RequestLog(exchanges),  # --verbose: one line per request
     ]
     if web is False:
-        chain = [c for c in chain if not isinstance(c, ClientCopy | WebUpdates)]
+        chain = [c for c in chain if not isinstance(c, ClientCopy | WebUpdates | Secrecy)]
     return chain
 
 

@@ -36,15 +36,15 @@ __all__ = ["Router", "apply_upstream"]
 OFF_LOOP = 64 * 1024  # compressed bodies larger than this are inflated in a thread
 
 
-def apply_upstream(request: http.Request, upstream: UpstreamRequest) -> Fields:
-    """Make the live mitmproxy request the built one, its credential masked; returns the
-    real credential, for the wire only (see ``secrecy.py``). Fields, not ``request.url``:
-    parsing a URL per request costs ~0.1 ms."""
+def apply_upstream(request: http.Request, upstream: UpstreamRequest, *, masked: bool = True) -> Fields:
+    """Make the live mitmproxy request the built one; ``masked``: its credential masked,
+    and the real one returned, for the wire only (see ``secrecy.py``). Fields, not
+    ``request.url``: parsing a URL per request costs ~0.1 ms."""
     target = upstream.target
     request.scheme, request.data.host, request.data.port = target.scheme, target.host, target.port
     fields = upstream.fields
     held: Fields = ()
-    if upstream.secret:
+    if masked and upstream.secret:
         held = tuple((name, value) for name, value in fields if name in upstream.secret)
         fields = masked_fields(fields, upstream.secret)
     if request.data.http_version.startswith(b"HTTP/1"):
@@ -60,7 +60,7 @@ def apply_upstream(request: http.Request, upstream: UpstreamRequest) -> Fields:
 
 
 class Router:
-    def __init__(self, runtime: Runtime, exchanges: Exchanges, wire: WireHeaders) -> None:
+    def __init__(self, runtime: Runtime, exchanges: Exchanges, wire: WireHeaders | None) -> None:
         self.runtime = runtime
         self.exchanges = exchanges
         self.wire = wire
@@ -195,7 +195,10 @@ class Router:
         backend = placement.backend
         upstream = self.runtime.upstream_for(exchange, placement)  # before begin: may be a 400
         exchange.begin(placement)
-        self.wire.hold(flow, apply_upstream(flow.request, upstream))
+        if self.wire is None:  # no flow is ever shown or saved (turnout proxy without --web)
+            apply_upstream(flow.request, upstream, masked=False)
+        else:
+            self.wire.hold(flow, apply_upstream(flow.request, upstream))
         flow.metadata[SENT] = (backend.name, placement.state.alias)
         exchange.translation = upstream.translation
         decision = exchange.decision
