@@ -36,8 +36,10 @@ def _clone(tmp: Path) -> tuple[Path, dict[str, str]]:
     # checkout's or of turnout's, and a new HOME.
     mine = ("XDG_", "TURNOUT_", "VIRTUAL_ENV", "UV_PROJECT", "PYTHONPATH", "PYTEST")
     env = {k: v for k, v in os.environ.items() if not k.startswith(mine)}
+    venvs = [str(ROOT / ".venv"), *([os.environ["VIRTUAL_ENV"]] if "VIRTUAL_ENV" in os.environ else [])]
+    path = [p for p in os.environ["PATH"].split(os.pathsep) if not p.startswith(tuple(venvs))]  # `uv run`'s
     env.update(
-        PATH=f"{home / '.local' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        PATH=os.pathsep.join([str(home / ".local" / "bin"), *path]),
         HOME=str(home),
         UV_CACHE_DIR=os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv"),
         UV_PYTHON_DOWNLOADS="never",

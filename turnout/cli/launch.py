@@ -54,31 +54,29 @@ def _running(url: str) -> bool:
     return True
 
 
-def _routable(url: str | None, config: str | None) -> tuple[set[str], list[str], Resolver | None]:
-    """Model names the proxy lists (asked when it runs), and the config's resolver."""
+def _routable(url: str, config: str | None) -> tuple[list[str], Resolver]:
+    """The models the running proxy lists (its backends' own lists included), and the
+    config's resolver (for names no list holds, and when no proxy runs yet)."""
     listed: list[str] = []
-    if url is not None:
-        try:
-            with ProxyClient(url, timeout=3.0) as proxy:
-                listed = [m["id"] for m in proxy.get("/v1/models").get("data", []) if isinstance(m, dict)]
-        except ProxyUnavailable:
-            pass
     try:
-        resolver: Resolver | None = Resolver(load_user_config(config))
+        with ProxyClient(url, timeout=3.0) as proxy:
+            listed = [m["id"] for m in proxy.get("/v1/models").get("data", []) if isinstance(m, dict)]
+    except ProxyUnavailable:
+        pass
+    try:
+        return listed, Resolver(load_user_config(config))
     except ConfigError as e:
         fail(e.message)
-    return set(listed), listed, resolver
 
 
 def _launch(tool: str, args: list[str], url: str, key: str, model: str | None, config: str | None) -> Launch:
-    names, ordered, resolver = _routable(url, config)
+    listed, resolver = _routable(url, config)
+    names = set(listed)
 
     def routes(name: str) -> bool:
-        return name in names or (resolver is not None and resolver.decide(name) is not None)
+        return name in names or resolver.decide(name) is not None
 
-    fallback = next(iter(ordered), None) or (
-        next(iter(resolver.routable_models()), None) if resolver else None
-    )
+    fallback = next(iter(listed), None) or next(iter(resolver.routable_models()), None)
     return launch_for(tool, args, url=url, key=key, routes=routes, fallback=fallback, model=model)
 
 
