@@ -40,25 +40,6 @@ def main_options(
     """turnout: one local URL for every LLM backend, in any dialect."""
 
 
-app.add_typer(backend.app, name="backend")
-app.add_typer(keys.app, name="keys")
-app.add_typer(service.app, name="service")
-app.command("stats")(stats.stats)
-app.command("top")(stats.top)
-app.command("models")(inspect.models)
-app.command("status")(inspect.status)
-app.command("doctor")(inspect.doctor)
-app.command(
-    "run",
-    context_settings={
-        "allow_extra_args": True,
-        "ignore_unknown_options": True,
-        "allow_interspersed_args": False,
-    },
-)(launch.run)
-app.command("env")(launch.env)
-
-
 @app.command()
 def proxy(
     port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on (0: a free one).")] = 3456,
@@ -132,6 +113,26 @@ def proxy(
     except OSError as e:  # a listener that failed after all (a port taken in the meantime)
         fail(f"turnout could not start: {e.strerror or e}")
     err.print("turnout stopped.")
+
+
+# In --help, in the order a newcomer needs them.
+app.command(
+    "run",
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "allow_interspersed_args": False,
+    },
+)(launch.run)
+app.command("env")(launch.env)
+app.command("models")(inspect.models)
+app.command("status")(inspect.status)
+app.command("top")(stats.top)
+app.command("stats")(stats.stats)
+app.command("doctor")(inspect.doctor)
+app.add_typer(backend.app, name="backend")
+app.add_typer(keys.app, name="keys")
+app.add_typer(service.app, name="service")
 
 
 def _setup_logging(verbose: bool) -> None:
