@@ -55,6 +55,7 @@ class ServerSettings:
     confdir: str | None = None
     api_key: str | None = None  # None: $TURNOUT_API_KEY
     grace: float = 30.0  # seconds the requests in flight get when asked to stop
+    backlog: int = 4096  # connections that may wait to be accepted
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,6 +75,7 @@ class ServerSettings:
             "turnout_discover": self.discover,
             "turnout_api_key": self.local_key,  # always set: the gate must never miss it
             "turnout_grace": self.grace,
+            "turnout_backlog": self.backlog,
         }
         if self.web:
             values.update(

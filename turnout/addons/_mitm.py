@@ -27,6 +27,10 @@ What mitmproxy (12.2.x) offers no public way to do:
 - **Run before mitmweb's view.** ``ahead_of`` moves turnout's chain before the view in
   the addon list, so what the view shows has been through the gate (client
   credentials gone) and the router.
+- **Listen with a backlog that fits a burst.** asyncio listens with a backlog of 100:
+  a thousand clients connecting at once overflow it (connections retried after 1 s,
+  and more). ``Backlog`` wraps ``AsyncioServerInstance.listen`` to listen again on each
+  new socket with turnout's backlog (the kernel caps it at ``net.core.somaxconn``).
 - **Log to stderr.** The master's terminal log goes to stdout unless its private
   ``_termlog_addon`` is set up by hand.
 
@@ -36,6 +40,8 @@ mitmproxy upgrade break them.
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 import weakref
 from collections.abc import Callable, Generator
@@ -49,6 +55,7 @@ from turnout.core.errors import ConfigError, error_body
 from turnout.core.headers import Fields
 
 __all__ = [
+    "Backlog",
     "Replies",
     "WireHeaders",
     "ahead_of",
@@ -65,6 +72,7 @@ _MITMPROXY = "mitmproxy>=12.2,<13"
 
 def _internals() -> dict[str, Any]:
     """The private objects turnout uses; raises ImportError/AttributeError/KeyError if one moved."""
+    from mitmproxy.proxy import mode_servers
     from mitmproxy.proxy import server as _server
     from mitmproxy.proxy.layers import http as http_layers
     from mitmproxy.proxy.layers.http import _events, _http1
@@ -73,6 +81,7 @@ def _internals() -> dict[str, Any]:
         "HttpStream.handle_protocol_error": http_layers.HttpStream.handle_protocol_error,
         "HttpStream.check_body_size": http_layers.HttpStream.check_body_size,
         "HttpStream.state_consume_request_body": http_layers.HttpStream.state_consume_request_body,
+        "AsyncioServerInstance.listen": mode_servers.AsyncioServerInstance.listen,
         "RequestHeaders": _events.RequestHeaders,
         "SendHttp": http_layers.SendHttp,
         "ResponseProtocolError": _events.ResponseProtocolError,
@@ -370,3 +379,42 @@ def _with_fields(request: http.Request, fields: Fields) -> http.Request:
     data.__dict__.update(request.data.__dict__)
     data.headers = http.Headers(tuple(headers))
     return wire
+
+
+class Backlog:
+    """Every TCP listener mitmproxy opens, listening again with ``backlog()`` pending connections."""
+
+    def __init__(self, backlog: Callable[[], int]) -> None:
+        self.backlog = backlog
+        self._original: Callable[..., Any] | None = None
+
+    def install(self) -> None:
+        from mitmproxy.proxy.mode_servers import AsyncioServerInstance
+
+        if self._original is not None:
+            return
+        original = self._original = AsyncioServerInstance.listen
+        backlog = self.backlog
+
+        async def listen(instance: Any, host: str, port: int) -> Any:
+            servers = await original(instance, host, port)
+            for server in servers:
+                for sock in getattr(server, "sockets", None) or ():  # asyncio's (TCP) servers
+                    _listen_again(sock.fileno(), backlog())
+            return servers
+
+        listen.__wrapped__ = original
+        AsyncioServerInstance.listen = listen
+
+    def uninstall(self) -> None:
+        from mitmproxy.proxy.mode_servers import AsyncioServerInstance
+
+        if self._original is not None:
+            AsyncioServerInstance.listen = self._original
+            self._original = None
+
+
+def _listen_again(fd: int, backlog: int) -> None:
+    """listen() on a listening socket only changes its backlog (Linux, macOS, BSDs)."""
+    with socket.socket(fileno=os.dup(fd)) as sock:
+        sock.listen(backlog)

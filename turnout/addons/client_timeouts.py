@@ -16,6 +16,10 @@ the process's file limit, new clients could no longer connect. So, by
 - at ``limits.max_clients`` connections, a new client first displaces the longest-idle
   one; if none is idle it is refused.
 
+And a burst of clients connecting at once (a load test, a fleet of agents starting) is
+not refused or delayed by the listen backlog: turnout listens with ``turnout_backlog``
+(4096; asyncio's default is 100) pending connections.
+
 While a request waits for its backend, the client is not to blame: the backend's
 ``timeout`` and ``read_timeout`` govern (``upstream_errors.py``).
 """
@@ -27,7 +31,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from mitmproxy import connection, http
+from mitmproxy import connection, ctx, http
+from mitmproxy.addonmanager import Loader
 
 from turnout.addons import _mitm
 from turnout.addons._flows import Sweeper
@@ -51,6 +56,19 @@ class ClientTimeouts:
         self.runtime = runtime
         self.clients: dict[str, _Client] = {}
         self.sweeper = Sweeper(self.SWEEP, self.sweep)
+        self.backlog = _mitm.Backlog(lambda: ctx.options.turnout_backlog)
+
+    def load(self, loader: Loader) -> None:
+        loader.add_option(
+            "turnout_backlog",
+            int,
+            4096,
+            "Connections that may wait to be accepted (asyncio's default is 100; the kernel caps it at "
+            "net.core.somaxconn).",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        self.backlog.install()  # before the listeners open (proxyserver's running)
 
     def running(self) -> None:
         raise_file_limit()
@@ -59,6 +77,7 @@ class ClientTimeouts:
     def done(self) -> None:
         self.sweeper.stop()
         self.clients.clear()
+        self.backlog.uninstall()
 
     # Connections
 

@@ -54,6 +54,9 @@ def proxy(
         bool, typer.Option("--web", help="Also serve mitmweb's UI to watch every rewritten request.")
     ] = False,
     web_port: Annotated[int, typer.Option(help="Port of the mitmweb UI (with --web).")] = 8081,
+    backlog: Annotated[
+        int, typer.Option(help="Connections that may wait to be accepted (a burst of clients at once).")
+    ] = 4096,
     grace: Annotated[
         float,
         typer.Option(
@@ -76,7 +79,14 @@ def proxy(
     from turnout.server import ServerSettings, check_bind, run_proxy
 
     settings = ServerSettings(
-        host=host, port=port, config=config, discover=discover, web=web, web_port=web_port, grace=grace
+        host=host,
+        port=port,
+        config=config,
+        discover=discover,
+        web=web,
+        web_port=web_port,
+        grace=grace,
+        backlog=backlog,
     )
     try:
         check_bind(host, settings.local_key)
