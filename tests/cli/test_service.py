@@ -104,3 +104,5 @@ def test_a_failing_systemctl_is_one_line(systemctl: Path, tmp_path: Path) -> Non
         and "Failed to connect to bus" in result.output
         and "Traceback" not in result.output
     )
+    assert "nothing was installed" in result.output
+    assert not (tmp_path / "xdg" / "systemd" / "user" / "turnout.service").exists()

@@ -74,7 +74,12 @@ def install(
     for command in service.start:
         result = _run(command)
         if result.returncode != 0:
-            fail(f"`{' '.join(command)}` failed: {(result.stderr or result.stdout).strip()[:300]}")
+            service.path.unlink(missing_ok=True)  # half an install is none: nothing is left behind
+            why = (result.stderr or result.stdout).strip()[:300]
+            fail(
+                f"`{' '.join(command)}` failed: {why}; nothing was installed "
+                "(`turnout proxy` runs turnout in the foreground)"
+            )
     out.print(f"turnout runs in the background on http://127.0.0.1:{port} ({escape(str(service.path))})")
     try:
         from_env = [b.name for b in load_user_config(config).backends.values() if b.source.startswith("env")]
