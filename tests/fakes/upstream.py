@@ -568,12 +568,15 @@ class FakeUpstream:
 
 
 def main() -> None:
-    """``python -m tests.fakes.upstream [--events]``: serve until stdin closes; prints the port.
+    """``python -m tests.fakes.upstream [--events] [--parts N]``: serve until stdin closes;
+    prints the port.
 
-    ``--events`` writes one SSE event per write, as providers flush, instead of odd splits."""
+    ``--events`` writes one SSE event per write, as providers flush, instead of odd splits;
+    ``--parts`` is how many text deltas a stream has (20)."""
     import sys
 
-    with FakeUpstream(chunk_pause=0.0, odd_splits="--events" not in sys.argv) as up:
+    parts = int(sys.argv[sys.argv.index("--parts") + 1]) if "--parts" in sys.argv else 20
+    with FakeUpstream(chunk_pause=0.0, odd_splits="--events" not in sys.argv, stream_parts=parts) as up:
         print(up.port, flush=True)
         sys.stdin.read()
 

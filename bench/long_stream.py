@@ -1,0 +1,70 @@
+"""CPU per chunk of a long pass-through stream: turnout against the bare lean master.
+
+One client streams a 2,000-chunk Chat Completions answer (one SSE event per write, as
+providers flush) from the fake upstream, through the bare master and through turnout,
+in interleaved rounds; what is compared is each process's own CPU time per chunk, so
+the per-request costs (routing, analytics row) are spread over 2,000 chunks and what
+remains is the per-chunk work (turnout's relay, usage sniffing, analytics). A script,
+not a test (issue: every core, item 5).
+
+    uv run python bench/long_stream.py [--parts 2000] [--seconds 3] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from run import Target, chat_request, interleaved, rounds_parser, spawn, spawn_turnout
+
+
+def main() -> None:
+    parser = rounds_parser(__doc__)
+    parser.add_argument("--parts", type=int, default=2000, help="text deltas per stream")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        upstream, up_port = spawn(
+            [sys.executable, "-m", "tests.fakes.upstream", "--events", "--parts", str(args.parts)]
+        )
+        up_url = f"http://127.0.0.1:{up_port}"
+        bare, bare_port = spawn([sys.executable, "bench/bare_master.py", up_url])
+        config = tmp / "bench.yaml"
+        config.write_text(
+            f'backends: {{up: {{kind: openai, base_url: "{up_url}/v1", key: sk-bench}}}}\n'
+            "autodetect: {environment: false, local: false}\n"
+        )
+        turnout, turnout_port = spawn_turnout(config, tmp)
+        try:
+            request = chat_request(1024, stream=True)
+            targets = {
+                "bare master": Target(bare_port, bare.pid, request),
+                "turnout": Target(turnout_port, turnout.pid, request),
+            }
+            rounds = interleaved(targets, 1, args.seconds, args.rounds)
+            per_chunk = {
+                name: [cpu * 1000 / args.parts for _, cpu in measured] for name, measured in rounds.items()
+            }
+            print(
+                f"one client, {args.parts}-chunk streams, {args.rounds} interleaved rounds of {args.seconds:g} s"
+            )
+            for name, values in per_chunk.items():
+                rps = statistics.median(r.rps for r, _ in rounds[name])
+                print(f"{name:12} {statistics.median(values):7.2f} µs CPU/chunk   {rps:6.1f} streams/s")
+            ratios = [t / b for t, b in zip(per_chunk["turnout"], per_chunk["bare master"], strict=True)]
+            print(
+                f"turnout/bare CPU per chunk: {statistics.median(ratios):.2f}x "
+                f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}; target ≤ 1.05x)"
+            )
+        finally:
+            for proc in (upstream, bare, turnout):
+                proc.terminate()
+                proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
