@@ -49,9 +49,7 @@ def main() -> None:
             per_chunk = {
                 name: [cpu * 1000 / args.parts for _, cpu in measured] for name, measured in rounds.items()
             }
-            print(
-                f"one client, {args.parts}-chunk streams, {args.rounds} interleaved rounds of {args.seconds:g} s"
-            )
+            print(f"one client, {args.parts}-chunk streams, {args.rounds} rounds of {args.seconds:g} s")
             for name, values in per_chunk.items():
                 rps = statistics.median(r.rps for r, _ in rounds[name])
                 print(f"{name:12} {statistics.median(values):7.2f} µs CPU/chunk   {rps:6.1f} streams/s")
