@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from run import Target, chat_request, interleaved, rounds_parser, spawn, spawn_turnout
+from run import Target, chat_request, interleaved, rounds_parser, start_targets
 
 
 def main() -> None:
@@ -27,24 +27,11 @@ def main() -> None:
     parser.add_argument("--parts", type=int, default=2000, help="text deltas per stream")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_dir:
-        tmp = Path(tmp_dir)
-        upstream, up_port = spawn(
-            [sys.executable, "-m", "tests.fakes.upstream", "--events", "--parts", str(args.parts)]
-        )
-        up_url = f"http://127.0.0.1:{up_port}"
-        bare, bare_port = spawn([sys.executable, "bench/bare_master.py", up_url])
-        config = tmp / "bench.yaml"
-        config.write_text(
-            f'backends: {{up: {{kind: openai, base_url: "{up_url}/v1", key: sk-bench}}}}\n'
-            "autodetect: {environment: false, local: false}\n"
-        )
-        turnout, turnout_port = spawn_turnout(config, tmp)
+        procs, ports = start_targets(Path(tmp_dir), ("--events", "--parts", str(args.parts)))
         try:
             request = chat_request(1024, stream=True)
-            targets = {
-                "bare master": Target(bare_port, bare.pid, request),
-                "turnout": Target(turnout_port, turnout.pid, request),
-            }
+            pids = dict(zip(ports, (p.pid for p in procs), strict=True))
+            targets = {name: Target(ports[name], pids[name], request) for name in ("bare master", "turnout")}
             rounds = interleaved(targets, 1, args.seconds, args.rounds)
             per_chunk = {
                 name: [cpu * 1000 / args.parts for _, cpu in measured] for name, measured in rounds.items()
@@ -59,7 +46,7 @@ def main() -> None:
                 f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}; target ≤ 1.05x)"
             )
         finally:
-            for proc in (upstream, bare, turnout):
+            for proc in procs:
                 proc.terminate()
                 proc.wait(10)
 

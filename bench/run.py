@@ -198,8 +198,11 @@ def spawn_turnout(config: Path, tmp: Path) -> tuple[subprocess.Popen[str], int]:
     )
 
 
-def start_targets(tmp: Path) -> tuple[list[subprocess.Popen[str]], dict[str, int]]:
-    upstream, up_port = spawn([sys.executable, "-m", "tests.fakes.upstream", "--events"])
+def start_targets(
+    tmp: Path, upstream_args: tuple[str, ...] = ("--events",)
+) -> tuple[list[subprocess.Popen[str]], dict[str, int]]:
+    """The fake upstream (with ``upstream_args``), the bare master and turnout in front of it."""
+    upstream, up_port = spawn([sys.executable, "-m", "tests.fakes.upstream", *upstream_args])
     up_url = f"http://127.0.0.1:{up_port}"
     bare, bare_port = spawn([sys.executable, "bench/bare_master.py", up_url])
     config = tmp / "bench.yaml"

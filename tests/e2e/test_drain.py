@@ -3,48 +3,27 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import subprocess
-import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.cli.proxy_process import cli_env, proxy_process
 from tests.e2e.conftest import write_config
 from tests.fakes.upstream import FakeUpstream
 
 
-def _start(tmp: Path, up: FakeUpstream, grace: float) -> tuple[subprocess.Popen[str], str]:
+@contextmanager
+def _proxy(tmp: Path, up: FakeUpstream, grace: float) -> Iterator[tuple[subprocess.Popen[str], str]]:
     config = write_config(tmp / "config.yaml", up.url)
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_DATA_HOME": str(tmp / "data")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "turnout",
-            "proxy",
-            "-p",
-            "0",
-            "-c",
-            str(config),
-            "--no-discover",
-            "--grace",
-            str(grace),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    line = proc.stdout.readline() if proc.stdout else ""
-    url = re.search(r"listening on (http://\S+?);?\s", line + " ")
-    assert url, line
-    return proc, url.group(1).rstrip(";")
+    with proxy_process("-c", str(config), "--grace", str(grace), env=cli_env(tmp)) as running:
+        yield running.process, running.url
 
 
 def _stream(url: str, into: list[bytes]) -> None:
@@ -61,8 +40,10 @@ def _stream(url: str, into: list[bytes]) -> None:
 def test_a_stream_in_flight_finishes_and_new_connections_are_refused(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
-    with FakeUpstream(chunk_pause=0.1, stream_parts=20, odd_splits=False) as up:  # a ~2 s stream
-        proc, url = _start(tmp_path, up, grace=20)
+    with (
+        FakeUpstream(chunk_pause=0.1, stream_parts=20, odd_splits=False) as up,  # a ~2 s stream
+        _proxy(tmp_path, up, grace=20) as (proc, url),
+    ):
         got: list[bytes] = []
         client = threading.Thread(target=_stream, args=(url, got))
         client.start()
@@ -84,8 +65,10 @@ def test_a_stream_in_flight_finishes_and_new_connections_are_refused(
 
 
 def test_past_the_grace_turnout_exits_anyway(tmp_path: Path) -> None:
-    with FakeUpstream(chunk_pause=0.5, stream_parts=40, odd_splits=False) as up:  # a ~20 s stream
-        proc, url = _start(tmp_path, up, grace=1)
+    with (
+        FakeUpstream(chunk_pause=0.5, stream_parts=40, odd_splits=False) as up,  # a ~20 s stream
+        _proxy(tmp_path, up, grace=1) as (proc, url),
+    ):
         got: list[bytes] = []
         client = threading.Thread(target=_stream, args=(url, got), daemon=True)
         client.start()
