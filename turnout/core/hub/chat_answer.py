@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from turnout.core.dialects.context import Context
-from turnout.core.dialects.sse import EventBuffer, format_event
+from turnout.core.dialects.sse import format_event
 from turnout.core.hub.answer import (
     Answer,
     Event,
@@ -28,6 +28,7 @@ from turnout.core.hub.answer import (
     ToolStarted,
 )
 from turnout.core.hub.conversation import Reasoning, Text, ToolCall
+from turnout.core.hub.stream import Writer
 from turnout.core.prices import Usage
 
 __all__ = ["ChatWriter", "chat_usage", "write_answer"]
@@ -85,19 +86,14 @@ def write_answer(answer: Answer, ctx: Context) -> dict[str, Any]:
     }
 
 
-class ChatWriter(EventBuffer):
+class ChatWriter(Writer):
     def __init__(self, ctx: Context) -> None:
+        super().__init__()
         self.ctx = ctx
-        self._out = []
         self._id = "chatcmpl-turnout"
         self._started = False
         self._tools: dict[object, int] = {}  # the reader's key → the tool call's index
         self._text_head = self._text_tail = b""
-        self.chars = 0
-        self.usage: Usage | None = None
-        self.completed = False
-        self.failure: str | None = None
-        self.stopped = False
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> None:
         chunk: dict[str, Any] = {
@@ -178,13 +174,8 @@ class ChatWriter(EventBuffer):
         self._out.append(b"data: [DONE]\n\n")
         self.stopped = self.completed = True
 
-    def _fail(self, message: str, kind: str) -> None:
+    def _fail(self, message: str, kind: str = "server_error") -> None:
         error = {"error": {"message": message, "type": kind, "param": None, "code": None}}
         self._out.append(format_event(None, orjson.dumps(error)))
         self.stopped = True
         self.failure = message
-
-    def fail(self, message: str) -> bytes:
-        if not self.stopped:
-            self._fail(message, "server_error")
-        return self.take()

@@ -17,7 +17,6 @@ import orjson
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.ids import ToolIds
 from turnout.core.dialects.mapping import tool_input
-from turnout.core.dialects.sse import EventBuffer
 from turnout.core.errors import error_body
 from turnout.core.hub.answer import (
     Answer,
@@ -33,6 +32,7 @@ from turnout.core.hub.answer import (
 )
 from turnout.core.hub.conversation import Reasoning, Text, ToolCall
 from turnout.core.hub.seal import seal
+from turnout.core.hub.stream import Writer
 from turnout.core.prices import Usage
 
 __all__ = ["GeminiWriter", "write_answer"]
@@ -97,20 +97,15 @@ def write_answer(answer: Answer, ctx: Context) -> dict[str, Any]:
     return _response(ctx, parts, answer.stop, answer.usage)
 
 
-class GeminiWriter(EventBuffer):
+class GeminiWriter(Writer):
     def __init__(self, ctx: Context) -> None:
+        super().__init__()
         self.ctx = ctx
-        self._out = []
         self._ids = ToolIds(ctx.nonce)
         self._call: tuple[object, ToolCall] | None = None  # the call whose arguments are arriving
         self._calls = 0
         self._reasoning: list[str] = []
         self._text_head = self._text_tail = b""
-        self.chars = 0
-        self.usage: Usage | None = None
-        self.completed = False
-        self.failure: str | None = None
-        self.stopped = False
 
     def _chunk(
         self, parts: list[dict[str, Any]], stop: Stop | None = None, usage: Usage | None = None
@@ -160,13 +155,8 @@ class GeminiWriter(EventBuffer):
                 self._fail(event.message, 502)
         return self.take()
 
-    def _fail(self, message: str, status: int) -> None:
+    def _fail(self, message: str, status: int = 502) -> None:
         self._end_call()
         self._out.append(b"data: " + error_body("gemini", status, message) + b"\r\n\r\n")
         self.stopped = True
         self.failure = message
-
-    def fail(self, message: str) -> bytes:
-        if not self.stopped:
-            self._fail(message, 502)
-        return self.take()

@@ -18,7 +18,7 @@ import orjson
 from turnout.core.dialects.context import Context
 from turnout.core.dialects.ids import ToolIds, message_id
 from turnout.core.dialects.mapping import tool_input
-from turnout.core.dialects.sse import EventBuffer, format_event
+from turnout.core.dialects.sse import format_event
 from turnout.core.hub.answer import (
     Answer,
     Event,
@@ -33,6 +33,7 @@ from turnout.core.hub.answer import (
     ToolStarted,
 )
 from turnout.core.hub.conversation import Reasoning, Text, ToolCall
+from turnout.core.hub.stream import Writer
 from turnout.core.prices import Usage
 
 __all__ = ["SYNTHETIC_SIGNATURE", "MessagesWriter", "messages_usage", "write_answer"]
@@ -99,10 +100,10 @@ def write_answer(answer: Answer, ctx: Context) -> dict[str, Any]:
     }
 
 
-class MessagesWriter(EventBuffer):
+class MessagesWriter(Writer):
     def __init__(self, ctx: Context) -> None:
+        super().__init__()
         self.ctx = ctx
-        self._out = []
         self._ids = ToolIds(ctx.nonce)
         self._msg_id = message_id(None, ctx.nonce)
         self._started = False
@@ -112,11 +113,6 @@ class MessagesWriter(EventBuffer):
         self._signature: str | None = None  # the open thinking block's own signature
         self._text_prefix = b""
         self._calls = 0
-        self.chars = 0
-        self.usage: Usage | None = None
-        self.completed = False
-        self.failure: str | None = None
-        self.stopped = False
 
     def _emit(self, kind: str, payload: dict[str, Any]) -> None:
         self._out.append(format_event(kind, orjson.dumps({"type": kind, **payload})))
@@ -245,8 +241,3 @@ class MessagesWriter(EventBuffer):
         self._emit("error", {"error": {"type": kind, "message": message}})
         self.stopped = True
         self.failure = message
-
-    def fail(self, message: str) -> bytes:
-        if not self.stopped:
-            self._fail(message)
-        return self.take()

@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 
 from turnout.core.dialects.context import Context
-from turnout.core.dialects.sse import EventBuffer
 from turnout.core.hub.answer import (
     Event,
     Failed,
@@ -34,7 +33,7 @@ from turnout.core.hub.answer import (
 from turnout.core.hub.conversation import Reasoning
 from turnout.core.hub.responses_answer import Items, keep, response_id, response_object, responses_usage
 from turnout.core.hub.seal import seal
-from turnout.core.prices import Usage
+from turnout.core.hub.stream import Writer
 
 __all__ = ["ResponsesWriter"]
 
@@ -51,10 +50,10 @@ class _Open:
         self.tail = b""
 
 
-class ResponsesWriter(EventBuffer):
+class ResponsesWriter(Writer):
     def __init__(self, ctx: Context) -> None:
+        super().__init__()
         self.ctx = ctx
-        self._out = []
         self._items = Items(ctx)
         self._id = response_id(None, ctx)
         self._seq = 0
@@ -62,11 +61,6 @@ class ResponsesWriter(EventBuffer):
         self._open: _Open | None = None
         self._output: list[dict[str, Any]] = []
         self._calls = 0
-        self.chars = 0  # text, reasoning and tool input written, for a usage estimate
-        self.usage: Usage | None = None
-        self.completed = False
-        self.failure: str | None = None
-        self.stopped = False
 
     # -- events out -----------------------------------------------------------------------
     def _emit(self, kind: str, payload: dict[str, Any]) -> None:
@@ -240,9 +234,3 @@ class ResponsesWriter(EventBuffer):
         self._emit("response.failed", {"response": response})
         self.stopped = True
         self.failure = message
-
-    def fail(self, message: str) -> bytes:
-        """An internal failure or a cut stream, reported to the client as ``response.failed``."""
-        if not self.stopped:
-            self._fail(message)
-        return self.take()

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Protocol
 
-from turnout.core.dialects.sse import SSEParser
+from turnout.core.dialects.sse import EventBuffer, SSEParser
 from turnout.core.hub.answer import Event, Failed, Finished
 from turnout.core.prices import Usage
 
@@ -66,15 +66,29 @@ class EventReader:
         raise NotImplementedError
 
 
-class Writer(Protocol):
-    chars: int
-    usage: Usage | None
-    completed: bool
-    failure: str | None
-    stopped: bool
+class Writer(EventBuffer):
+    """A client dialect's stream writer: what every one keeps, and how it fails (once, as
+    its dialect's error event; ``_fail`` writes that event)."""
 
-    def write(self, events: list[Event]) -> bytes: ...
-    def fail(self, message: str) -> bytes: ...
+    def __init__(self) -> None:
+        self._out = []
+        self.chars = 0  # text, reasoning and tool input written: the estimate when no usage comes
+        self.usage: Usage | None = None
+        self.completed = False  # the stream's own last event went out
+        self.failure: str | None = None
+        self.stopped = False
+
+    def write(self, events: list[Event]) -> bytes:
+        raise NotImplementedError
+
+    def _fail(self, message: str) -> None:
+        raise NotImplementedError
+
+    def fail(self, message: str) -> bytes:
+        """An internal failure or a cut stream, reported in the client's dialect."""
+        if not self.stopped:
+            self._fail(message)
+        return self.take()
 
 
 class HubStream:
