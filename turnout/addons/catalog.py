@@ -89,7 +89,10 @@ class Catalog:
             interval = ctx.options.turnout_probe_interval
             if self.runtime.generation != seen or (interval > 0 and waited >= interval):
                 seen, waited = self.runtime.generation, 0.0
-                await self.refresh(reloaded=True)
+                try:
+                    await self.refresh(reloaded=True)
+                except Exception:  # a bug here must not stop the next reads (nor any request)
+                    logger.exception("reading the backends' model lists failed")
             await asyncio.sleep(1.0)
             waited += 1.0
 
