@@ -16,4 +16,4 @@ def test_probe_finds_servers_that_answer_and_skips_the_rest(upstream: FakeUpstre
 
 def test_list_models_sends_key(upstream: FakeUpstream) -> None:
     assert list_models(upstream.url + "/v1", key="k") == ["local-model-a", "local-model-b"]
-    assert upstream.last().headers["authorization"] == "Bearer k"
+    assert upstream.requests[-1].headers["authorization"] == "Bearer k"

@@ -30,8 +30,8 @@ def _backend(kind: str, base_url: str, key: str | None = "sk-list-secret-4321") 
 
 def test_openai_style_lists_send_the_bearer_key(up: FakeUpstream) -> None:
     assert read_model_list(_backend("openai-compat", up.url + "/v1")) == MODELS
-    assert up.last().path == "/v1/models"
-    assert up.last().headers["authorization"] == "Bearer sk-list-secret-4321"
+    assert up.requests[-1].path == "/v1/models"
+    assert up.requests[-1].headers["authorization"] == "Bearer sk-list-secret-4321"
 
 
 def test_anthropics_list_is_read_page_by_page(up: FakeUpstream) -> None:
@@ -51,7 +51,7 @@ def test_geminis_list_is_paged_and_only_generative_models_count(up: FakeUpstream
 def test_an_ollama_without_v1_models_is_read_from_api_tags(up: FakeUpstream) -> None:
     up.ollama_only = True
     assert read_model_list(_backend("openai-compat", up.url + "/v1", key=None)) == MODELS
-    assert up.last().path == "/api/tags"
+    assert up.requests[-1].path == "/api/tags"
 
 
 def test_a_refused_list_is_an_error_that_names_no_key(up: FakeUpstream) -> None:

@@ -245,7 +245,9 @@ class FakeUpstream:
         return f"http://127.0.0.1:{self.port}"
 
     def last(self) -> Recorded:
-        return self.requests[-1]
+        """The last model request (POST): the proxy's own reads of model lists and server
+        facts (GETs, in the background with discovery on) may land after it."""
+        return next(r for r in reversed(self.requests) if r.method != "GET")
 
     # -- HTTP/1.1 plumbing -------------------------------------------------------------
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
