@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import gc
-import ipaddress
-import os
 import signal
-import socket
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +22,8 @@ from turnout.addons._mitm import ahead_of, log_to_stderr
 from turnout.addons.chain import build_chain
 from turnout.addons.drain import drain_then_stop
 from turnout.core.errors import ConfigError
-from turnout.core.paths import data_dir
 from turnout.core.runtime import Runtime
+from turnout.settings import ServerSettings, bracket, check_bind, check_listen
 
 __all__ = [
     "ProxyHandle",
@@ -39,97 +34,6 @@ __all__ = [
     "run_proxy",
     "start_proxy_thread",
 ]
-
-PLACEHOLDER_UPSTREAM = "http://127.0.0.1:9"  # never used: every flow is routed or answered
-WEB_COLUMNS = ("tls", "icon", "path", "method", "status", "size", "time")  # mitmweb's default
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    host: str = "127.0.0.1"
-    port: int = 3456
-    config: str | None = None
-    discover: bool = True
-    web: bool = False
-    web_port: int = 8081
-    confdir: str | None = None
-    api_key: str | None = None  # None: $TURNOUT_API_KEY
-    grace: float = 30.0  # seconds the requests in flight get when asked to stop
-    backlog: int = 4096  # connections that may wait to be accepted
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def local_key(self) -> str:
-        """The key clients must send: ``api_key``, else ``$TURNOUT_API_KEY``, else none ("")."""
-        return self.api_key if self.api_key is not None else os.environ.get("TURNOUT_API_KEY", "")
-
-    def option_values(self) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "mode": [f"reverse:{PLACEHOLDER_UPSTREAM}@{_bracket(self.host)}:{self.port}"],
-            "connection_strategy": "lazy",
-            "keep_host_header": True,  # the client's Host, for the gate; the builder sets the backend's
-            "termlog_verbosity": "warn",
-            "tcp_timeout": 3600,
-            "confdir": self.confdir or str(data_dir() / "certs"),
-            "turnout_config": self.config or "",
-            "turnout_discover": self.discover,
-            "turnout_api_key": self.local_key,  # always set: the gate must never miss it
-            "turnout_grace": self.grace,
-            "turnout_backlog": self.backlog,
-        }
-        if self.web:
-            values.update(
-                web_port=self.web_port,
-                web_open_browser=False,
-                web_host="127.0.0.1",
-                web_columns=[*WEB_COLUMNS, "comment"],  # the comment is the route: in the list
-            )
-        values.update(self.extra)
-        return values
-
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
-def check_bind(host: str, api_key: str | None) -> None:
-    """Refuse a non-loopback bind without ``TURNOUT_API_KEY``: the keys behind turnout are real."""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and not api_key:
-        raise ConfigError(
-            f"refusing to listen on {host}: anyone who can reach it could spend your keys. "
-            "Set TURNOUT_API_KEY (clients then send it as their API key), or bind 127.0.0.1."
-        )
-
-
-def check_listen(host: str, port: int, *, option: str = "--port") -> None:
-    """Fail with one clear sentence now, rather than with mitmproxy's startup error later,
-    when ``host:port`` cannot be listened on (0 picks a free port and always works)."""
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"{option} {port} is not a port number (1-65535, or 0 for a free one)")
-    if port == 0:
-        return
-    try:
-        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as e:
-        raise ConfigError(
-            f"cannot listen on {host}: {e.strerror}; give an address such as 127.0.0.1"
-        ) from None
-    for family, kind, proto, _, address in addresses:
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the real listener does
-            try:
-                probe.bind(address)
-            except OSError as e:
-                if e.errno == errno.EADDRINUSE:
-                    raise ConfigError(
-                        f"port {port} on {host} is in use (another turnout?); stop it, or pick another "
-                        f"with {option}"
-                    ) from None
-                raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}") from None
 
 
 def lean_master(opts: options.Options) -> master.Master:
@@ -179,7 +83,8 @@ async def run_proxy(
     with ``handle_signals`` SIGINT and SIGTERM stop listening, let the requests in flight
     finish (``turnout_grace``, see ``addons/drain.py``), then shut down."""
     check_bind(settings.host, settings.local_key)
-    check_listen(settings.host, settings.port)
+    if not settings.reuse_port:  # a worker's port is held by its supervisor, for the workers
+        check_listen(settings.host, settings.port)
     if settings.web:
         check_listen("127.0.0.1", settings.web_port, option="--web-port")
     runtime = runtime or Runtime()
@@ -267,7 +172,7 @@ class ProxyHandle:
 
     @property
     def url(self) -> str:
-        return f"http://{_bracket(self.settings.host)}:{self.port}"
+        return f"http://{bracket(self.settings.host)}:{self.port}"
 
     def _on_started(self, m: master.Master) -> None:
         ps = m.addons.get("proxyserver")

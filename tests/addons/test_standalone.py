@@ -39,6 +39,7 @@ def test_chain_order() -> None:
     assert names == [
         "ConfigLoader",
         "Drain",
+        "Sharing",
         "Catalog",
         "ClientTimeouts",
         "Secrecy",

@@ -29,8 +29,11 @@ What mitmproxy (12.2.x) offers no public way to do:
   credentials gone) and the router.
 - **Listen with a backlog that fits a burst.** asyncio listens with a backlog of 100:
   a thousand clients connecting at once overflow it (connections retried after 1 s,
-  and more). ``Backlog`` wraps ``AsyncioServerInstance.listen`` to listen again on each
+  and more). ``Listening`` wraps ``AsyncioServerInstance.listen`` to listen again on each
   new socket with turnout's backlog (the kernel caps it at ``net.core.somaxconn``).
+- **Several workers on one port.** For ``--workers``, ``Listening`` opens the TCP
+  listener itself, as mitmproxy would (``asyncio.start_server`` with the instance's
+  ``handle_stream``), adding ``reuse_port``.
 - **Log to stderr.** The master's terminal log goes to stdout unless its private
   ``_termlog_addon`` is set up by hand.
 
@@ -40,6 +43,7 @@ mitmproxy upgrade break them.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sys
@@ -55,7 +59,7 @@ from turnout.core.errors import ConfigError, error_body
 from turnout.core.headers import Fields
 
 __all__ = [
-    "Backlog",
+    "Listening",
     "Replies",
     "WireHeaders",
     "ahead_of",
@@ -82,6 +86,7 @@ def _internals() -> dict[str, Any]:
         "HttpStream.check_body_size": http_layers.HttpStream.check_body_size,
         "HttpStream.state_consume_request_body": http_layers.HttpStream.state_consume_request_body,
         "AsyncioServerInstance.listen": mode_servers.AsyncioServerInstance.listen,
+        "AsyncioServerInstance.handle_stream": mode_servers.AsyncioServerInstance.handle_stream,
         "RequestHeaders": _events.RequestHeaders,
         "SendHttp": http_layers.SendHttp,
         "ResponseProtocolError": _events.ResponseProtocolError,
@@ -391,11 +396,13 @@ def _with_fields(request: http.Request, fields: Fields) -> http.Request:
     return wire
 
 
-class Backlog:
-    """Every TCP listener mitmproxy opens, listening again with ``backlog()`` pending connections."""
+class Listening:
+    """Every TCP listener mitmproxy opens: with ``backlog()`` pending connections, and,
+    when ``reuse_port()``, with ``SO_REUSEPORT`` so that several workers accept on one
+    port and the kernel spreads the connections over them."""
 
-    def __init__(self, backlog: Callable[[], int]) -> None:
-        self.backlog = backlog
+    def __init__(self, backlog: Callable[[], int], reuse_port: Callable[[], bool] = lambda: False) -> None:
+        self.backlog, self.reuse_port = backlog, reuse_port
         self._original: Callable[..., Any] | None = None
 
     def install(self) -> None:
@@ -404,9 +411,15 @@ class Backlog:
         if self._original is not None:
             return
         original = self._original = AsyncioServerInstance.listen
-        backlog = self.backlog
+        backlog, reuse_port = self.backlog, self.reuse_port
 
         async def listen(instance: Any, host: str, port: int) -> Any:
+            if reuse_port() and port and instance.mode.transport_protocol == "tcp":
+                return [
+                    await asyncio.start_server(
+                        instance.handle_stream, host, port, backlog=backlog(), reuse_port=True
+                    )
+                ]
             servers = await original(instance, host, port)
             for server in servers:
                 for sock in getattr(server, "sockets", None) or ():  # asyncio's (TCP) servers

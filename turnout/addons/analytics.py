@@ -64,7 +64,10 @@ class Analytics:
             return
         try:
             self.runtime.store = Store(
-                analytics_path(settings.path), retention_days=settings.retention_days, on_rows=self._count
+                analytics_path(settings.path),
+                retention_days=settings.retention_days,
+                on_rows=self._count,
+                shared=self.runtime.workers > 1,
             )
         except StoreError as e:
             logger.warning("analytics off: %s", e.message)
@@ -76,8 +79,10 @@ class Analytics:
         ``SEED`` rows), added a thousand at a time so that requests are served meanwhile."""
         runtime = self.runtime
         try:
+            store = runtime.store
+            through = store.opened_at if store is not None and store.shared else None
             records = await asyncio.to_thread(
-                read_records, path, time.time() - HOUR, runtime.started, self.SEED
+                read_records, path, time.time() - HOUR, runtime.started, self.SEED, through_id=through
             )
         except StoreError as e:
             logger.warning("the live analytics start empty: %s", e.message)

@@ -46,6 +46,7 @@ from turnout.addons.relay import Relay
 from turnout.addons.requestlog import RequestLog
 from turnout.addons.router import Router
 from turnout.addons.secrecy import Secrecy
+from turnout.addons.sharing import Sharing
 from turnout.addons.translator import Translator
 from turnout.addons.upstream_errors import UpstreamErrors
 from turnout.core.errors import InternalError, TurnoutError, brief, short_traceback
@@ -68,6 +69,7 @@ def concerns(runtime: Runtime, exchanges: Exchanges, *, web: bool | None = None)
     chain = [
         ConfigLoader(runtime),  # the config in effect, into the shared runtime
         Drain(runtime),  # requests in flight counted: asked to stop, they get a grace period
+        Sharing(runtime),  # key counts and headroom to the other workers or instances, batched
         Catalog(runtime),  # what local servers can serve (context windows), learned in the background
         ClientTimeouts(runtime),  # idle, slow and non-reading clients let go; at most max_clients
         Secrecy(runtime, wire),  # backend keys on the wire only, masked in flows; mitmweb replays

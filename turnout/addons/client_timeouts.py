@@ -56,7 +56,9 @@ class ClientTimeouts:
         self.runtime = runtime
         self.clients: dict[str, _Client] = {}
         self.sweeper = Sweeper(self.SWEEP, self.sweep)
-        self.backlog = _mitm.Backlog(lambda: ctx.options.turnout_backlog)
+        self.listening = _mitm.Listening(
+            lambda: ctx.options.turnout_backlog, lambda: ctx.options.turnout_reuse_port
+        )
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -66,9 +68,15 @@ class ClientTimeouts:
             "Connections that may wait to be accepted (asyncio's default is 100; the kernel caps it at "
             "net.core.somaxconn).",
         )
+        loader.add_option(
+            "turnout_reuse_port",
+            bool,
+            False,
+            "Listen with SO_REUSEPORT: worker processes accept on one port (turnout proxy --workers).",
+        )
 
     def configure(self, updated: set[str]) -> None:
-        self.backlog.install()  # before the listeners open (proxyserver's running)
+        self.listening.install()  # before the listeners open (proxyserver's running)
 
     def running(self) -> None:
         raise_file_limit()
@@ -77,7 +85,7 @@ class ClientTimeouts:
     def done(self) -> None:
         self.sweeper.stop()
         self.clients.clear()
-        self.backlog.uninstall()
+        self.listening.uninstall()
 
     # Connections
 

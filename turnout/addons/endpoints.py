@@ -44,6 +44,7 @@ class Endpoints:
                 started=runtime.started,
                 requests=runtime.requests,
                 facts=runtime.facts,
+                totals=runtime.board.totals() if runtime.board is not None else None,
             )
         elif path == "/accounts":
             payload = accounts_payload(runtime, now)

@@ -152,7 +152,7 @@ class Router:
         exchange.decision = decision
         endpoint, body = exchange.endpoint, exchange.body
         assert body is not None
-        self.runtime.requests += 1
+        self.runtime.count_request()
         flow.comment = decision.describe()
         if (counted := counted_here(endpoint.name, decision.backend.dialect, body)) is not None:
             exchange.settle()

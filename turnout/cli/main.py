@@ -57,6 +57,14 @@ def proxy(
     backlog: Annotated[
         int, typer.Option(help="Connections that may wait to be accepted (a burst of clients at once).")
     ] = 4096,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            help="Processes serving the port together, sharing key state: a number, or auto "
+            "(one per core, at most 8). Default: auto; 1 with --web.",
+            show_default=False,
+        ),
+    ] = None,
     grace: Annotated[
         float,
         typer.Option(
@@ -75,8 +83,9 @@ def proxy(
     """Run the router (Ctrl-C stops it). Point clients at http://HOST:PORT."""
     from mitmproxy.exceptions import OptionsError
 
-    from turnout.core.errors import TurnoutError
-    from turnout.server import ServerSettings, check_bind, run_proxy
+    from turnout.core.errors import ConfigError, TurnoutError
+    from turnout.settings import ServerSettings, check_bind
+    from turnout.workers import parse_workers
 
     settings = ServerSettings(
         host=host,
@@ -90,28 +99,27 @@ def proxy(
     )
     try:
         check_bind(host, settings.local_key)
+        count = 1 if web and workers is None else parse_workers(workers or "auto")
+        if web and count > 1:
+            raise ConfigError("--web runs one process: leave out --workers, or give --workers 1")
     except TurnoutError as e:
         fail(e.message)
-    _setup_logging(verbose)
+    setup_logging(verbose)
+    if count > 1:
+        _run_workers(settings, count, verbose=verbose)
+        return
 
     def started(master: object) -> None:
         ps = master.addons.get("proxyserver")  # type: ignore[attr-defined]
         addrs = ps.listen_addrs() if ps else []
         where = f"http://{host}:{addrs[0][1] if addrs else port}"
-        backends = runtime.config.backends.values()
-        found = (
-            ", ".join(f"{escape(b.name)} [dim]({escape(b.source)})[/]" for b in backends)
-            or "[yellow]none[/] — set ANTHROPIC_API_KEY / OPENAI_API_KEY or run `turnout backend add`"
-        )
         auth = master.addons.get("webauth")  # type: ignore[attr-defined]
         extra = f"; mitmweb UI on {auth.web_url}" if web and auth else ""
-        out.print(
-            f"turnout listening on [bold]{where}[/]{extra} — backends: {found}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        backends = [(b.name, b.source) for b in runtime.config.backends.values()]
+        _say_listening(where, extra, backends)
 
     from turnout.core.runtime import Runtime
+    from turnout.server import run_proxy
 
     runtime = Runtime()
     try:
@@ -122,6 +130,38 @@ def proxy(
         fail(e.message)
     except OSError as e:  # a listener that failed after all (a port taken in the meantime)
         fail(f"turnout could not start: {e.strerror or e}")
+    err.print("turnout stopped.")
+
+
+def _say_listening(where: str, extra: str, backends: list[tuple[str, str]]) -> None:
+    found = (
+        ", ".join(f"{escape(name)} [dim]({escape(source)})[/]" for name, source in backends)
+        or "[yellow]none[/] — set ANTHROPIC_API_KEY / OPENAI_API_KEY or run `turnout backend add`"
+    )
+    out.print(
+        f"turnout listening on [bold]{where}[/]{extra} — backends: {found}", highlight=False, soft_wrap=True
+    )
+
+
+def _run_workers(settings: object, count: int, *, verbose: bool) -> None:
+    from turnout.core.errors import TurnoutError
+    from turnout.workers import Supervisor
+
+    def announce(where: str, facts: dict[str, object]) -> None:
+        backends = facts.get("backends")
+        pairs = (
+            [(str(b[0]), str(b[1])) for b in backends if isinstance(b, list) and len(b) == 2]
+            if isinstance(backends, list)
+            else []
+        )
+        _say_listening(where, f" ({count} workers)", pairs)
+
+    try:
+        code = Supervisor(settings, count, verbose=verbose, announce=announce).run()  # type: ignore[arg-type]
+    except TurnoutError as e:
+        fail(e.message)
+    if code:
+        fail("turnout stopped: a worker could not start or kept failing (its error is above).")
     err.print("turnout stopped.")
 
 
@@ -145,7 +185,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(service.app, name="service")
 
 
-def _setup_logging(verbose: bool) -> None:
+def setup_logging(verbose: bool) -> None:
     """turnout's own log on stderr, each line saying it is turnout's (mitmproxy's log goes
     there too, unprefixed); with --verbose, one line per request as well."""
     said = logging.StreamHandler()

@@ -11,6 +11,7 @@ from turnout.core.models import Config, Dialect
 from turnout.core.probe import ServerFacts
 from turnout.core.routing import Resolver
 from turnout.core.runtime import Runtime
+from turnout.core.shared import Totals
 from turnout.core.urls import display_url
 
 __all__ = ["accounts_payload", "models_payload", "status_payload"]
@@ -59,14 +60,17 @@ def status_payload(
     started: float,
     requests: int,
     facts: Mapping[str, ServerFacts] | None = None,
+    totals: Totals | None = None,
 ) -> dict[str, Any]:
-    """Backends, models, masked keys, uptime and request count; never a secret."""
+    """Backends, models, masked keys, uptime and request count (every worker's, with
+    ``totals``); never a secret."""
     facts = facts or {}
     return {
         "status": "ok",
         "config": config.source,
         "uptime_s": round(time.time() - started, 1),
-        "requests": requests,
+        "requests": totals.requests if totals is not None else requests,
+        **({"workers": totals.processes, "in_flight": totals.in_flight} if totals is not None else {}),
         "backends": [
             {
                 "name": b.name,

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from turnout.core.config_file import read_config_file
 from turnout.core.config_reader import Reader, kind_of
@@ -38,6 +39,7 @@ from turnout.core.models import (
     PoolSettings,
     Quirks,
     Range,
+    StateSettings,
 )
 from turnout.core.paths import credentials_dir, default_config_path, user_config_path
 from turnout.core.providers import DEFAULT_ALIASES, KNOWN_PROVIDERS, default_quirks
@@ -55,7 +57,18 @@ _DEFAULT_BASE = {
     "openai-responses": "https://api.openai.com/v1",
     "gemini": "https://generativelanguage.googleapis.com/v1beta",
 }
-_TOP = ("backends", "routes", "aliases", "limits", "autodetect", "pool", "analytics", "prices", "access")
+_TOP = (
+    "backends",
+    "routes",
+    "aliases",
+    "limits",
+    "autodetect",
+    "pool",
+    "analytics",
+    "prices",
+    "access",
+    "state",
+)
 _BACKEND_KEYS = (
     "kind", "base_url", "key", "keys", "headers", "models", "timeout", "read_timeout", "quirks",
     "max_concurrent", "min_interval_ms",
@@ -266,7 +279,21 @@ def build_config(
         analytics=read.settings(AnalyticsSettings, raw.get("analytics"), "analytics"),
         prices=_prices(raw.get("prices"), read),
         access=read.settings(AccessSettings, raw.get("access"), "access"),
+        state=_state(raw.get("state"), read),
     )
+
+
+def _state(raw: Any, read: Reader) -> StateSettings:
+    """``state:``; the Redis URL may hold a password, so it is read as a secret (never echoed)."""
+    rest = dict(read.mapping(raw, "state"))
+    redis = rest.pop("redis", None)
+    state = read.settings(StateSettings, rest, "state")
+    if redis is None:
+        return state
+    url = read.secret(redis, "state.redis")
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise read.error("state.redis", "must be a redis://, rediss:// or unix:// URL")
+    return dataclasses.replace(state, redis=url)
 
 
 def load_user_config(

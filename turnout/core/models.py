@@ -248,6 +248,18 @@ class AnalyticsSettings:
 
 
 @dataclass(frozen=True)
+class StateSettings:
+    """Where turnout shares key state with other instances (``state:`` in the config).
+
+    ``redis``: a Redis URL (``redis://``, ``rediss://`` or ``unix://``); several turnout
+    instances with the same URL and ``prefix`` share cooldowns, headroom and governors.
+    """
+
+    redis: str | None = None
+    prefix: str = "turnout"
+
+
+@dataclass(frozen=True)
 class AccessSettings:
     """Who may talk to turnout besides loopback clients (``access:`` in the config).
 
@@ -271,6 +283,7 @@ class Config:
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     prices: tuple[tuple[str, dict[str, float]], ...] = ()  # user price overrides: (model glob, prices)
     access: AccessSettings = field(default_factory=AccessSettings)
+    state: StateSettings = field(default_factory=StateSettings)
 
 
 @dataclass(frozen=True)

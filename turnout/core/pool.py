@@ -20,6 +20,7 @@ from turnout.core.credentials import mask
 from turnout.core.models import Backend, Config, KeySpec
 from turnout.core.ratelimit import Limit, headers_from_fields, parse_limits, parse_retry_after
 from turnout.core.routing import Target
+from turnout.core.shared import Board, key_id
 
 __all__ = ["KeyState", "Pool"]
 
@@ -43,10 +44,24 @@ class KeyState:
     # a single key's headroom decides nothing, so most answers never need parsing.
     pending: tuple[tuple[bytes, bytes], ...] | None = field(default=None, repr=False)
     pending_at: float = 0.0
+    limits_at: float = 0.0  # when the limits were reported
+    id: bytes = field(default=b"", repr=False)  # the key's name on a board (core/shared.py)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            where = f"{self.target.scheme}://{self.target.authority}{self.target.prefix}"
+            self.id = key_id(where, self.spec.key or "")
 
     @property
     def alias(self) -> str:
         return self.spec.alias
+
+    def adopt(self, limits: dict[str, Limit], at: float) -> None:
+        """Limits another process learned (newer than ours)."""
+        self.pending = None
+        self.limits, self.limits_at = limits, at
+        if limits and (not self.trend or at - self.trend[-1][0] >= TREND_EVERY):
+            self.trend.append((at, self.headroom(at)))
 
     def settle(self) -> None:
         """Parse the pending rate-limit headers, if any."""
@@ -58,6 +73,7 @@ class KeyState:
     def learn(self, headers: Mapping[str, str], now: float) -> None:
         for limit in parse_limits(headers, now):
             self.limits[limit.name] = limit
+            self.limits_at = now
         if self.limits and (not self.trend or now - self.trend[-1][0] >= TREND_EVERY):
             self.trend.append((now, self.headroom(now)))
 
@@ -90,9 +106,14 @@ class KeyState:
 
 
 class Pool:
-    def __init__(self, config: Config) -> None:
+    """Every backend's keys. With a ``board`` (``core/shared.py``) what happens to a key is
+    shared with the other workers or instances: news is told to the board as it happens,
+    and the board's is taken in before each pick."""
+
+    def __init__(self, config: Config, board: Board | None = None) -> None:
         self.states: dict[str, list[KeyState]] = {}
         self.error_cooldown = config.pool.error_cooldown
+        self.board = board
         self._turn = itertools.count()
         self.install(config)
 
@@ -104,6 +125,7 @@ class Pool:
         }
         self.error_cooldown = config.pool.error_cooldown
         self.states = {}
+        revived: list[KeyState] = []
         for name, backend in config.backends.items():
             states = []
             for spec in backend.members:
@@ -116,9 +138,24 @@ class Pool:
                 state.spec = spec
                 if state.status == "failed":
                     state.status, state.reason = "ok", ""
+                    revived.append(state)
                 states.append(state)
             self.states[name] = states
         self._by_key = {(s.backend, s.alias): s for states in self.states.values() for s in states}
+        self._by_id = {s.id: s for states in self.states.values() for s in states}
+        if self.board is not None:
+            self.board.revived(revived)
+            self.board.sync(self._by_id, 0.0)
+
+    def sync(self, now: float) -> None:
+        """Take in the other processes' news (a no-op without a board)."""
+        if self.board is not None:
+            self.board.sync(self._by_id, now)
+
+    def flush(self, now: float) -> None:
+        """Send this process's batched counts and headroom to the board."""
+        if self.board is not None:
+            self.board.flush(self._by_id.values(), now)
 
     def state(self, backend: str, alias: str) -> KeyState | None:
         return self._by_key.get((backend, alias))
@@ -126,6 +163,8 @@ class Pool:
     def pick(
         self, backend: str, now: float, exclude: frozenset[tuple[str, str]] = frozenset()
     ) -> KeyState | None:
+        if self.board is not None:
+            self.board.sync(self._by_id, now)
         states = self.states.get(backend, [])
         if len(states) == 1 and not exclude:  # a single key: nothing to compare
             return states[0] if states[0].available(now) else None
@@ -154,6 +193,8 @@ class Pool:
         if status < 400 and len(self.states.get(state.backend, ())) == 1:
             state.requests += 1
             state.pending, state.pending_at = fields, now
+            if self.board is not None:
+                self.board.counted(state, 0)
             return
         self.observe(state, status, headers_from_fields(fields), now)
 
@@ -161,6 +202,8 @@ class Pool:
         state.requests += 1
         state.pending = None
         state.learn(headers, now)
+        if self.board is not None:
+            self.board.counted(state, 1 if status in (401, 403) or status == 429 or status >= 500 else 0)
         if status == 429:
             wait = parse_retry_after(headers, now)
             if wait is None:
@@ -171,19 +214,26 @@ class Pool:
             state.errors += 1
             state.status, state.reason = "failed", f"HTTP {status}: the provider refused this key"
             state.last_error = state.reason
+            if self.board is not None:
+                self.board.changed(state)
         elif status >= 500:
             self._cool(state, now + self.error_cooldown, f"HTTP {status}")
 
     def observe_failure(self, state: KeyState, reason: str, now: float) -> None:
         state.requests += 1
+        if self.board is not None:
+            self.board.counted(state, 1)
         self._cool(state, now + self.error_cooldown, reason)
 
     def _cool(self, state: KeyState, until: float, reason: str) -> None:
         state.errors += 1
         state.status, state.until, state.reason, state.last_error = "cooling", until, reason, reason
+        if self.board is not None:
+            self.board.changed(state)
 
     def snapshot(self, now: float) -> list[dict[str, Any]]:
         """Every key's state for /accounts and `turnout keys list`: masked, never the key."""
+        self.sync(now)
         rows = []
         for states in self.states.values():
             for s in states:

@@ -10,9 +10,10 @@ history, and needs none of this.
 Bounded three ways: entries live ``ttl`` seconds, at most ``entries`` are kept (the
 oldest go first; pruned every ``PRUNE_EVERY`` puts, so a few hundred more may wait a
 moment), and one over ``max_bytes`` is not kept at all. Written ``BATCH`` at a time (a
-crash loses at most the last few; a clean stop writes them). Kept in SQLite beside
-the analytics database, so a restarted proxy still knows them (in memory with no
-analytics); a database that fails is logged and turnout carries on without it.
+crash loses at most the last few; a clean stop writes them), or each at once when
+several workers share the database (``batch=1``: the next turn may reach another
+worker). Kept in SQLite beside the analytics database, so a restarted proxy still
+knows them (in memory with no analytics); a database that fails is logged and turnout carries on without it.
 """
 
 from __future__ import annotations
@@ -35,9 +36,16 @@ logger = logging.getLogger(__name__)
 
 class ResponseMemory:
     def __init__(
-        self, path: Path | None, *, ttl: float = 3600.0, entries: int = 2000, max_bytes: int = 8 * 2**20
+        self,
+        path: Path | None,
+        *,
+        ttl: float = 3600.0,
+        entries: int = 2000,
+        max_bytes: int = 8 * 2**20,
+        batch: int = BATCH,
     ) -> None:
         self.path, self.ttl, self.entries, self.max_bytes = path, ttl, entries, max_bytes
+        self.batch = batch
         self._db: sqlite3.Connection | None = None
         self._puts = 0  # since the last pruning
         self._pending: dict[str, tuple[float, bytes]] = {}  # kept, not yet written
@@ -64,7 +72,7 @@ class ResponseMemory:
         if len(blob) > self.max_bytes:
             return False
         self._pending[response_id] = (now, blob)
-        if len(self._pending) >= BATCH:
+        if len(self._pending) >= self.batch:
             self.flush()
         return True
 

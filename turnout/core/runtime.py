@@ -21,8 +21,9 @@ from turnout.core.placement import Placement, Placer
 from turnout.core.pool import Pool
 from turnout.core.prices import PriceTable
 from turnout.core.probe import ServerFacts, window_of
-from turnout.core.recall import ResponseMemory
+from turnout.core.recall import BATCH, ResponseMemory
 from turnout.core.routing import Resolver
+from turnout.core.shared import Board
 from turnout.core.store import Store
 from turnout.core.upstream import UpstreamRequest, build_upstream
 
@@ -45,6 +46,8 @@ class Runtime:
     pool: Pool | None = None
     placer: Placer | None = None  # made with the pool; lives as long as it (its wait count too)
     governors: dict[str, Governor] = field(default_factory=dict)
+    board: Board | None = None  # shared with other workers or instances (core/shared.py)
+    workers: int = 1  # processes serving the port together (turnout proxy --workers)
     store: Store | None = None  # the analytics store, while it is open
     names: Names = field(default_factory=Names)  # model names as labels: bounded
     counters: Counters = field(init=False)  # totals since start, for /metrics
@@ -83,7 +86,7 @@ class Runtime:
         there is one, else in memory."""
         if self._memory is None:
             path = self.store.path.parent / "responses.sqlite3" if self.store is not None else None
-            self._memory = ResponseMemory(path)
+            self._memory = ResponseMemory(path, batch=1 if self.workers > 1 else BATCH)
         return self._memory
 
     def close_memory(self) -> None:
@@ -91,20 +94,35 @@ class Runtime:
             self._memory.close()
             self._memory = None
 
+    def count_request(self) -> None:
+        """One more request routed; every worker's count is on the board at once."""
+        self.requests += 1
+        if self.board is not None:
+            self.board.tally(self.requests, self.in_flight)
+
     def say_once(self, key: object, message: str) -> None:
-        """Log ``message`` at warning level the first time ``key`` comes up (bounded)."""
+        """Log ``message`` at warning level the first time ``key`` comes up (bounded); with
+        workers, the first time on any of them (one log, one line)."""
         if key not in self._said and len(self._said) < 1024:
             self._said.add(key)
-            logger.warning(message)
+            if self.board is None or self.board.first(repr(key)):
+                logger.warning(message)
 
     def install(self, config: Config) -> None:
         """Swap in a (re)loaded config; key states and governors carry over."""
+        if self.board is None and config.state.redis:
+            from turnout.core.redis_board import RedisBoard  # only when asked: needs `redis`
+
+            self.board = RedisBoard(config.state.redis, instance=self.instance, prefix=config.state.prefix)
         if self.pool is None:
-            self.pool = Pool(config)
+            self.pool = Pool(config, self.board)
         else:
             self.pool.install(config)
         for name, b in config.backends.items():
-            governor = self.governors.setdefault(name, Governor())
+            governor = self.governors.get(name)
+            if governor is None:
+                governor = self.board.governor(name) if self.board is not None else Governor()
+                self.governors[name] = governor
             governor.max_concurrent, governor.min_interval = b.max_concurrent, b.min_interval
         if self.placer is None:
             self.placer = Placer(self.pool, self.governors, config.pool, config.backends)
@@ -123,6 +141,15 @@ class Runtime:
         self.listed = merged
         self._loaded = _Loaded(self.config, Resolver(self.config, merged))
         return True
+
+    def close_board(self) -> None:
+        """Send what is batched and let the board go (the proxy is stopping)."""
+        if self.board is not None:
+            if self.pool is not None:
+                self.pool.flush(time.time())
+                self.pool.board = None
+            self.board.close()
+            self.board = None
 
     @property
     def ready(self) -> bool:

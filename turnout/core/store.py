@@ -112,8 +112,10 @@ class Store:
         retention_days: float = 90.0,
         on_rows: Callable[[list[Record]], None] | None = None,
         busy_timeout: float = 0.05,
+        shared: bool = False,
     ) -> None:
         self.on_rows = on_rows
+        self.shared = shared
         self.path = path
         self.retention = retention_days * 86400
         self.written = 0
@@ -123,6 +125,15 @@ class Store:
         self._db = connect(path, timeout=busy_timeout)
         self._last_prune = time.monotonic()
         self.prune()
+        # Shared by several workers: every worker's rows reach ``on_rows`` by reading the
+        # table past the last row seen (this one's too), so each worker counts them all.
+        self.opened_at = self._last_id()
+
+    def _last_id(self) -> int:
+        try:
+            return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()[0])
+        except sqlite3.Error:
+            return 0
 
     def record(self, row: Record) -> None:
         """Never touches the disk: the row waits for ``flush``."""
@@ -139,23 +150,44 @@ class Store:
     def flush(self) -> int:
         """Write every pending row; returns how many reached the database."""
         rows, self._pending = self._pending, []
-        if rows and self.on_rows is not None:
+        if rows and self.on_rows is not None and not self.shared:
             self.on_rows(rows)
         rows = self._unsaved + rows
         if not rows:
+            self._tail()
             return 0
         try:
             with self._db:
                 self._db.executemany(_INSERT, rows)
         except sqlite3.Error as e:
             self._keep(rows, e)
+            self._tail()
             return 0
+        self._tail()
         self._unsaved = []
         self.written += len(rows)
         self._since_checkpoint += len(rows)
         if time.monotonic() - self._last_prune > self.PRUNE_EVERY:
             self.prune()
         return len(rows)
+
+    TAIL_BATCH = 20_000  # rows read per flush at most (a backlog is caught up over several)
+
+    def _tail(self) -> None:
+        """Shared: the rows written since the last look (by any worker) to ``on_rows``."""
+        if not self.shared or self.on_rows is None:
+            return
+        try:
+            found = self._db.execute(
+                f"SELECT id, {', '.join(COLUMNS)} FROM requests WHERE id > ? ORDER BY id LIMIT ?",
+                (self.opened_at, self.TAIL_BATCH),
+            ).fetchall()
+        except sqlite3.Error as e:
+            logger.debug("analytics rows of other workers not read this time: %s", e)
+            return
+        if found:
+            self.opened_at = found[-1][0]
+            self.on_rows([Record(*row[1:]) for row in found])
 
     def _keep(self, rows: list[Record], error: sqlite3.Error) -> None:
         if not self._unsaved:
@@ -214,15 +246,19 @@ def read_rows(path: Path, since: float | None = None) -> list[dict[str, Any]]:
         db.close()
 
 
-def read_records(path: Path, since: float, until: float, limit: int) -> list[Record]:
-    """The newest ``limit`` records with ``since <= ts < until``, oldest first: what a
-    restarted proxy's live window starts from (``core/live.py``)."""
+def read_records(
+    path: Path, since: float, until: float, limit: int, *, through_id: int | None = None
+) -> list[Record]:
+    """The newest ``limit`` records with ``since <= ts < until`` (or, ``through_id`` given,
+    ``since <= ts`` and ``id <= through_id``: a shared store's rows before it was opened),
+    oldest first: what a restarted proxy's live window starts from (``core/live.py``)."""
     if not path.exists():
         return []
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
-        query = f"SELECT {', '.join(COLUMNS)} FROM requests WHERE ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?"
-        return [Record(*row) for row in reversed(db.execute(query, (since, until, limit)).fetchall())]
+        end, bound = ("id <= ?", through_id) if through_id is not None else ("ts < ?", until)
+        query = f"SELECT {', '.join(COLUMNS)} FROM requests WHERE ts >= ? AND {end} ORDER BY ts DESC LIMIT ?"
+        return [Record(*row) for row in reversed(db.execute(query, (since, bound, limit)).fetchall())]
     except sqlite3.Error as e:
         raise StoreError(f"cannot read the analytics database {path}: {e}") from e
     finally:

@@ -1,0 +1,285 @@
+"""``turnout proxy --workers N`` for real: a supervisor, worker processes on one port, the
+board between them, and the SQLite store they all write; and two instances sharing key
+state through a real redis-server. Upstreams are fakes in this process; the ``Via``
+header they receive names the worker that sent each request."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cli.proxy_process import ProxyProcess, cli_env, proxy_process, run_cli
+from tests.fakes.redis_server import redis_server
+from tests.fakes.upstream import FakeUpstream, KeyProgram
+
+CONFIG = """\
+backends:
+  pooled:
+    kind: openai-compat
+    base_url: {up}/v1
+    models: [pool-model]
+    keys:
+      - {{alias: a, key: key-a}}
+      - {{alias: b, key: key-b}}
+  governed:
+    kind: openai-compat
+    base_url: {up}/v1
+    key: key-gov
+    models: [gov-model-slow]
+    max_concurrent: 2
+pool: {{queue_timeout: 20, attempts: 3}}
+analytics: {{path: {db}}}
+autodetect: {{environment: false, local: false}}
+{extra}"""
+
+
+def write_config(tmp_path: Path, up: FakeUpstream, extra: str = "") -> Path:
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(up=up.url, db=tmp_path / "analytics.sqlite3", extra=extra))
+    return config
+
+
+def chat(url: str, model: str = "pool-model", timeout: float = 30, **extra: object) -> httpx.Response:
+    """One request on a connection of its own (so the kernel may hand it to any worker)."""
+    with httpx.Client(timeout=timeout) as client:
+        return client.post(url + "/v1/chat/completions", json={"model": model, "messages": [], **extra})
+
+
+def get(url: str, path: str) -> httpx.Response:
+    with httpx.Client(timeout=10) as client:
+        return client.get(url + path)
+
+
+def workers_of(proxy: ProxyProcess) -> list[int]:
+    found = subprocess.run(
+        ["pgrep", "-P", str(proxy.process.pid), "-f", "turnout.workers"], capture_output=True, text=True
+    )
+    return [int(p) for p in found.stdout.split()]
+
+
+def hops(up: FakeUpstream, since: int = 0) -> set[str]:
+    return {r.headers.get("via", "") for r in up.requests[since:] if r.method == "POST"}
+
+
+def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as up:
+        yield up
+
+
+@pytest.fixture
+def workers(tmp_path: Path, upstream: FakeUpstream) -> Iterator[ProxyProcess]:
+    config = write_config(tmp_path, upstream)
+    env = cli_env(tmp_path)
+    with proxy_process("--workers", "2", "-c", str(config), env=env) as proxy:
+        assert "(2 workers)" in proxy.banner
+        yield proxy
+
+
+def test_a_429_on_one_worker_cools_the_key_on_every_worker(
+    workers: ProxyProcess, upstream: FakeUpstream
+) -> None:
+    upstream.programs["key-a"] = KeyProgram(status=429, retry_after="60")
+    upstream.programs["key-b"] = KeyProgram(remaining=900)
+    answers = [chat(workers.url) for _ in range(40)]
+    assert all(r.status_code == 200 for r in answers)
+    sent = [r.headers["authorization"] for r in upstream.requests if r.method == "POST"]
+    assert sent.count("Bearer key-a") == 1  # the first 429 cooled it for both workers
+    assert len(hops(upstream)) == 2  # both workers served
+    for _ in range(6):  # every worker's /accounts says so
+        row = {r["alias"]: r for r in get(workers.url, "/accounts").json()["keys"]}["a"]
+        assert row["status"] == "cooling" and row["cooling_for_s"] > 50
+
+
+def test_the_governor_holds_across_workers_and_counts_are_exact(
+    workers: ProxyProcess, upstream: FakeUpstream
+) -> None:
+    upstream.slow_seconds = 0.4
+    active, most, lock = [0], [0], threading.Lock()
+    original = upstream._respond
+
+    async def counted(rec, writer):  # type: ignore[no-untyped-def]
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            return await original(rec, writer)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    upstream._respond = counted  # type: ignore[method-assign]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: chat(workers.url, "gov-model-slow"), range(8)))
+    assert [r.status_code for r in answers] == [200] * 8
+    assert most[0] == 2  # max_concurrent: 2 for the backend, not 2 per worker
+    assert len(hops(upstream)) == 2
+
+    with ThreadPoolExecutor(16) as pool:  # and a burst of quick ones, counted exactly
+        quick = list(pool.map(lambda _: chat(workers.url).status_code, range(200)))
+    assert quick == [200] * 200
+
+    def counted_everywhere() -> bool:
+        return all(
+            get(workers.url, "/analytics").json()["last_hour"]["totals"]["requests"] == 208
+            and get(workers.url, "/analytics").json()["all_time"]["totals"]["requests"] == 208
+            and get(workers.url, "/status").json()["requests"] == 208
+            for _ in range(6)
+        )
+
+    eventually(counted_everywhere)
+    metrics = get(workers.url, "/metrics").text
+    assert 'turnout_requests_total{backend="pooled"' in metrics
+
+
+def test_a_killed_worker_is_replaced_and_only_its_requests_fail(
+    workers: ProxyProcess, upstream: FakeUpstream
+) -> None:
+    """Kill a worker while both governor slots are held, until the victim held one: its
+    requests are dropped (a dead process answers nothing), the other's finish, the worker
+    is replaced, and the slot it held is free again."""
+    upstream.slow_seconds = 1.0
+    for _ in range(6):
+        pids = workers_of(workers)
+        assert len(pids) == 2
+        before = len(upstream.requests)
+        with ThreadPoolExecutor(2) as pool:
+            slow = [pool.submit(chat, workers.url, "gov-model-slow") for _ in range(2)]
+            eventually(lambda: len(upstream.requests) - before == 2)  # noqa: B023  # both in flight
+            victim = pids[0]
+            os.kill(victim, signal.SIGKILL)
+            results: list[int | str] = []
+            for future in slow:
+                try:
+                    results.append(future.result().status_code)
+                except httpx.HTTPError:
+                    results.append("dropped")
+        assert all(r in (200, "dropped") for r in results)
+        senders = [r.headers["via"] for r in upstream.requests[before:]]
+        assert results.count(200) == len(senders) - results.count("dropped")
+        eventually(lambda: len(workers_of(workers)) == 2 and victim not in workers_of(workers))  # noqa: B023
+        eventually(lambda: get(workers.url, "/status").json()["workers"] == 2)
+        if "dropped" in results:
+            break
+    assert "dropped" in results, "the killed worker never held a request (6 tries)"
+    assert get(workers.url, "/accounts").json()["governors"]["governed"]["in_flight"] == 0
+    started = time.monotonic()
+    with ThreadPoolExecutor(2) as pool:  # the dead worker's slot is free: two still go at once
+        again = list(pool.map(lambda _: chat(workers.url, "gov-model-slow").status_code, range(2)))
+    assert again == [200, 200] and time.monotonic() - started < 1.9
+    assert all(chat(workers.url).status_code == 200 for _ in range(10))
+
+
+def test_sigterm_drains_every_worker(workers: ProxyProcess, upstream: FakeUpstream) -> None:
+    upstream.stream_parts, upstream.chunk_pause, upstream.odd_splits = 40, 0.03, False
+    streams: list[bytes] = []
+
+    def stream() -> None:
+        with httpx.Client(timeout=30) as client:
+            body = {"model": "pool-model", "messages": [], "stream": True}
+            with client.stream("POST", workers.url + "/v1/chat/completions", json=body) as r:
+                streams.append(b"".join(r.iter_bytes()))
+
+    threads = [threading.Thread(target=stream) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    workers.process.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join(timeout=30)
+    assert workers.process.wait(timeout=30) == 0
+    assert len(streams) == 4 and all(s.rstrip().endswith(b"data: [DONE]") for s in streams)
+    with pytest.raises(httpx.ConnectError):
+        get(workers.url, "/health")
+
+
+def test_a_config_change_reaches_every_worker(
+    tmp_path: Path, workers: ProxyProcess, upstream: FakeUpstream
+) -> None:
+    assert chat(workers.url, "new-model").status_code == 404
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace("models: [pool-model]", "models: [pool-model, new-model]"))
+
+    def routed_everywhere() -> bool:
+        return all(chat(workers.url, "new-model").status_code == 200 for _ in range(8))
+
+    eventually(routed_everywhere, within=15)
+
+
+def test_workers_auto_and_wrong_counts(tmp_path: Path, upstream: FakeUpstream) -> None:
+    env = cli_env(tmp_path)
+    config = write_config(tmp_path, upstream)
+    for bad, said in (("0", "give 1 to"), ("many", "a number of processes, or auto")):
+        result = run_cli("proxy", "-p", "0", "--workers", bad, "-c", str(config), env=env)
+        assert result.returncode == 1 and said in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("proxy", "-p", "0", "--workers", "2", "--web", "-c", str(config), env=env)
+    assert result.returncode == 1 and "--web runs one process" in result.stderr
+    with proxy_process("-c", str(config), env=env) as proxy:  # auto: one per core
+        count = len(os.sched_getaffinity(0))
+        assert (f"({count} workers)" in proxy.banner) if count > 1 else ("workers" not in proxy.banner)
+
+
+def test_two_instances_share_cooldowns_and_the_governor_through_redis(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    with redis_server() as url:
+        extra = f"state: {{redis: {json.dumps(url)}, prefix: e2e}}\n"
+        first_dir, second_dir = tmp_path / "one", tmp_path / "two"
+        first_dir.mkdir()
+        second_dir.mkdir()
+        one = write_config(first_dir, upstream, extra)
+        two = write_config(second_dir, upstream, extra)
+        with (
+            proxy_process("--workers", "1", "-c", str(one), env=cli_env(first_dir)) as a,
+            proxy_process("--workers", "1", "-c", str(two), env=cli_env(second_dir)) as b,
+        ):
+            upstream.programs["key-a"] = KeyProgram(status=429, retry_after="60")
+            upstream.programs["key-b"] = KeyProgram(remaining=900)
+            assert chat(a.url).status_code == 200  # key-a's 429, then key-b
+            eventually(
+                lambda: (
+                    {r["alias"]: r for r in get(b.url, "/accounts").json()["keys"]}["a"]["status"]
+                    == "cooling"
+                )
+            )
+            before = len(upstream.requests)
+            assert all(chat(b.url).status_code == 200 for _ in range(10))
+            assert {r.headers["authorization"] for r in upstream.requests[before:]} == {"Bearer key-b"}
+
+            upstream.slow_seconds = 0.4
+            active, most, lock = [0], [0], threading.Lock()
+            original = upstream._respond
+
+            async def counted(rec, writer):  # type: ignore[no-untyped-def]
+                with lock:
+                    active[0] += 1
+                    most[0] = max(most[0], active[0])
+                try:
+                    return await original(rec, writer)
+                finally:
+                    with lock:
+                        active[0] -= 1
+
+            upstream._respond = counted  # type: ignore[method-assign]
+            with ThreadPoolExecutor(8) as pool:
+                codes = list(
+                    pool.map(lambda i: chat((a, b)[i % 2].url, "gov-model-slow").status_code, range(8))
+                )
+            assert codes == [200] * 8 and most[0] == 2
