@@ -97,6 +97,8 @@ def main() -> None:
                 "-c",
                 str(config),
                 "--no-discover",
+                "--workers",
+                "1",
             ]
             targets[backlog] = spawn([*command, "--backlog", str(backlog)], env)
         try:

@@ -191,10 +191,24 @@ def spawn(
 
 
 def spawn_turnout(config: Path, tmp: Path) -> tuple[subprocess.Popen[str], int]:
-    """`turnout proxy` on a free port with ``config``, its home under ``tmp``."""
+    """`turnout proxy` on a free port with ``config``, its home under ``tmp``: one worker, so
+    that it compares with one bare master and its pid's CPU time is all of it."""
     env = {"XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_DATA_HOME": str(tmp / "data"), "COLUMNS": "500"}
     return spawn(
-        [sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "--no-discover"], env
+        [
+            sys.executable,
+            "-m",
+            "turnout",
+            "proxy",
+            "-p",
+            "0",
+            "-c",
+            str(config),
+            "--no-discover",
+            "--workers",
+            "1",
+        ],
+        env,
     )
 
 

@@ -128,7 +128,19 @@ def main() -> None:
         )
         env = {"XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_DATA_HOME": str(tmp / "data"), "COLUMNS": "500"}
         turnout, port = spawn(
-            [sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "--no-discover"],
+            [
+                sys.executable,
+                "-m",
+                "turnout",
+                "proxy",
+                "-p",
+                "0",
+                "-c",
+                str(config),
+                "--no-discover",
+                "--workers",
+                "1",
+            ],
             env,
             cwd=args.root,
         )

@@ -1,10 +1,12 @@
-"""How ``turnout proxy`` listens: its settings as mitmproxy options, and the checks made
-before anything starts. Free of mitmproxy, so the workers' supervisor stays small."""
+"""How ``turnout proxy`` listens and logs: its settings as mitmproxy options, the checks
+made before anything starts, its log lines. Free of mitmproxy (and of the CLI's
+typer and rich), so the workers' supervisor stays small and workers carry no CLI."""
 
 from __future__ import annotations
 
 import errno
 import ipaddress
+import logging
 import os
 import socket
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ from typing import Any
 from turnout.core.errors import ConfigError
 from turnout.core.paths import data_dir
 
-__all__ = ["PLACEHOLDER_UPSTREAM", "ServerSettings", "bracket", "check_bind", "check_listen"]
+__all__ = ["PLACEHOLDER_UPSTREAM", "ServerSettings", "bracket", "check_bind", "check_listen", "setup_logging"]
 
 PLACEHOLDER_UPSTREAM = "http://127.0.0.1:9"  # never used: every flow is routed or answered
 WEB_COLUMNS = ("tls", "icon", "path", "method", "status", "size", "time")  # mitmweb's default
@@ -107,3 +109,20 @@ def check_listen(host: str, port: int, *, option: str = "--port") -> None:
                         f"with {option}"
                     ) from None
                 raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+
+
+def setup_logging(verbose: bool) -> None:
+    """turnout's own log on stderr, each line saying it is turnout's (mitmproxy's log goes
+    there too, unprefixed); with --verbose, one line per request as well."""
+    said = logging.StreamHandler()
+    said.setFormatter(logging.Formatter("[%(asctime)s] turnout: %(message)s", "%H:%M:%S"))
+    turnout = logging.getLogger("turnout")
+    turnout.addHandler(said)
+    turnout.setLevel(logging.WARNING)
+    turnout.propagate = False
+    lines = logging.StreamHandler()
+    lines.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    requests = logging.getLogger("turnout.requests")
+    requests.addHandler(lines)
+    requests.setLevel(logging.INFO if verbose else logging.WARNING)
+    requests.propagate = False

@@ -36,13 +36,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from turnout.core.config import load_user_config
 from turnout.core.errors import ConfigError
 from turnout.core.shm import MAX_WORKERS, ShmBoard, create_board_file
-from turnout.settings import ServerSettings, bracket, check_bind, check_listen
+from turnout.settings import ServerSettings, bracket, check_bind, check_listen, setup_logging
 
-__all__ = ["MAX_AUTO", "Supervisor", "auto_workers", "parse_workers"]
+__all__ = ["MAX_AUTO", "Supervisor", "auto_workers", "exec_supervisor", "parse_workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ class Supervisor:
 
     def run(self) -> int:
         check_bind(self.settings.host, self.settings.local_key)
+        # A config that cannot load is said once, here, not once per worker:
+        load_user_config(self.settings.config, discover=False)
         self._reserve()
         self._make_board()
         previous = {sig: signal.signal(sig, self._signalled) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -299,7 +302,6 @@ def _close_pipes(process: subprocess.Popen[bytes]) -> None:
 def worker_main() -> int:
     """A worker: its settings from stdin, then a lean master on the shared port."""
     from turnout.addons.drain import drain_then_stop
-    from turnout.cli.main import setup_logging
     from turnout.core.runtime import Runtime
     from turnout.server import run_proxy
 
@@ -343,5 +345,49 @@ def worker_main() -> int:
     return 0
 
 
+def supervisor_main(fd: int) -> int:
+    """The supervisor, exec'd by ``turnout proxy`` so that it holds none of the CLI's
+    imports (typer, rich: ~35 MB); its orders come on the inherited pipe ``fd``."""
+    with os.fdopen(fd, "rb") as orders:
+        spec = json.loads(orders.read())
+    settings = ServerSettings(**spec["settings"])
+    count = int(spec["count"])
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("[%(asctime)s] turnout: %(message)s", "%H:%M:%S"))
+    logging.getLogger("turnout").addHandler(handler)
+    logging.getLogger("turnout").propagate = False
+
+    def announce(where: str, facts: dict[str, Any]) -> None:
+        found = ", ".join(f"{b[0]} ({b[1]})" for b in facts.get("backends") or [] if len(b) == 2)
+        found = found or "none — set ANTHROPIC_API_KEY / OPENAI_API_KEY or run `turnout backend add`"
+        print(f"turnout listening on {where} ({count} workers) — backends: {found}", flush=True)
+
+    try:
+        code = Supervisor(settings, count, verbose=bool(spec.get("verbose")), announce=announce).run()
+    except ConfigError as e:
+        print(f"Error: {e.message}", file=sys.stderr, flush=True)
+        return 1
+    if code:
+        print("Error: turnout stopped: a worker could not start or kept failing (its error is above).",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return code
+    print("turnout stopped.", file=sys.stderr, flush=True)
+    return 0
+
+
+def exec_supervisor(settings: ServerSettings, count: int, *, verbose: bool) -> NoReturn:
+    """Become the supervisor (``supervisor_main``): this process, its pid and its terminal."""
+    spec = json.dumps({"settings": dataclasses.asdict(settings), "count": count, "verbose": verbose})
+    read, write = os.pipe()
+    os.write(write, spec.encode())  # a few hundred bytes: fits the pipe, never blocks
+    os.close(write)
+    os.set_inheritable(read, True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "turnout.workers", "--supervise", str(read)])
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--supervise":
+        sys.exit(supervisor_main(int(sys.argv[2])))
     sys.exit(worker_main())

@@ -139,3 +139,19 @@ def test_redis_down_falls_back_to_this_instance_and_says_so_once(caplog: pytest.
         assert len(said) == 1 and "unreachable" in said[0] and "redis.sock" not in said[0]
     finally:
         board.close()
+
+
+def test_without_the_redis_client_the_config_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from turnout.core.config import build_config
+    from turnout.core.errors import ConfigError
+    from turnout.core.runtime import Runtime
+
+    monkeypatch.setitem(sys.modules, "redis", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "turnout.core.redis_board", raising=False)
+    config = build_config({"state": {"redis": "redis://127.0.0.1:1/0"}}, env={})
+    with pytest.raises(ConfigError, match=r"pip install 'turnout\[redis\]'"):
+        Runtime().install(config)

@@ -283,3 +283,35 @@ def test_two_instances_share_cooldowns_and_the_governor_through_redis(
                     pool.map(lambda i: chat((a, b)[i % 2].url, "gov-model-slow").status_code, range(8))
                 )
             assert codes == [200] * 8 and most[0] == 2
+
+
+def test_a_bad_config_is_said_once_before_any_worker_starts(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("backends:\n  x: {kind: nope}\n")
+    result = run_cli(
+        "proxy", "-p", "0", "--workers", "2", "--no-discover", "-c", str(bad), env=cli_env(tmp_path)
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and "backends.x.kind: must be one of" in lines[0]
+
+
+def test_workers_drain_and_leave_when_the_supervisor_is_killed(
+    workers: ProxyProcess, upstream: FakeUpstream
+) -> None:
+    pids = workers_of(workers)
+    assert len(pids) == 2 and chat(workers.url).status_code == 200
+    workers.process.kill()  # SIGKILL: no chance to pass anything on
+    workers.process.wait(timeout=10)
+
+    def gone() -> bool:  # exited (a zombie waiting for whoever adopted it counts as gone)
+        def state(pid: int) -> str:
+            try:
+                return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                return "gone"
+
+        return all(state(pid) in ("gone", "Z") for pid in pids)
+
+    eventually(gone, within=15)
+    with pytest.raises(httpx.ConnectError):
+        get(workers.url, "/health")

@@ -216,7 +216,9 @@ class FakeUpstream:
         ready = threading.Event()
 
         async def main() -> None:
-            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)  # 0: any
+            self._server = await asyncio.start_server(
+                self._handle, "127.0.0.1", self.port, backlog=4096
+            )  # 0: any
             self.port = self._server.sockets[0].getsockname()[1]
             ready.set()
             async with self._server:
@@ -570,15 +572,17 @@ class FakeUpstream:
 
 
 def main() -> None:
-    """``python -m tests.fakes.upstream [--events] [--parts N]``: serve until stdin closes;
-    prints the port.
+    """``python -m tests.fakes.upstream [--events] [--parts N] [--pause S]``: serve until
+    stdin closes; prints the port.
 
     ``--events`` writes one SSE event per write, as providers flush, instead of odd splits;
-    ``--parts`` is how many text deltas a stream has (20)."""
+    ``--parts`` is how many text deltas a stream has (20); ``--pause`` the seconds between
+    them (0: as fast as it can)."""
     import sys
 
     parts = int(sys.argv[sys.argv.index("--parts") + 1]) if "--parts" in sys.argv else 20
-    with FakeUpstream(chunk_pause=0.0, odd_splits="--events" not in sys.argv, stream_parts=parts) as up:
+    pause = float(sys.argv[sys.argv.index("--pause") + 1]) if "--pause" in sys.argv else 0.0
+    with FakeUpstream(chunk_pause=pause, odd_splits="--events" not in sys.argv, stream_parts=parts) as up:
         print(up.port, flush=True)
         sys.stdin.read()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Annotated
 
 import typer
@@ -12,6 +11,7 @@ from rich.markup import escape
 from turnout.cli import backend, inspect, keys, launch, service, stats
 from turnout.cli._console import err, fail, out
 from turnout.cli._options import ConfigOpt
+from turnout.settings import setup_logging
 
 app = typer.Typer(
     help="turnout: one local URL for every LLM backend, in any dialect.",
@@ -106,8 +106,9 @@ def proxy(
         fail(e.message)
     setup_logging(verbose)
     if count > 1:
-        _run_workers(settings, count, verbose=verbose)
-        return
+        from turnout.workers import exec_supervisor
+
+        exec_supervisor(settings, count, verbose=verbose)  # never returns: it becomes the supervisor
 
     def started(master: object) -> None:
         ps = master.addons.get("proxyserver")  # type: ignore[attr-defined]
@@ -143,28 +144,6 @@ def _say_listening(where: str, extra: str, backends: list[tuple[str, str]]) -> N
     )
 
 
-def _run_workers(settings: object, count: int, *, verbose: bool) -> None:
-    from turnout.core.errors import TurnoutError
-    from turnout.workers import Supervisor
-
-    def announce(where: str, facts: dict[str, object]) -> None:
-        backends = facts.get("backends")
-        pairs = (
-            [(str(b[0]), str(b[1])) for b in backends if isinstance(b, list) and len(b) == 2]
-            if isinstance(backends, list)
-            else []
-        )
-        _say_listening(where, f" ({count} workers)", pairs)
-
-    try:
-        code = Supervisor(settings, count, verbose=verbose, announce=announce).run()  # type: ignore[arg-type]
-    except TurnoutError as e:
-        fail(e.message)
-    if code:
-        fail("turnout stopped: a worker could not start or kept failing (its error is above).")
-    err.print("turnout stopped.")
-
-
 # In --help, in the order a newcomer needs them.
 app.command(
     "run",
@@ -183,23 +162,6 @@ app.command("doctor")(inspect.doctor)
 app.add_typer(backend.app, name="backend")
 app.add_typer(keys.app, name="keys")
 app.add_typer(service.app, name="service")
-
-
-def setup_logging(verbose: bool) -> None:
-    """turnout's own log on stderr, each line saying it is turnout's (mitmproxy's log goes
-    there too, unprefixed); with --verbose, one line per request as well."""
-    said = logging.StreamHandler()
-    said.setFormatter(logging.Formatter("[%(asctime)s] turnout: %(message)s", "%H:%M:%S"))
-    turnout = logging.getLogger("turnout")
-    turnout.addHandler(said)
-    turnout.setLevel(logging.WARNING)
-    turnout.propagate = False
-    lines = logging.StreamHandler()
-    lines.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    requests = logging.getLogger("turnout.requests")
-    requests.addHandler(lines)
-    requests.setLevel(logging.INFO if verbose else logging.WARNING)
-    requests.propagate = False
 
 
 def main() -> None:

@@ -24,6 +24,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import redis  # the optional dependency (`pip install 'turnout[redis]'`): imported only when used
+
 from turnout.core.governor import BUSY, Governor
 from turnout.core.ratelimit import Limit
 from turnout.core.shared import KeyNews, Totals, apply
@@ -70,8 +72,6 @@ class RedisBoard:
     """Instances' board (``core/shared.py`` says what a board is)."""
 
     def __init__(self, url: str, *, instance: str, prefix: str = "turnout") -> None:
-        import redis  # the optional dependency: `pip install 'turnout[redis]'`
-
         self._redis = redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
         self._errors = (redis.RedisError, OSError)
         self.instance, self.prefix = instance, prefix

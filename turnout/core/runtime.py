@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from turnout.core.access import new_instance
 from turnout.core.analytics import Counters, Names
+from turnout.core.errors import ConfigError
 from turnout.core.exchange import Exchange
 from turnout.core.governor import Governor
 from turnout.core.live import Window
@@ -111,9 +112,11 @@ class Runtime:
     def install(self, config: Config) -> None:
         """Swap in a (re)loaded config; key states and governors carry over."""
         if self.board is None and config.state.redis:
-            from turnout.core.redis_board import RedisBoard  # only when asked: needs `redis`
-
-            self.board = RedisBoard(config.state.redis, instance=self.instance, prefix=config.state.prefix)
+            self.board = _redis_board(config, self.instance)
+        elif self._loaded is not None and config.state != self.config.state:
+            self.say_once(
+                ("state", config.state), "the state: section changed: restart turnout for it to take effect"
+            )
         if self.pool is None:
             self.pool = Pool(config, self.board)
         else:
@@ -175,3 +178,14 @@ class Runtime:
                 "turnout's config is not loaded yet (the turnout_config option was never applied)"
             )
         return self._loaded.resolver
+
+
+def _redis_board(config: Config, instance: str) -> Board:
+    try:
+        from turnout.core.redis_board import RedisBoard  # only when asked: needs `redis`
+    except ImportError:
+        raise ConfigError(
+            "state.redis needs the Redis client: pip install 'turnout[redis]' (or leave state.redis out)"
+        ) from None
+    assert config.state.redis is not None
+    return RedisBoard(config.state.redis, instance=instance, prefix=config.state.prefix)
