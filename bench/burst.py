@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from run import spawn
+from run import spawn, turnout_command
 
 BODY = b'{"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "hi"}]}'
 
@@ -87,20 +87,7 @@ def main() -> None:
         targets = {}
         for backlog in (100, 4096):
             env = {"XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_DATA_HOME": str(tmp / f"data{backlog}")}
-            command = [
-                sys.executable,
-                "-m",
-                "turnout",
-                "proxy",
-                "-p",
-                "0",
-                "-c",
-                str(config),
-                "--no-discover",
-                "--workers",
-                "1",
-            ]
-            targets[backlog] = spawn([*command, "--backlog", str(backlog)], env)
+            targets[backlog] = spawn(turnout_command(config, "--backlog", str(backlog)), env)
         try:
             print(
                 f"{args.clients} clients at once, one SSE answer each; "

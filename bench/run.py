@@ -190,26 +190,17 @@ def spawn(
     return proc, int(match.group(1))
 
 
+def turnout_command(config: Path, *extra: str) -> list[str]:
+    """`turnout proxy` on a free port with ``config`` and one worker, so that it compares
+    with one bare master and its pid's CPU time is all of it."""
+    command = [sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "--no-discover"]
+    return [*command, "--workers", "1", *extra]
+
+
 def spawn_turnout(config: Path, tmp: Path) -> tuple[subprocess.Popen[str], int]:
-    """`turnout proxy` on a free port with ``config``, its home under ``tmp``: one worker, so
-    that it compares with one bare master and its pid's CPU time is all of it."""
+    """``turnout_command``, its home under ``tmp``."""
     env = {"XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_DATA_HOME": str(tmp / "data"), "COLUMNS": "500"}
-    return spawn(
-        [
-            sys.executable,
-            "-m",
-            "turnout",
-            "proxy",
-            "-p",
-            "0",
-            "-c",
-            str(config),
-            "--no-discover",
-            "--workers",
-            "1",
-        ],
-        env,
-    )
+    return spawn(turnout_command(config), env)
 
 
 def start_targets(

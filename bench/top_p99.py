@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from run import ROOT, chat_request, client, read_response, spawn
+from run import ROOT, chat_request, client, read_response, spawn, turnout_command
 
 from turnout.core.store import Record, Store
 
@@ -128,19 +128,7 @@ def main() -> None:
         )
         env = {"XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_DATA_HOME": str(tmp / "data"), "COLUMNS": "500"}
         turnout, port = spawn(
-            [
-                sys.executable,
-                "-m",
-                "turnout",
-                "proxy",
-                "-p",
-                "0",
-                "-c",
-                str(config),
-                "--no-discover",
-                "--workers",
-                "1",
-            ],
+            turnout_command(config),
             env,
             cwd=args.root,
         )

@@ -71,6 +71,25 @@ def hops(up: FakeUpstream, since: int = 0) -> set[str]:
     return {r.headers.get("via", "") for r in up.requests[since:] if r.method == "POST"}
 
 
+def most_at_once(upstream: FakeUpstream) -> list[int]:
+    """From now on, ``[n]``: the most requests the upstream has answered at once."""
+    active, most, lock = [0], [0], threading.Lock()
+    original = upstream._respond
+
+    async def counted(rec, writer):  # type: ignore[no-untyped-def]
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            return await original(rec, writer)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    upstream._respond = counted  # type: ignore[method-assign]
+    return most
+
+
 def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
     deadline = time.monotonic() + within
     while not check():
@@ -112,20 +131,7 @@ def test_the_governor_holds_across_workers_and_counts_are_exact(
     workers: ProxyProcess, upstream: FakeUpstream
 ) -> None:
     upstream.slow_seconds = 0.4
-    active, most, lock = [0], [0], threading.Lock()
-    original = upstream._respond
-
-    async def counted(rec, writer):  # type: ignore[no-untyped-def]
-        with lock:
-            active[0] += 1
-            most[0] = max(most[0], active[0])
-        try:
-            return await original(rec, writer)
-        finally:
-            with lock:
-                active[0] -= 1
-
-    upstream._respond = counted  # type: ignore[method-assign]
+    most = most_at_once(upstream)
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: chat(workers.url, "gov-model-slow"), range(8)))
     assert [r.status_code for r in answers] == [200] * 8
@@ -264,20 +270,7 @@ def test_two_instances_share_cooldowns_and_the_governor_through_redis(
             assert {r.headers["authorization"] for r in upstream.requests[before:]} == {"Bearer key-b"}
 
             upstream.slow_seconds = 0.4
-            active, most, lock = [0], [0], threading.Lock()
-            original = upstream._respond
-
-            async def counted(rec, writer):  # type: ignore[no-untyped-def]
-                with lock:
-                    active[0] += 1
-                    most[0] = max(most[0], active[0])
-                try:
-                    return await original(rec, writer)
-                finally:
-                    with lock:
-                        active[0] -= 1
-
-            upstream._respond = counted  # type: ignore[method-assign]
+            most = most_at_once(upstream)
             with ThreadPoolExecutor(8) as pool:
                 codes = list(
                     pool.map(lambda i: chat((a, b)[i % 2].url, "gov-model-slow").status_code, range(8))

@@ -28,7 +28,7 @@ import redis  # the optional dependency (`pip install 'turnout[redis]'`): import
 
 from turnout.core.governor import BUSY, Governor
 from turnout.core.ratelimit import Limit
-from turnout.core.shared import KeyNews, Totals, apply
+from turnout.core.shared import Counts, KeyNews, Totals, apply
 
 if TYPE_CHECKING:
     from turnout.core.pool import KeyState
@@ -79,7 +79,7 @@ class RedisBoard:
         self._flush_script = self._redis.register_script(_FLUSH)
         self._take_script = self._redis.register_script(_TAKE)
         self._inbox: queue.SimpleQueue[tuple[bytes, KeyNews]] = queue.SimpleQueue()
-        self._deltas: dict[bytes, list[int]] = {}
+        self._counts = Counts()  # requests and errors not sent yet
         self._primed: set[bytes] = set()
         self._down = False
         self._stop = threading.Event()
@@ -101,12 +101,7 @@ class RedisBoard:
         self._call(self._announce, state.id, fields)
 
     def counted(self, state: KeyState, errors: int) -> None:
-        delta = self._deltas.get(state.id)
-        if delta is None:
-            self._deltas[state.id] = [1, errors]
-        else:
-            delta[0] += 1
-            delta[1] += errors
+        self._counts.add(state, errors)
 
     def revived(self, states: Iterable[KeyState]) -> None:
         for state in states:
@@ -126,7 +121,7 @@ class RedisBoard:
                 apply(state, news)
 
     def flush(self, states: Iterable[KeyState], now: float) -> None:
-        deltas, self._deltas = self._deltas, {}
+        deltas = self._counts.take()
         fresh = [s for s in states if s.id in deltas or s.pending is not None]
         if fresh:
             for state in fresh:

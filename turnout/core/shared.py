@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from turnout.core.governor import Governor
     from turnout.core.pool import KeyState
 
-__all__ = ["Board", "KeyNews", "Totals", "key_id"]
+__all__ = ["Board", "Counts", "KeyNews", "Totals", "key_id"]
 
 STATUSES = ("ok", "cooling", "failed")
 LIMIT_NAMES = ("requests", "tokens", "input-tokens", "output-tokens")
@@ -101,6 +101,26 @@ class Board(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Counts:
+    """Requests and errors per key, batched between two flushes of a board."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[bytes, list[int]] = {}
+
+    def add(self, state: KeyState, errors: int) -> None:
+        counts = self.by_id.get(state.id)
+        if counts is None:
+            self.by_id[state.id] = [1, errors]
+        else:
+            counts[0] += 1
+            counts[1] += errors
+
+    def take(self) -> dict[bytes, list[int]]:
+        """What was counted since the last take."""
+        taken, self.by_id = self.by_id, {}
+        return taken
 
 
 def apply(state: KeyState, news: KeyNews) -> None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from turnout.core.governor import BUSY, Governor
 from turnout.core.ratelimit import Limit
-from turnout.core.shared import LIMIT_NAMES, STATUSES, KeyNews, Totals, apply, key_id
+from turnout.core.shared import LIMIT_NAMES, STATUSES, Counts, KeyNews, Totals, apply, key_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -93,7 +93,7 @@ class ShmBoard:
         self._offsets: dict[bytes, int] = {}
         self._depth = 0  # nesting of _locked
         self._seen = -1  # the news counter at the last sync
-        self._deltas: dict[bytes, list[int]] = {}  # key id -> [requests, errors] not sent yet
+        self._counts = Counts()  # requests and errors not sent yet
         if worker is not None:
             _WORKER.pack_into(self._mm, self._row(worker), os.getpid(), 0, 0)
 
@@ -117,12 +117,7 @@ class ShmBoard:
             self._bump()
 
     def counted(self, state: KeyState, errors: int) -> None:
-        delta = self._deltas.get(state.id)
-        if delta is None:
-            self._deltas[state.id] = [1, errors]
-        else:
-            delta[0] += 1
-            delta[1] += errors
+        self._counts.add(state, errors)
 
     def revived(self, states: Iterable[KeyState]) -> None:
         with self._locked():
@@ -146,7 +141,7 @@ class ShmBoard:
 
     def flush(self, states: Iterable[KeyState], now: float) -> None:
         """The batched counts, and the headroom this worker learned that is newer."""
-        deltas, self._deltas = self._deltas, {}
+        deltas = self._counts.take()
         fresh = [s for s in states if s.id in deltas or s.pending is not None]
         if not fresh:
             return
