@@ -132,13 +132,13 @@ def test_a_dead_workers_slots_are_freed_and_its_requests_still_counted(
     g1, g2 = one.governor("b"), two.governor("b")
     g1.max_concurrent = g2.max_concurrent = 1
     assert g2.try_start(NOW) == 0
-    two.tally(7, 1)
-    one.tally(3, 0)
-    assert one.totals() == (10, 1, 2)
+    two.tally(7, 1, 2)
+    one.tally(3, 0, 1)
+    assert one.totals() == (10, 1, 2, 3)
     supervisor = ShmBoard(tmp_path / "board")
     supervisor.forget_worker(1)  # worker 1 died holding its slot
     assert g1.try_start(NOW) == 0
-    assert one.totals().requests == 10 and one.totals().in_flight == 0
+    assert one.totals() == (10, 0, 1, 1)  # worker 1 gone: its requests kept, nothing else
     supervisor.close()
 
 

@@ -130,10 +130,16 @@ def test_a_429_on_one_worker_cools_the_key_on_every_worker(
 def test_the_governor_holds_across_workers_and_counts_are_exact(
     workers: ProxyProcess, upstream: FakeUpstream
 ) -> None:
-    upstream.slow_seconds = 0.4
+    upstream.slow_seconds = 1.0  # 4 waves of 2: a second in which 6 wait
     most = most_at_once(upstream)
     with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda _: chat(workers.url, "gov-model-slow"), range(8)))
+        futures = [pool.submit(chat, workers.url, "gov-model-slow") for _ in range(8)]
+
+        def queued_everywhere() -> bool:  # 2 in flight, 6 waiting, whichever worker is asked
+            return all(get(workers.url, "/accounts").json()["waiting"] == 6 for _ in range(4))
+
+        eventually(queued_everywhere, within=3)
+        answers = [f.result() for f in futures]
     assert [r.status_code for r in answers] == [200] * 8
     assert most[0] == 2  # max_concurrent: 2 for the backend, not 2 per worker
     assert len(hops(upstream)) == 2

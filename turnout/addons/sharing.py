@@ -51,7 +51,7 @@ class Sharing:
             return
         if runtime.pool is not None:
             runtime.pool.flush(now)
-        runtime.board.tally(runtime.requests, runtime.in_flight)
+        runtime.board.tally(runtime.requests, runtime.in_flight, runtime.waiting)
         if runtime.store is not None and runtime.store.shared:
             runtime.store.flush()  # also reads the other workers' rows
 

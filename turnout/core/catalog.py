@@ -99,6 +99,7 @@ def _learned(facts: ServerFacts | None) -> int | dict[str, int] | None:
 
 def accounts_payload(runtime: Runtime, now: float) -> dict[str, Any]:
     """The live pool: every key's status and headroom, governors, the wait queue."""
+    totals = runtime.board.totals() if runtime.board is not None else None
     return {
         "keys": runtime.pool.snapshot(now) if runtime.pool else [],
         "governors": {
@@ -110,5 +111,5 @@ def accounts_payload(runtime: Runtime, now: float) -> dict[str, Any]:
             for name, g in runtime.governors.items()
             if g.active
         },
-        "waiting": runtime.waiting,
+        "waiting": totals.waiting if totals is not None else runtime.waiting,  # every worker's
     }

@@ -128,7 +128,7 @@ class RedisBoard:
                 state.settle()
             self._call(self._send, fresh, deltas)
 
-    def tally(self, requests: int, in_flight: int) -> None:
+    def tally(self, requests: int, in_flight: int, waiting: int) -> None:
         return None
 
     def totals(self) -> Totals | None:

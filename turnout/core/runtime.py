@@ -99,7 +99,7 @@ class Runtime:
         """One more request routed; every worker's count is on the board at once."""
         self.requests += 1
         if self.board is not None:
-            self.board.tally(self.requests, self.in_flight)
+            self.board.tally(self.requests, self.in_flight, self.waiting)
 
     def say_once(self, key: object, message: str) -> None:
         """Log ``message`` at warning level the first time ``key`` comes up (bounded); with

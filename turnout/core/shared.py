@@ -60,6 +60,7 @@ class Totals(NamedTuple):
     requests: int
     in_flight: int
     processes: int
+    waiting: int = 0  # requests waiting for a key or a governor slot
 
 
 class Board(Protocol):
@@ -87,7 +88,7 @@ class Board(Protocol):
         """Send the counts and the headroom batched since the last flush."""
         ...
 
-    def tally(self, requests: int, in_flight: int) -> None:
+    def tally(self, requests: int, in_flight: int, waiting: int) -> None:
         """This process's own request counts, for ``totals``."""
         ...
 

@@ -44,7 +44,7 @@ MAX_WORKERS = 64
 SLOTS = 4096  # keys, governors, and things said once (at most 1024 per worker)
 SLOT_SIZE = 512
 _HEADER = struct.Struct("<8sQ")  # magic, news counter
-_WORKER = struct.Struct("<qqq")  # pid, requests, in flight
+_WORKER = struct.Struct("<qqqq")  # pid, requests, in flight, waiting
 _WORKERS_AT = 64
 _SLOTS_AT = _WORKERS_AT + MAX_WORKERS * _WORKER.size
 SIZE = _SLOTS_AT + SLOTS * SLOT_SIZE
@@ -95,7 +95,7 @@ class ShmBoard:
         self._seen = -1  # the news counter at the last sync
         self._counts = Counts()  # requests and errors not sent yet
         if worker is not None:
-            _WORKER.pack_into(self._mm, self._row(worker), os.getpid(), 0, 0)
+            _WORKER.pack_into(self._mm, self._row(worker), os.getpid(), 0, 0, 0)
 
     # -- the Board interface ------------------------------------------------------------
 
@@ -158,14 +158,14 @@ class ShmBoard:
                 self._write_key(offset, news)
             self._bump()
 
-    def tally(self, requests: int, in_flight: int) -> None:
+    def tally(self, requests: int, in_flight: int, waiting: int) -> None:
         if self.worker is not None:
-            _WORKER.pack_into(self._mm, self._row(self.worker), os.getpid(), requests, in_flight)
+            _WORKER.pack_into(self._mm, self._row(self.worker), os.getpid(), requests, in_flight, waiting)
 
     def totals(self) -> Totals:
         rows = [_WORKER.unpack_from(self._mm, self._row(i)) for i in range(MAX_WORKERS)]
         live = [r for r in rows if r[0] > 0]  # the dead workers' row has pid -1
-        return Totals(sum(r[1] for r in rows), sum(r[2] for r in live), len(live))
+        return Totals(sum(r[1] for r in rows), sum(r[2] for r in live), len(live), sum(r[3] for r in live))
 
     def first(self, what: str) -> bool:
         """A slot per thing said: the worker that makes it is the first."""
@@ -195,16 +195,16 @@ class ShmBoard:
                 at = _SLOTS_AT + i * SLOT_SIZE
                 if self._mm[at + 16] == GOVERNOR:
                     _COLUMN.pack_into(self._mm, at + 32 + 4 * worker, 0)
-            _pid, requests, _ = _WORKER.unpack_from(self._mm, self._row(worker))
-            _WORKER.pack_into(self._mm, self._row(worker), 0, 0, 0)
+            requests = _WORKER.unpack_from(self._mm, self._row(worker))[1]
+            _WORKER.pack_into(self._mm, self._row(worker), 0, 0, 0, 0)
             self._carry(requests)
             self._bump()
 
     def _carry(self, requests: int) -> None:
         """A dead worker's requests go to the last row, which no worker uses."""
         last = self._row(MAX_WORKERS - 1)
-        _pid, total, _ = _WORKER.unpack_from(self._mm, last)
-        _WORKER.pack_into(self._mm, last, -1, total + requests, 0)
+        total = _WORKER.unpack_from(self._mm, last)[1]
+        _WORKER.pack_into(self._mm, last, -1, total + requests, 0, 0)
 
     # -- the file -----------------------------------------------------------------------
 
