@@ -155,3 +155,30 @@ def test_without_the_redis_client_the_config_error_says_what_to_install(
     config = build_config({"state": {"redis": "redis://127.0.0.1:1/0"}}, env={})
     with pytest.raises(ConfigError, match=r"pip install 'turnout\[redis\]'"):
         Runtime().install(config)
+
+
+def test_redis_back_after_an_outage_shares_again_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    caplog.set_level(logging.WARNING, "turnout")
+    where = Path(tempfile.mkdtemp(prefix="turnout-redis-"))
+    try:
+        with redis_server(where) as url:
+            one, two = RedisBoard(url, instance="one"), RedisBoard(url, instance="two")
+        first, second = Pool(config("a", "b2"), one), Pool(config("a", "b2"), two)
+        first.observe(first.state("b", "a"), 500, {}, NOW)  # Redis is down: kept here only
+        assert second.pick("b", NOW).status == "ok"
+        with redis_server(where):  # back, at the same address
+            time.sleep(1.5)  # the listeners reconnect within a second
+            first.observe(first.state("b", "b2"), 429, {"retry-after": "30"}, NOW)
+            eventually(
+                lambda: second.pick("b", NOW).alias == "a" and second.state("b", "b2").status == "cooling"
+            )
+            said = [r.message for r in caplog.records if "Redis" in r.message]
+            assert any("unreachable" in m for m in said) and any("reachable again" in m for m in said)
+        one.close()
+        two.close()
+    finally:
+        shutil.rmtree(where, ignore_errors=True)

@@ -194,3 +194,23 @@ def test_a_warning_is_said_by_the_first_worker_only(boards: tuple[ShmBoard, ShmB
     one, two = boards
     assert one.first("no route for x") and not two.first("no route for x") and not one.first("no route for x")
     assert two.first("no route for y")
+
+
+def test_garbage_in_a_slot_reads_as_something_harmless(
+    boards: tuple[ShmBoard, ShmBoard], tmp_path: Path
+) -> None:
+    """Only turnout's workers write the board (0600), but a torn or stale slot must not
+    take a worker down: unknown statuses read as ok, unknown limit names are skipped."""
+    one, two = boards
+    pool = Pool(config("a"), one)
+    state = pool.state("b", "a")
+    pool.observe(state, 429, {"retry-after": "5"}, NOW)
+    at = one._offsets[state.id]
+    one._mm[at + 17] = 250  # a status no worker writes
+    one._mm[at + 56] = 4  # four limits...
+    for i in range(4):
+        one._mm[at + 64 + 32 * i] = 200 + i  # ...with names no worker writes
+    one._bump()
+    other = Pool(config("a"), two)
+    row = other.snapshot(NOW)[0]
+    assert row["status"] == "ok" and row["limits"] == {}

@@ -314,3 +314,25 @@ def test_workers_drain_and_leave_when_the_supervisor_is_killed(
     eventually(gone, within=15)
     with pytest.raises(httpx.ConnectError):
         get(workers.url, "/health")
+
+
+def test_a_restarted_proxy_counts_the_last_hour_once_on_every_worker(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    config = write_config(tmp_path, upstream)
+    env = cli_env(tmp_path)
+
+    def hour(url: str) -> set[int]:
+        return {get(url, "/analytics").json()["last_hour"]["totals"]["requests"] for _ in range(6)}
+
+    with proxy_process("--workers", "2", "-c", str(config), env=env) as first:
+        assert all(chat(first.url).status_code == 200 for _ in range(30))
+        eventually(lambda: hour(first.url) == {30})
+    with proxy_process("--workers", "2", "-c", str(config), env=env) as second:
+        eventually(lambda: hour(second.url) == {30})  # seeded from the store: once, on each worker
+        assert all(chat(second.url).status_code == 200 for _ in range(10))
+        eventually(lambda: hour(second.url) == {40})
+        # all time is a report over the store, reused for 5 s (its generated_at says when it was made)
+        eventually(
+            lambda: get(second.url, "/analytics").json()["all_time"]["totals"]["requests"] == 40, within=15
+        )

@@ -13,11 +13,13 @@ from pathlib import Path
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
-    """Yields the server's URL; stops it after. Fails (never skips) without redis-server."""
+def redis_server(where: Path | None = None) -> Iterator[str]:
+    """Yields the server's URL; stops it after. Fails (never skips) without redis-server.
+    ``where``: the directory of its socket (to start one again at the same URL)."""
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed: `apt-get install redis-server` (.ci/run does)"
-    where = Path(tempfile.mkdtemp(prefix="turnout-redis-"))  # short: a socket path has 108 bytes
+    made = where is None
+    where = where or Path(tempfile.mkdtemp(prefix="turnout-redis-"))  # short: a socket path has 108 bytes
     sock = where / "redis.sock"
     process = subprocess.Popen(
         [
@@ -52,4 +54,5 @@ def redis_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        shutil.rmtree(where, ignore_errors=True)
+        if made:
+            shutil.rmtree(where, ignore_errors=True)

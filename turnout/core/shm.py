@@ -263,8 +263,9 @@ class ShmBoard:
         limits = {}
         for i in range(min(count, 4)):
             index, remaining, limit, reset_at = fields[8 + 4 * i : 12 + 4 * i]
-            name = LIMIT_NAMES[index]
-            limits[name] = Limit(name, remaining, limit, reset_at if reset_at >= 0 else None)
+            if index < len(LIMIT_NAMES):  # anything else is not what a worker wrote: skipped
+                name = LIMIT_NAMES[index]
+                limits[name] = Limit(name, remaining, limit, reset_at if reset_at >= 0 else None)
         reason, last_error = fields[24], fields[25]
         return KeyNews(
             STATUSES[status] if status < len(STATUSES) else "ok",
