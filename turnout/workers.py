@@ -121,7 +121,7 @@ class Supervisor:
                 self._start(index)
             facts = self._wait_ready()
             if facts is None:
-                return 1
+                return 0 if self.stopping else 1  # asked to stop while starting: no failure
             self.announce(f"http://{bracket(self.settings.host)}:{self.port}", facts)
             return self._supervise()
         finally:

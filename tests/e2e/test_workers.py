@@ -128,7 +128,7 @@ def test_a_429_on_one_worker_cools_the_key_on_every_worker(
 
 
 def test_the_governor_holds_across_workers_and_counts_are_exact(
-    workers: ProxyProcess, upstream: FakeUpstream
+    workers: ProxyProcess, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     upstream.slow_seconds = 1.0  # 4 waves of 2: a second in which 6 wait
     most = most_at_once(upstream)
@@ -157,6 +157,8 @@ def test_the_governor_holds_across_workers_and_counts_are_exact(
         )
 
     eventually(counted_everywhere)
+    status = run_cli("status", "--url", workers.url, env=cli_env(tmp_path))
+    assert status.returncode == 0 and "208 requests, 2 workers" in status.stdout
     metrics = get(workers.url, "/metrics").text
     assert 'turnout_requests_total{backend="pooled"' in metrics
 

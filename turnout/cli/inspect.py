@@ -83,7 +83,8 @@ def status(url: UrlOpt = DEFAULT_URL) -> None:
         fail(str(e))
     out.print(
         f"turnout at [bold]{escape(url)}[/]: up {s['uptime_s']:.0f} s, {s['requests']} requests, "
-        f"config {escape(s['config'])}",
+        + (f"{s['workers']} workers, " if isinstance(s.get("workers"), int) else "")
+        + f"config {escape(s['config'])}",
         highlight=False,
     )
     table = Table()
