@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import signal
 import threading
@@ -23,7 +24,7 @@ from turnout.addons.chain import build_chain
 from turnout.addons.drain import drain_then_stop
 from turnout.core.errors import ConfigError
 from turnout.core.runtime import Runtime
-from turnout.settings import ServerSettings, bracket, check_bind, check_listen
+from turnout.settings import ServerSettings, bracket, check_bind, check_listen, free_port
 
 __all__ = [
     "ProxyHandle",
@@ -64,12 +65,20 @@ def build_master(settings: ServerSettings, runtime: Runtime) -> master.Master:
     m.addons.add(chain)
     if settings.web:  # what mitmweb's view shows has been through the gate and the router
         ahead_of(m, chain, "view")
-    Path(settings.option_values()["confdir"]).mkdir(parents=True, exist_ok=True)
+    private_dir(Path(settings.option_values()["confdir"]))  # the CA's key: this user's only
     try:
         opts.update(**settings.option_values())  # also the first configure of turnout's addons
     except exceptions.OptionsError as e:  # the library and the CLI raise turnout's own error
         raise (e.__cause__ if isinstance(e.__cause__, ConfigError) else ConfigError(str(e))) from None
     return m
+
+
+def private_dir(path: Path) -> None:
+    """``path`` made if missing, and readable by this user only (0700): mitmproxy keeps its
+    CA's private key there, and with ``--intercept`` that key decrypts provider traffic."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):  # not ours to change (a shared confdir): leave it
+        path.chmod(0o700)
 
 
 async def run_proxy(
@@ -85,8 +94,12 @@ async def run_proxy(
     check_bind(settings.host, settings.local_key)
     if not settings.reuse_port:  # a worker's port is held by its supervisor, for the workers
         check_listen(settings.host, settings.port)
+        if settings.intercept_port:
+            check_listen(settings.host, settings.intercept_port, option="--intercept-port")
     if settings.web:
         check_listen("127.0.0.1", settings.web_port, option="--web-port")
+    if settings.intercept_port == 0:  # mitmproxy takes one port 0 per address: choose it here
+        settings = dataclasses.replace(settings, intercept_port=free_port(settings.host))
     runtime = runtime or Runtime()
     m = build_master(settings, runtime)
     m.addons.add(_OnStart(m, started))
@@ -168,16 +181,25 @@ class ProxyHandle:
         self._master: master.Master | None = None
         self._error: BaseException | None = None
         self.port = 0
+        self.intercept_port = 0  # the HTTPS proxy's port, with ``intercept_port`` set
         self._thread = threading.Thread(target=self._run, name="turnout-proxy", daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://{bracket(self.settings.host)}:{self.port}"
 
+    @property
+    def proxy_url(self) -> str:
+        """``HTTPS_PROXY`` for the interception listener."""
+        return f"http://{bracket(self.settings.host)}:{self.intercept_port}"
+
     def _on_started(self, m: master.Master) -> None:
         ps = m.addons.get("proxyserver")
         addrs = ps.listen_addrs() if ps else []
         self.port = addrs[0][1] if addrs else 0
+        self.intercept_port = (
+            addrs[1][1] if self.settings.intercept_port is not None and len(addrs) > 1 else 0
+        )
         self._master = m
         self._ready.set()
 

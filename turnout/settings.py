@@ -15,9 +15,19 @@ from typing import Any
 from turnout.core.errors import ConfigError
 from turnout.core.paths import data_dir
 
-__all__ = ["PLACEHOLDER_UPSTREAM", "ServerSettings", "bracket", "check_bind", "check_listen", "setup_logging"]
+__all__ = [
+    "PLACEHOLDER",
+    "PLACEHOLDER_UPSTREAM",
+    "ServerSettings",
+    "bracket",
+    "check_bind",
+    "check_listen",
+    "free_port",
+    "setup_logging",
+]
 
 PLACEHOLDER_UPSTREAM = "http://127.0.0.1:9"  # never used: every flow is routed or answered
+PLACEHOLDER = ("127.0.0.1", 9)
 WEB_COLUMNS = ("tls", "icon", "path", "method", "status", "size", "time")  # mitmweb's default
 
 
@@ -34,6 +44,7 @@ class ServerSettings:
     grace: float = 30.0  # seconds the requests in flight get when asked to stop
     backlog: int = 4096  # connections that may wait to be accepted
     reuse_port: bool = False  # a worker: others accept on the same port (turnout/workers.py)
+    intercept_port: int | None = None  # the interception listener (HTTPS_PROXY), when on
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -55,7 +66,10 @@ class ServerSettings:
             "turnout_grace": self.grace,
             "turnout_backlog": self.backlog,
             "turnout_reuse_port": self.reuse_port,
+            "turnout_intercept": self.intercept_port is not None,
         }
+        if self.intercept_port is not None:  # HTTPS_PROXY=http://host:port, beside the endpoint
+            values["mode"].append(f"regular@{bracket(self.host)}:{self.intercept_port}")
         if self.web:
             values.update(
                 web_port=self.web_port,
@@ -82,6 +96,13 @@ def check_bind(host: str, api_key: str | None) -> None:
             f"refusing to listen on {host}: anyone who can reach it could spend your keys. "
             "Set TURNOUT_API_KEY (clients then send it as their API key), or bind 127.0.0.1."
         )
+
+
+def free_port(host: str) -> int:
+    """A port nothing listens on at ``host`` now (another process could take it before us)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def check_listen(host: str, port: int, *, option: str = "--port") -> None:

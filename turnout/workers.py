@@ -106,6 +106,7 @@ class Supervisor:
         self._board_dir: tempfile.TemporaryDirectory[str] | None = None
         self._board: ShmBoard | None = None
         self.port = settings.port
+        self.intercept_port = settings.intercept_port
 
     # -- the run ------------------------------------------------------------------------
 
@@ -122,6 +123,8 @@ class Supervisor:
             facts = self._wait_ready()
             if facts is None:
                 return 0 if self.stopping else 1  # asked to stop while starting: no failure
+            if self.intercept_port is not None:
+                facts["intercept"] = f"http://{bracket(self.settings.host)}:{self.intercept_port}"
             self.announce(f"http://{bracket(self.settings.host)}:{self.port}", facts)
             return self._supervise()
         finally:
@@ -131,11 +134,16 @@ class Supervisor:
             self._cleanup()
 
     def _reserve(self) -> None:
-        """Bind (never listen) the port with SO_REUSEPORT: the workers' from now on."""
-        if self.port:
-            check_listen(self.settings.host, self.port)
+        """Bind (never listen) the ports with SO_REUSEPORT: the workers' from now on."""
+        self.port = self._hold(self.port, "--port")
+        if self.intercept_port is not None:
+            self.intercept_port = self._hold(self.intercept_port, "--intercept-port")
+
+    def _hold(self, port: int, option: str) -> int:
+        if port:
+            check_listen(self.settings.host, port, option=option)
         addresses = socket.getaddrinfo(
-            self.settings.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            self.settings.host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
         for family, kind, proto, _, address in addresses:
             sock = socket.socket(family, kind, proto)
@@ -144,14 +152,13 @@ class Supervisor:
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             try:
-                sock.bind((address[0], self.port, *address[2:]))
+                sock.bind((address[0], port, *address[2:]))
             except OSError as e:
                 sock.close()
-                raise ConfigError(
-                    f"cannot listen on {self.settings.host}:{self.port}: {e.strerror}"
-                ) from None
-            self.port = sock.getsockname()[1]  # port 0: the first address picks it for all
+                raise ConfigError(f"cannot listen on {self.settings.host}:{port}: {e.strerror}") from None
+            port = sock.getsockname()[1]  # port 0: the first address picks it for all
             self._reserved.append(sock)
+        return port
 
     def _make_board(self) -> None:
         base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
@@ -164,7 +171,9 @@ class Supervisor:
         assert self._board is not None
         spec = {
             "settings": dataclasses.asdict(
-                dataclasses.replace(self.settings, port=self.port, reuse_port=True)
+                dataclasses.replace(
+                    self.settings, port=self.port, intercept_port=self.intercept_port, reuse_port=True
+                )
             ),
             "index": index,
             "count": self.count,
@@ -360,7 +369,8 @@ def supervisor_main(fd: int) -> int:
     def announce(where: str, facts: dict[str, Any]) -> None:
         found = ", ".join(f"{b[0]} ({b[1]})" for b in facts.get("backends") or [] if len(b) == 2)
         found = found or "none — set ANTHROPIC_API_KEY / OPENAI_API_KEY or run `turnout backend add`"
-        print(f"turnout listening on {where} ({count} workers) — backends: {found}", flush=True)
+        proxy = f"; HTTPS proxy (--intercept) on {facts['intercept']}" if facts.get("intercept") else ""
+        print(f"turnout listening on {where} ({count} workers){proxy} — backends: {found}", flush=True)
 
     try:
         code = Supervisor(settings, count, verbose=bool(spec.get("verbose")), announce=announce).run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 from mitmproxy import http
+from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import tflow
 
 from turnout.addons._flows import Exchanges
@@ -31,10 +32,14 @@ def runtime(**limits: int) -> Runtime:
     return rt
 
 
+REVERSE = ProxyMode.parse("reverse:http://127.0.0.1:9@127.0.0.1:3456")
+
+
 def flow(
     path: str, body: object = None, *, method: str = "POST", headers: dict[str, str] | None = None
 ) -> http.HTTPFlow:
     f = tflow.tflow()
+    f.client_conn.proxy_mode = REVERSE  # as turnout's endpoint gets them (tflow's default: a proxy's)
     f.request.method = method
     f.request.host, f.request.port, f.request.scheme = "127.0.0.1", 9, "http"
     f.request.path = path

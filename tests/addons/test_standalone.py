@@ -44,6 +44,7 @@ def test_chain_order() -> None:
         "ClientTimeouts",
         "Secrecy",
         "Intake",
+        "Interception",
         "Gate",
         "Endpoints",
         "ClientCopy",

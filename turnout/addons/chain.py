@@ -40,6 +40,7 @@ from turnout.addons.endpoints import Endpoints
 from turnout.addons.failover import Failover
 from turnout.addons.gate import Gate
 from turnout.addons.intake import Intake
+from turnout.addons.interception import Interception
 from turnout.addons.mitmweb import ClientCopy, WebUpdates
 from turnout.addons.ratelimits import RateLimits
 from turnout.addons.relay import Relay
@@ -65,7 +66,7 @@ def concerns(runtime: Runtime, exchanges: Exchanges, *, web: bool | None = None)
     proxy`` without ``--web``: the flow lives in memory for the request only, so the key
     need not be kept out of it), ``None`` keeps it (the script: mitmweb, or mitmdump that
     may save flows)."""
-    replies, wire = _mitm.Replies(), _mitm.WireHeaders()
+    replies, wire, interception = _mitm.Replies(), _mitm.WireHeaders(), Interception()
     chain = [
         ConfigLoader(runtime),  # the config in effect, into the shared runtime
         Drain(runtime),  # requests in flight counted: asked to stop, they get a grace period
@@ -74,7 +75,10 @@ def concerns(runtime: Runtime, exchanges: Exchanges, *, web: bool | None = None)
         ClientTimeouts(runtime),  # idle, slow and non-reading clients let go; at most max_clients
         Secrecy(runtime, wire),  # backend keys on the wire only, masked in flows; mitmweb replays
         Intake(exchanges),  # every request but a local endpoint's read gets its exchange (and a row)
-        Gate(runtime, exchanges),  # TURNOUT_API_KEY, web pages, loops; client credentials stripped
+        interception,  # --intercept: the proxy's door (Proxy-Authorization on CONNECT)
+        Gate(
+            runtime, exchanges, interception
+        ),  # TURNOUT_API_KEY, web pages, loops; client credentials stripped
         Endpoints(runtime),  # /health, /status, /v1/models answered in place
         ClientCopy(),  # --web: the client's request kept beside the one sent, for mitmweb
         Router(

@@ -13,9 +13,11 @@ from mitmproxy.addonmanager import Loader
 
 from turnout.core.config import load_user_config
 from turnout.core.errors import ConfigError
+from turnout.core.interception import allow_patterns, intercepted_hosts
 from turnout.core.models import Config
 from turnout.core.paths import credentials_dir, user_config_path
 from turnout.core.runtime import Runtime
+from turnout.settings import PLACEHOLDER
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +62,18 @@ class ConfigLoader:
         logger.debug("loaded %d backends from %s", len(config.backends), config.source)
 
     def _install(self, config: Config) -> None:
-        """Put ``config`` in effect, and mitmproxy's body limit with it: a body over
-        ``limits.max_body_mb`` is refused as it arrives (declared or chunked), never
-        buffered whole first (see ``UpstreamErrors`` for the 413 the client gets)."""
+        """Put ``config`` in effect, and mitmproxy's options that follow from it: the body
+        limit (a body over ``limits.max_body_mb`` is refused as it arrives, never buffered
+        whole first; ``UpstreamErrors`` has the 413) and, with ``--intercept``, the hosts
+        whose CONNECTs are decrypted (``core/interception.py``)."""
         self.runtime.install(config)
         limit = str(config.limits.max_body_bytes)
         if ctx.options.body_size_limit != limit:
             ctx.options.update(body_size_limit=limit)
+        if ctx.options.turnout_intercept:  # which CONNECTs are decrypted; the rest are tunnelled
+            allow = allow_patterns(intercepted_hosts(config), [PLACEHOLDER])
+            if list(ctx.options.allow_hosts) != allow:
+                ctx.options.update(allow_hosts=allow)
 
     def _load(self) -> Config:
         return load_user_config(

@@ -23,9 +23,11 @@ from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy.mode_specs import ProxyMode
 
 from turnout.addons._flows import Exchanges, drop_headers
+from turnout.addons.interception import Interception, intercepted
 from turnout.core.access import content_type_ok, host_name, is_loopback_host, passed_through
 from turnout.core.errors import Forbidden, LoopDetected, Unauthorized, UnsupportedMediaType
 from turnout.core.headers import header_value
+from turnout.core.interception import intercepted_hosts
 from turnout.core.runtime import Runtime
 
 CLIENT_CREDENTIAL_HEADERS = frozenset(
@@ -83,9 +85,13 @@ def listen_hosts(modes: list[str], default: str = "") -> frozenset[str]:
 
 
 class Gate:
-    def __init__(self, runtime: Runtime, exchanges: Exchanges) -> None:
+    def __init__(
+        self, runtime: Runtime, exchanges: Exchanges, interception: Interception | None = None
+    ) -> None:
         self.runtime = runtime
         self.exchanges = exchanges
+        self.interception = interception or Interception()
+        self._intercepted: tuple[int, frozenset[str]] = (-1, frozenset())
         self.api_key: bytes = b""
         self.listening: frozenset[str] = frozenset()
         self._read = False
@@ -111,6 +117,13 @@ class Gate:
             known = self._hosts[key] = is_loopback_host(host, (*self.listening, *extra))
         return known
 
+    def _intercepted_hosts(self) -> frozenset[str]:
+        generation, hosts = self._intercepted
+        if generation != self.runtime.generation:
+            hosts = intercepted_hosts(self.runtime.config)
+            self._intercepted = (self.runtime.generation, hosts)
+        return hosts
+
     def configure(self, updated: set[str]) -> None:
         # Read on the first configure whatever it updated: the option's default comes from
         # the environment, and a host that never sets it must still be gated by it.
@@ -126,6 +139,8 @@ class Gate:
         request = flow.request
         query_key = take_query_key(request)
         sent = (presented_key(request.headers, query_key) or "").encode() if self.api_key else b""
+        via_proxy = intercepted(flow)
+        proxy_ok = via_proxy and self.interception.authorized(flow)
         drop_headers(request.headers, CLIENT_CREDENTIAL_HEADERS)  # first: a refused flow keeps none either
         fields = request.headers.fields
         access = self.runtime.config.access
@@ -136,7 +151,18 @@ class Gate:
                     f"turnout does not answer web pages (Origin: {shown}); list the origin under "
                     "access.origins in the config to allow it."
                 )
-        if not self.api_key:
+        if via_proxy:  # the interception listener: a provider's host, and the proxy's own door
+            if not proxy_ok:
+                raise Unauthorized(
+                    "This turnout requires its API key (TURNOUT_API_KEY) as Proxy-Authorization: put it "
+                    "in the proxy URL, http://turnout:KEY@127.0.0.1:3457."
+                )
+            if request.host.lower() not in self._intercepted_hosts():
+                raise Forbidden(
+                    f"turnout handles LLM provider hosts only, not {request.host[:100]!r}; other hosts "
+                    "go through it as HTTPS tunnels (list a host under intercept.hosts to handle it)."
+                )
+        elif not self.api_key:
             raw_host = header_value(fields, b"host") or request.data.authority  # HTTP/2: :authority
             if raw_host and not self._loopback(raw_host, access.hosts):
                 host = host_name(raw_host.decode("latin-1"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from mitmproxy import http
 
 from turnout.addons._flows import Exchanges, resent
+from turnout.addons.interception import intercepted
 from turnout.core.endpoints import classify, intake
 from turnout.core.headers import header_value
 
@@ -26,4 +27,6 @@ class Intake:
             header_value(request.headers.fields, b"anthropic-version") is not None,
         )
         if endpoint is not None:
-            self.exchanges.start(flow, endpoint)
+            exchange = self.exchanges.start(flow, endpoint)
+            if intercepted(flow):
+                exchange.entry = f"intercepted {request.host[:100]}"

@@ -153,7 +153,7 @@ class Router:
         endpoint, body = exchange.endpoint, exchange.body
         assert body is not None
         self.runtime.count_request()
-        flow.comment = decision.describe()
+        flow.comment = f"{exchange.entry}: {decision.describe()}" if exchange.entry else decision.describe()
         if (counted := counted_here(endpoint.name, decision.backend.dialect, body)) is not None:
             exchange.settle()
             answer(flow, 200, orjson.dumps(counted), {"x-turnout-estimate": "chars/4"})

@@ -57,6 +57,15 @@ def proxy(
     backlog: Annotated[
         int, typer.Option(help="Connections that may wait to be accepted (a burst of clients at once).")
     ] = 4096,
+    intercept: Annotated[
+        bool,
+        typer.Option(
+            "--intercept",
+            help="Also listen as an HTTPS proxy (HTTPS_PROXY) for tools that cannot change their base "
+            "URL: LLM provider hosts are decrypted and routed, every other host is only tunnelled.",
+        ),
+    ] = False,
+    intercept_port: Annotated[int, typer.Option(help="Port of the HTTPS proxy (with --intercept).")] = 3457,
     workers: Annotated[
         str | None,
         typer.Option(
@@ -96,6 +105,7 @@ def proxy(
         web_port=web_port,
         grace=grace,
         backlog=backlog,
+        intercept_port=intercept_port if intercept else None,
     )
     try:
         check_bind(host, settings.local_key)
@@ -116,6 +126,8 @@ def proxy(
         where = f"http://{host}:{addrs[0][1] if addrs else port}"
         auth = master.addons.get("webauth")  # type: ignore[attr-defined]
         extra = f"; mitmweb UI on {auth.web_url}" if web and auth else ""
+        if intercept and len(addrs) > 1:
+            extra += f"; HTTPS proxy (--intercept) on http://{host}:{addrs[1][1]}"
         backends = [(b.name, b.source) for b in runtime.config.backends.values()]
         _say_listening(where, extra, backends)
 

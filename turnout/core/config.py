@@ -34,6 +34,7 @@ from turnout.core.models import (
     AnalyticsSettings,
     Backend,
     Config,
+    InterceptSettings,
     KeySpec,
     Limits,
     PoolSettings,
@@ -68,6 +69,7 @@ _TOP = (
     "prices",
     "access",
     "state",
+    "intercept",
 )
 _BACKEND_KEYS = (
     "kind", "base_url", "key", "keys", "headers", "models", "timeout", "read_timeout", "quirks",
@@ -280,6 +282,7 @@ def build_config(
         prices=_prices(raw.get("prices"), read),
         access=read.settings(AccessSettings, raw.get("access"), "access"),
         state=_state(raw.get("state"), read),
+        intercept=read.settings(InterceptSettings, raw.get("intercept"), "intercept"),
     )
 
 

@@ -51,6 +51,7 @@ class Exchange:
     fields: Fields = ()  # the client's headers after the gate, for every attempt
     stream: bool = False  # the client asked for a stream
     asked: str = ""  # the model the client asked for, once the body is read
+    entry: str = ""  # how it came: "" the local endpoint, "intercepted <host>" the listener
     decision: Decision | None = None
     placement: Placement | None = None  # the attempt in flight, or the last one
     translation: Context | None = None  # set when the backend speaks another dialect

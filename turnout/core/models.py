@@ -248,6 +248,17 @@ class AnalyticsSettings:
 
 
 @dataclass(frozen=True)
+class InterceptSettings:
+    """The interception listener (``intercept:`` in the config; on with ``--intercept``).
+
+    ``hosts``: more hosts to decrypt and handle, beside the known providers' and the
+    backends' (every other host is tunnelled, never decrypted).
+    """
+
+    hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class StateSettings:
     """Where turnout shares key state with other instances (``state:`` in the config).
 
@@ -284,6 +295,7 @@ class Config:
     prices: tuple[tuple[str, dict[str, float]], ...] = ()  # user price overrides: (model glob, prices)
     access: AccessSettings = field(default_factory=AccessSettings)
     state: StateSettings = field(default_factory=StateSettings)
+    intercept: InterceptSettings = field(default_factory=InterceptSettings)
 
 
 @dataclass(frozen=True)
