@@ -159,3 +159,50 @@ def test_claude_code_on_a_responses_only_backend(
     assert all(
         r.headers["authorization"] == "Bearer sk-scripted-upstream-key-0004" for r in upstream.requests
     )
+
+
+def test_claude_code_without_a_base_url_is_intercepted_and_routed(
+    claude_binary: Path, tmp_path: Path
+) -> None:
+    """No ANTHROPIC_BASE_URL: Claude Code calls api.anthropic.com, through HTTPS_PROXY, and
+    turnout (trusted through NODE_EXTRA_CA_CERTS) routes it to the scripted OpenAI upstream."""
+    from turnout.server import ServerSettings, start_proxy_thread
+
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    note = work / "note.txt"
+    note.write_text("the password is swordfish\n")
+    with FakeUpstream() as upstream:
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            "backends:\n"
+            f"  scripted: {{kind: openai-compat, base_url: '{upstream.url}/v1', key: sk-scripted-0002}}\n"
+            "routes:\n  - {match: '*', backend: scripted, model: scripted-model}\n"
+            "autodetect: {environment: false, local: false}\n"
+        )
+        settings = ServerSettings(
+            port=0, intercept_port=0, config=str(config), confdir=str(tmp_path / "certs"), discover=False,
+            api_key="",
+        )  # fmt: skip
+        with start_proxy_thread(settings) as proxy:
+            env = {
+                key: value
+                for key, value in claude_env(proxy, home).items()
+                if key not in ("ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN")
+            }
+            env.update(
+                ANTHROPIC_API_KEY="sk-ant-the-users-own-key",
+                HTTPS_PROXY=proxy.proxy_url,
+                NO_PROXY="127.0.0.1,localhost",
+                NODE_EXTRA_CA_CERTS=str(tmp_path / "certs" / "mitmproxy-ca-cert.pem"),
+            )
+            report = run_claude(
+                claude_binary, env, work, "-p", f"What does FILE:{note} say? Use the Read tool."
+            )
+            assert report["is_error"] is False and report["num_turns"] == 2
+            assert report["result"] == "The file says: the password is swordfish"
+            calls = [r for r in upstream.requests if r.path == "/v1/chat/completions"]
+            assert len(calls) >= 2
+            assert all(r.headers["authorization"] == "Bearer sk-scripted-0002" for r in upstream.requests)
+            assert "sk-ant-the-users-own-key" not in str([r.headers for r in upstream.requests])
