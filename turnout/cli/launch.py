@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,6 +27,7 @@ from turnout.core.config import load_user_config
 from turnout.core.errors import ConfigError
 from turnout.core.launchers import KNOWN_TOOLS, Launch, launch_for, shell_lines
 from turnout.core.routing import Resolver
+from turnout.core.trust import intercept_env, system_bundle, write_bundle
 
 __all__ = ["env", "run"]
 
@@ -40,6 +42,51 @@ ModelOpt = Annotated[
     typer.Option("--model", "-m", help="Model the tool asks for (default: its own, or a routable one)."),
 ]
 TOOL_HELP = f"The tool: {', '.join(KNOWN_TOOLS)}, or any command that reads OPENAI_BASE_URL."
+InterceptOpt = Annotated[
+    bool,
+    typer.Option(
+        "--intercept",
+        help="Through the interception listener (HTTPS_PROXY and turnout's CA) instead of a base URL: "
+        "for tools that cannot change theirs.",
+    ),
+]
+InterceptUrlOpt = Annotated[
+    str,
+    typer.Option(
+        "--intercept-url", envvar="TURNOUT_INTERCEPT_URL", help="Where turnout's HTTPS proxy listens."
+    ),
+]
+DEFAULT_INTERCEPT_URL = "http://127.0.0.1:3457"
+
+
+def _intercepting(proxy_url: str) -> bool:
+    """Whether a turnout with --intercept answers at ``proxy_url`` (a provider's model list
+    asked for through it, in plain HTTP: turnout answers that itself, nothing leaves)."""
+    import httpx
+
+    key = os.environ.get("TURNOUT_API_KEY", "")
+    try:
+        answer = httpx.get(
+            "http://api.openai.com/v1/models",
+            proxy=_with_key(proxy_url, key),
+            timeout=2.0,
+            trust_env=False,
+        )
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200 and "data" in answer.text
+
+
+def _with_key(proxy_url: str, key: str) -> str:
+    return intercept_env(proxy_url, Path("-"), Path("-"), key)["HTTPS_PROXY"]
+
+
+def _intercept_launch(tool: str, args: list[str], proxy_url: str, key: str) -> Launch:
+    from turnout.cli.ca import ensure_ca
+
+    ca = ensure_ca()
+    bundle = write_bundle(ca, ca.parent / "bundle.pem", system_bundle())
+    return Launch((tool, *args), intercept_env(proxy_url, ca, bundle, key))
 
 
 def _running(url: str) -> bool:
@@ -81,10 +128,16 @@ def _launch(tool: str, args: list[str], url: str, key: str, model: str | None, c
 
 
 @contextmanager
-def _proxy_for_the_run(url: str, config: str | None) -> Iterator[tuple[str, str]]:
-    """(url, key) of a turnout: the one at ``url``, else one started until the block ends."""
+def _proxy_for_the_run(
+    url: str, config: str | None, intercept_url: str | None = None
+) -> Iterator[tuple[str, str]]:
+    """(url, key) of a turnout: the one at ``url``, else one started until the block ends.
+    With ``intercept_url``, the url is its HTTPS proxy's (one started has --intercept)."""
     key = os.environ.get("TURNOUT_API_KEY", "")
-    if _running(url):
+    if intercept_url is not None and _intercepting(intercept_url):
+        yield intercept_url, key
+        return
+    if intercept_url is None and _running(url):
         yield url, key or "turnout"
         return
     from turnout.core.paths import data_dir
@@ -94,7 +147,13 @@ def _proxy_for_the_run(url: str, config: str | None) -> Iterator[tuple[str, str]
     log = data_dir() / "run.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     _log_to(log)
-    settings = ServerSettings(port=0, config=config, api_key=key, extra={"termlog_verbosity": "error"})
+    settings = ServerSettings(
+        port=0,
+        config=config,
+        api_key=key,
+        intercept_port=0 if intercept_url is not None else None,
+        extra={"termlog_verbosity": "error"},
+    )
     try:
         proxy = start_proxy_thread(settings)
     except ConfigError as e:
@@ -104,7 +163,7 @@ def _proxy_for_the_run(url: str, config: str | None) -> Iterator[tuple[str, str]
         highlight=False,
     )
     try:
-        yield proxy.url, key
+        yield (proxy.proxy_url if intercept_url is not None else proxy.url), key
     finally:
         proxy.stop()
 
@@ -125,6 +184,8 @@ def run(
     model: ModelOpt = None,
     url: UrlOpt = DEFAULT_URL,
     config: ConfigOpt = None,
+    intercept: InterceptOpt = False,
+    intercept_url: InterceptUrlOpt = DEFAULT_INTERCEPT_URL,
 ) -> None:
     """Run TOOL (and the arguments after it) pointed at turnout, starting turnout for the
     run if none is listening. Example: turnout run claude -p "fix the tests"."""
@@ -132,8 +193,11 @@ def run(
     if executable is None:
         hint = f"; install it: {INSTALL[tool]}" if tool in INSTALL else ""
         fail(f"{tool} is not on your PATH{hint}")
-    with _proxy_for_the_run(url, config) as (where, key):
-        launch = _launch(tool, list(ctx.args), where, key, model, config)
+    with _proxy_for_the_run(url, config, intercept_url if intercept else None) as (where, key):
+        if intercept:
+            launch = _intercept_launch(tool, list(ctx.args), where, key)
+        else:
+            launch = _launch(tool, list(ctx.args), where, key, model, config)
         for note in launch.notes:
             err.print(f"[dim]turnout: {escape(note)}[/]", highlight=False, soft_wrap=True)
         proc = subprocess.Popen([executable, *launch.argv[1:]], env=launch.environ(os.environ))
@@ -151,8 +215,20 @@ def env(
     model: ModelOpt = None,
     url: UrlOpt = DEFAULT_URL,
     config: ConfigOpt = None,
+    intercept: InterceptOpt = False,
+    intercept_url: InterceptUrlOpt = DEFAULT_INTERCEPT_URL,
 ) -> None:
     """Print the shell settings that point TOOL at turnout: eval "$(turnout env claude)"."""
+    if intercept:
+        launch = _intercept_launch(tool, [], intercept_url, os.environ.get("TURNOUT_API_KEY", ""))
+        if not _intercepting(intercept_url):
+            err.print(
+                f"[dim]# no turnout HTTPS proxy answers at {escape(intercept_url)} yet: start it with "
+                "`turnout proxy --intercept`[/]",
+                highlight=False,
+            )
+        out.print(shell_lines(launch, tool), highlight=False, markup=False, soft_wrap=True)
+        return
     key = os.environ.get("TURNOUT_API_KEY") or "turnout"
     launch = _launch(tool, [], url, key, model, config)
     for note in launch.notes:

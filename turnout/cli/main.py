@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from turnout.cli import backend, inspect, keys, launch, service, stats
+from turnout.cli import backend, ca, inspect, keys, launch, service, stats
 from turnout.cli._console import err, fail, out
 from turnout.cli._options import ConfigOpt
 from turnout.settings import setup_logging
@@ -174,6 +174,7 @@ app.command("doctor")(inspect.doctor)
 app.add_typer(backend.app, name="backend")
 app.add_typer(keys.app, name="keys")
 app.add_typer(service.app, name="service")
+app.add_typer(ca.app, name="ca")
 
 
 def main() -> None:
