@@ -78,6 +78,7 @@ def record(ts: float, model: str = "m", status: int = 200) -> Record:
                 "ttfb_ms": 5.0,
                 "error": None,
                 "cost": None,
+                "entry": "",
             },
         }
     )

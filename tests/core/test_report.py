@@ -50,8 +50,10 @@ def oracle(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "by_backend": defaultdict(list),
         "by_model": defaultdict(list),
         "by_key": defaultdict(list),
+        "by_entry": defaultdict(list),
     }
     for r in rows:
+        groups["by_entry"][r["entry"] or "local endpoint"].append(r)
         groups["by_backend"][r["backend"] or "(local)"].append(r)
         groups["by_model"][r["model_served"] or r["model_asked"] or "(none)"].append(r)
         if r["key_alias"]:
@@ -95,6 +97,7 @@ row_strategy = st.fixed_dictionaries(
         "error": st.none(),
         "aborted": st.integers(0, 1),
         "estimated": st.integers(0, 1),
+        "entry": st.sampled_from(["", "intercepted api.openai.com"]),
     }
 )
 

@@ -34,9 +34,12 @@ analytics: {{enabled: false}}
 """
 
 
-def start(tmp_path: Path, up: FakeUpstream, api_key: str = "") -> ProxyHandle:
+def start(tmp_path: Path, up: FakeUpstream, api_key: str = "", analytics: bool = False) -> ProxyHandle:
     config = tmp_path / "config.yaml"
-    config.write_text(CONFIG.format(up=up.url))
+    text = CONFIG.format(up=up.url)
+    if analytics:
+        text = text.replace("analytics: {enabled: false}", f"analytics: {{path: {tmp_path / 'a.sqlite3'}}}")
+    config.write_text(text)
     settings = ServerSettings(
         port=0, intercept_port=0, config=str(config), confdir=str(tmp_path / "certs"), discover=False,
         api_key=api_key,
@@ -197,5 +200,20 @@ def test_with_a_key_set_the_proxy_asks_for_it(tmp_path: Path, upstream: FakeUpst
         assert "local-key-42" not in str(upstream.last().headers)
         with httpx.Client(proxy=handle.proxy_url, timeout=10) as client:  # plain HTTP: the key per request
             assert client.get("http://api.openai.com/v1/models").status_code == 401
+    finally:
+        handle.stop()
+
+
+def test_analytics_and_the_log_say_which_entry_point(tmp_path: Path, upstream: FakeUpstream) -> None:
+    handle = start(tmp_path, upstream, analytics=True)
+    try:
+        body = {"model": "gpt-4o-mini", "messages": []}
+        with httpx.Client(proxy=handle.proxy_url, verify=trusting(ca_file(tmp_path)), timeout=10) as client:
+            assert client.post("https://api.openai.com/v1/chat/completions", json=body).status_code == 200
+        assert httpx.post(handle.url + "/v1/chat/completions", json=body, timeout=10).status_code == 200
+        report = httpx.get(handle.url + "/analytics", timeout=10).json()
+        for window in ("last_hour", "all_time"):
+            entries = {k: v["requests"] for k, v in report[window]["by_entry"].items()}
+            assert entries == {"intercepted api.openai.com": 1, "local endpoint": 1}
     finally:
         handle.stop()

@@ -228,6 +228,7 @@ class Analytics:
             error=error,
             aborted=int(status == ABORTED),
             estimated=int(estimated),
+            entry=exchange.entry,
         )
 
     def _usage(self, flow: http.HTTPFlow, exchange: Exchange) -> Usage | None:

@@ -97,6 +97,8 @@ def stats(
     out.print(stats_table(f"By backend, last {since}", report["by_backend"]))
     out.print(stats_table("By model", report["by_model"]))
     out.print(stats_table("By key", report["by_key"]))
+    if any(name != "local endpoint" for name in report.get("by_entry", {})):  # --intercept was used
+        out.print(stats_table("By entry point", report["by_entry"]))
     burn = report["burn"]
     out.print(
         f"Burn (last {burn['window_minutes']:.0f} min): {burn['tokens_per_minute']:,.0f} tokens/min, "

@@ -169,7 +169,7 @@ class Window:
         self._closed_sum: dict[Group, _Totals] = {}
         self._minute = 0
         self._current: dict[Group, _Totals] = {}
-        self._groups: dict[tuple[str, str, str], tuple[Group, ...]] = {}  # a row's groups, made once
+        self._groups: dict[tuple[str, str, str, str], tuple[Group, ...]] = {}  # a row's groups, made once
         self.recent = Recent()
 
     def add(self, row: Record) -> None:
@@ -197,14 +197,20 @@ class Window:
     def _add(self, into: dict[Group, _Totals], row: Record) -> None:
         latency, ttfb = _bin(row.latency_ms), (_bin(row.ttfb_ms) if row.ttfb_ms is not None else None)
         model = self.names.model_of(row)
-        groups = self._groups.get((row.backend, model, row.key_alias))
+        entry = row.entry[:120]  # "intercepted <host>": a host the config lets through, or a provider
+        groups = self._groups.get((row.backend, model, row.key_alias, entry))
         if groups is None:
             if len(self._groups) >= 4096:  # names are bounded; the products of them, barely
                 self._groups.clear()
-            groups = (_TOTALS, ("by_backend", row.backend or "(local)"), ("by_model", model))
+            groups = (
+                _TOTALS,
+                ("by_backend", row.backend or "(local)"),
+                ("by_model", model),
+                ("by_entry", entry or "local endpoint"),
+            )
             if row.key_alias:
                 groups += (("by_key", f"{row.backend}/{row.key_alias}"),)
-            self._groups[(row.backend, model, row.key_alias)] = groups
+            self._groups[(row.backend, model, row.key_alias, entry)] = groups
         for group in groups:
             totals = into.get(group)
             if totals is None:
@@ -230,7 +236,7 @@ class Window:
         _merge_into(merged, self._closed_sum, 1)
         _merge_into(merged, self._current, 1)
         out: dict[str, Any] = {"totals": merged.pop(_TOTALS, _Totals()).stats()}
-        for kind in ("by_backend", "by_model", "by_key"):
+        for kind in ("by_backend", "by_model", "by_key", "by_entry"):
             out[kind] = {name: merged[(k, name)].stats() for k, name in sorted(merged) if k == kind}
         return out
 

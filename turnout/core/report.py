@@ -31,6 +31,7 @@ _GROUPS = {
     "by_backend": ("COALESCE(NULLIF(backend, ''), '(local)')", "1"),
     "by_model": ("COALESCE(NULLIF(model_served, ''), NULLIF(model_asked, ''), '(none)')", "1"),
     "by_key": ("backend || '/' || key_alias", "COALESCE(key_alias, '') != ''"),
+    "by_entry": ("COALESCE(NULLIF(entry, ''), 'local endpoint')", "1"),
 }
 _SUMS = ", ".join(
     [

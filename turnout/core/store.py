@@ -57,6 +57,7 @@ class Record(NamedTuple):
     error: str | None
     aborted: int
     estimated: int = 0  # the tokens are turnout's estimate: the upstream reported none
+    entry: str = ""  # how it came: "" the local endpoint, "intercepted <host>" the HTTPS proxy
 
 
 COLUMNS = list(Record._fields)
