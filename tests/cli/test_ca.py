@@ -96,3 +96,22 @@ def test_run_intercept_starts_a_proxy_for_a_tool_on_its_default_base_url(tmp_pat
         assert "started one" in done.stderr
         assert up.last().headers["authorization"] == "Bearer sk-backend-1"
         assert "sk-the-tools-own" not in str(up.last().headers)
+
+
+def test_the_config_can_turn_the_https_proxy_on(tmp_path: Path) -> None:
+    import socket
+
+    from tests.cli.proxy_process import proxy_process
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"intercept: {{enabled: true, port: {port}}}\nautodetect: {{environment: false, local: false}}\n"
+    )
+    for workers in ("1", "2"):
+        with proxy_process("-c", str(config), "--workers", workers, env=cli_env(tmp_path)) as proxy:
+            assert f"HTTPS proxy (--intercept) on http://127.0.0.1:{port}" in proxy.banner
+    bad = run_cli("proxy", "-p", "0", "-c", str(config), "--intercept-port", "99999", env=cli_env(tmp_path))
+    assert bad.returncode == 1 and "--intercept-port 99999 is not a port number" in bad.stderr

@@ -11,7 +11,7 @@ from rich.markup import escape
 from turnout.cli import backend, ca, inspect, keys, launch, service, stats
 from turnout.cli._console import err, fail, out
 from turnout.cli._options import ConfigOpt
-from turnout.settings import setup_logging
+from turnout.settings import ServerSettings, setup_logging
 
 app = typer.Typer(
     help="turnout: one local URL for every LLM backend, in any dialect.",
@@ -65,7 +65,13 @@ def proxy(
             "URL: LLM provider hosts are decrypted and routed, every other host is only tunnelled.",
         ),
     ] = False,
-    intercept_port: Annotated[int, typer.Option(help="Port of the HTTPS proxy (with --intercept).")] = 3457,
+    intercept_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the HTTPS proxy (with --intercept; default: intercept.port, 3457).",
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[
         str | None,
         typer.Option(
@@ -93,7 +99,7 @@ def proxy(
     from mitmproxy.exceptions import OptionsError
 
     from turnout.core.errors import ConfigError, TurnoutError
-    from turnout.settings import ServerSettings, check_bind
+    from turnout.settings import check_bind
     from turnout.workers import parse_workers
 
     settings = ServerSettings(
@@ -105,8 +111,11 @@ def proxy(
         web_port=web_port,
         grace=grace,
         backlog=backlog,
-        intercept_port=intercept_port if intercept else None,
     )
+    try:
+        settings = _with_interception(settings, intercept, intercept_port)
+    except TurnoutError as e:
+        fail(e.message)
     try:
         check_bind(host, settings.local_key)
         count = 1 if web and workers is None else parse_workers(workers or "auto")
@@ -126,7 +135,7 @@ def proxy(
         where = f"http://{host}:{addrs[0][1] if addrs else port}"
         auth = master.addons.get("webauth")  # type: ignore[attr-defined]
         extra = f"; mitmweb UI on {auth.web_url}" if web and auth else ""
-        if intercept and len(addrs) > 1:
+        if settings.intercept_port is not None and len(addrs) > 1:
             extra += f"; HTTPS proxy (--intercept) on http://{host}:{addrs[1][1]}"
         backends = [(b.name, b.source) for b in runtime.config.backends.values()]
         _say_listening(where, extra, backends)
@@ -144,6 +153,19 @@ def proxy(
     except OSError as e:  # a listener that failed after all (a port taken in the meantime)
         fail(f"turnout could not start: {e.strerror or e}")
     err.print("turnout stopped.")
+
+
+def _with_interception(settings: ServerSettings, asked: bool, port: int | None) -> ServerSettings:
+    """The HTTPS proxy on when ``--intercept`` or the config's ``intercept.enabled`` says so,
+    on ``--intercept-port``, else the config's ``intercept.port``."""
+    import dataclasses
+
+    from turnout.core.config import load_user_config
+
+    wanted = load_user_config(settings.config, discover=False).intercept
+    if not (asked or wanted.enabled or port is not None):
+        return settings
+    return dataclasses.replace(settings, intercept_port=port if port is not None else wanted.port)
 
 
 def _say_listening(where: str, extra: str, backends: list[tuple[str, str]]) -> None:

@@ -249,12 +249,15 @@ class AnalyticsSettings:
 
 @dataclass(frozen=True)
 class InterceptSettings:
-    """The interception listener (``intercept:`` in the config; on with ``--intercept``).
+    """The interception listener (``intercept:`` in the config, or ``--intercept``).
 
-    ``hosts``: more hosts to decrypt and handle, beside the known providers' and the
-    backends' (every other host is tunnelled, never decrypted).
+    ``enabled``: listen on ``port`` as an HTTPS proxy; ``hosts``: more hosts to decrypt and
+    handle, beside the known providers' and the backends' (every other host is tunnelled,
+    never decrypted).
     """
 
+    enabled: bool = False
+    port: int = _ranged(3457, 1, 65535, "port", integer=True)
     hosts: tuple[str, ...] = ()
 
 
