@@ -11,7 +11,9 @@ import shutil
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -34,9 +36,11 @@ analytics: {{enabled: false}}
 """
 
 
-def start(tmp_path: Path, up: FakeUpstream, api_key: str = "", analytics: bool = False) -> ProxyHandle:
+def start(
+    tmp_path: Path, up: FakeUpstream, api_key: str = "", analytics: bool = False, extra: str = ""
+) -> ProxyHandle:
     config = tmp_path / "config.yaml"
-    text = CONFIG.format(up=up.url)
+    text = CONFIG.format(up=up.url) + extra
     if analytics:
         text = text.replace("analytics: {enabled: false}", f"analytics: {{path: {tmp_path / 'a.sqlite3'}}}")
     config.write_text(text)
@@ -45,12 +49,6 @@ def start(tmp_path: Path, up: FakeUpstream, api_key: str = "", analytics: bool =
         api_key=api_key,
     )  # fmt: skip
     return start_proxy_thread(settings)
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as up:
-        yield up
 
 
 @pytest.fixture
@@ -96,9 +94,10 @@ def test_the_openai_sdk_with_its_default_base_url_is_routed(
     )
 
 
-def test_other_hosts_are_tunnelled_and_never_decrypted(proxy: ProxyHandle, tmp_path: Path) -> None:
-    """A local HTTPS server with its own self-signed certificate: through the proxy the client
-    verifies that very certificate (turnout's would fail), and turnout handles nothing."""
+@contextmanager
+def https_server(tmp_path: Path) -> Iterator[tuple[int, Path, list[int]]]:
+    """A local HTTPS server with a self-signed certificate for localhost, keeping
+    connections alive: (port, its certificate, how many connections it took)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
@@ -116,8 +115,15 @@ def test_other_hosts_are_tunnelled_and_never_decrypted(proxy: ProxyHandle, tmp_p
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
+    connections = [0]
 
     class Hello(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: one connection for several requests
+
+        def setup(self) -> None:
+            connections[0] += 1
+            super().setup()
+
         def do_GET(self) -> None:
             body = b"the real server"
             self.send_response(200)
@@ -134,7 +140,16 @@ def test_other_hosts_are_tunnelled_and_never_decrypted(proxy: ProxyHandle, tmp_p
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        port = server.server_address[1]
+        yield server.server_address[1], cert_file, connections
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_other_hosts_are_tunnelled_and_never_decrypted(proxy: ProxyHandle, tmp_path: Path) -> None:
+    """Through the proxy the client verifies the server's own certificate (turnout's would
+    fail), and turnout handles nothing."""
+    with https_server(tmp_path) as (port, cert_file, _):
         with httpx.Client(proxy=proxy.proxy_url, verify=trusting(cert_file), timeout=10) as client:
             answer = client.get(f"https://localhost:{port}/anything")
         assert answer.status_code == 200 and answer.text == "the real server"
@@ -144,9 +159,23 @@ def test_other_hosts_are_tunnelled_and_never_decrypted(proxy: ProxyHandle, tmp_p
         ):
             client.get(f"https://localhost:{port}/anything")  # turnout's CA is not who answers
         assert proxy.runtime.requests == 0
+
+
+def test_a_quiet_tunnel_outlives_the_client_timeout(tmp_path: Path, upstream: FakeUpstream) -> None:
+    """limits.client_timeout is for turnout's own requests; a blind tunnel carries none (a
+    git fetch, a websocket), so it stays open while quiet for longer than that."""
+    handle = start(tmp_path, upstream, extra="limits: {client_timeout: 1}\n")
+    try:
+        with (
+            https_server(tmp_path) as (port, cert_file, connections),
+            httpx.Client(proxy=handle.proxy_url, verify=trusting(cert_file), timeout=10) as client,
+        ):
+            assert client.get(f"https://localhost:{port}/a").status_code == 200
+            time.sleep(2.5)  # two sweeps past the timeout
+            assert client.get(f"https://localhost:{port}/b").status_code == 200
+            assert connections[0] == 1  # the same tunnel, not a new one (cut: 2)
     finally:
-        server.shutdown()
-        server.server_close()
+        handle.stop()
 
 
 def test_plain_http_to_another_host_is_refused_in_json(proxy: ProxyHandle) -> None:

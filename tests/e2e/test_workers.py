@@ -98,12 +98,6 @@ def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
 
 
 @pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as up:
-        yield up
-
-
-@pytest.fixture
 def workers(tmp_path: Path, upstream: FakeUpstream) -> Iterator[ProxyProcess]:
     config = write_config(tmp_path, upstream)
     env = cli_env(tmp_path)

@@ -47,6 +47,7 @@ class _Client:
     idle_since: float  # monotonic; when the last response ended (or the connection opened)
     receiving: dict[str, float] = field(default_factory=dict)  # flow id → when it began to arrive
     in_flight: set[str] = field(default_factory=set)  # flow ids whose request arrived
+    tunnel: http.HTTPFlow | None = None  # the CONNECT of a blind tunnel (--intercept)
 
 
 class ClientTimeouts:
@@ -152,8 +153,20 @@ class ClientTimeouts:
                 del self.clients[client.conn.id]
                 _mitm.close_client(client.conn)
 
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        """A CONNECT to a host turnout does not decrypt becomes a blind tunnel: its traffic
+        is no request of turnout's, so none of these deadlines apply (mitmproxy's
+        ``tcp_timeout`` closes a tunnel idle for an hour)."""
+        client = self.clients.get(flow.client_conn.id)
+        if client is not None and flow.request.host.lower() not in self.runtime.intercepted:
+            client.tunnel = flow
+
     @staticmethod
     def _overdue(client: _Client, timeout: float, now: float, wall: float) -> str | None:
+        if client.tunnel is not None and (
+            client.tunnel.response is None or client.tunnel.response.status_code == 200
+        ):
+            return None  # open (a CONNECT refused, 407, leaves the connection to the rules)
         if client.receiving and now - min(client.receiving.values()) > timeout:
             return f"no whole request within {timeout:g} s (limits.client_timeout)"
         if not client.in_flight and not client.receiving and now - client.idle_since > timeout:

@@ -27,7 +27,6 @@ from turnout.addons.interception import Interception, intercepted
 from turnout.core.access import content_type_ok, host_name, is_loopback_host, passed_through
 from turnout.core.errors import Forbidden, LoopDetected, Unauthorized, UnsupportedMediaType
 from turnout.core.headers import header_value
-from turnout.core.interception import intercepted_hosts
 from turnout.core.runtime import Runtime
 
 CLIENT_CREDENTIAL_HEADERS = frozenset(
@@ -91,7 +90,6 @@ class Gate:
         self.runtime = runtime
         self.exchanges = exchanges
         self.interception = interception or Interception()
-        self._intercepted: tuple[int, frozenset[str]] = (-1, frozenset())
         self.api_key: bytes = b""
         self.listening: frozenset[str] = frozenset()
         self._read = False
@@ -116,13 +114,6 @@ class Gate:
             host = host_name(raw_host.decode("latin-1"))
             known = self._hosts[key] = is_loopback_host(host, (*self.listening, *extra))
         return known
-
-    def _intercepted_hosts(self) -> frozenset[str]:
-        generation, hosts = self._intercepted
-        if generation != self.runtime.generation:
-            hosts = intercepted_hosts(self.runtime.config)
-            self._intercepted = (self.runtime.generation, hosts)
-        return hosts
 
     def configure(self, updated: set[str]) -> None:
         # Read on the first configure whatever it updated: the option's default comes from
@@ -157,7 +148,7 @@ class Gate:
                     "This turnout requires its API key (TURNOUT_API_KEY) as Proxy-Authorization: put it "
                     "in the proxy URL, http://turnout:KEY@127.0.0.1:3457."
                 )
-            if request.host.lower() not in self._intercepted_hosts():
+            if request.host.lower() not in self.runtime.intercepted:
                 raise Forbidden(
                     f"turnout handles LLM provider hosts only, not {request.host[:100]!r}; other hosts "
                     "go through it as HTTPS tunnels (list a host under intercept.hosts to handle it)."

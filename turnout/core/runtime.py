@@ -16,6 +16,7 @@ from turnout.core.analytics import Counters, Names
 from turnout.core.errors import ConfigError
 from turnout.core.exchange import Exchange
 from turnout.core.governor import Governor
+from turnout.core.interception import intercepted_hosts
 from turnout.core.live import Window
 from turnout.core.models import Config
 from turnout.core.placement import Placement, Placer
@@ -63,6 +64,7 @@ class Runtime:
     stopping: bool = False  # asked to stop: draining the requests in flight
     _said: set[object] = field(default_factory=set)
     _loaded: _Loaded | None = None
+    _intercepted: tuple[int, frozenset[str]] | None = None
     _memory: ResponseMemory | None = None
 
     def __post_init__(self) -> None:
@@ -153,6 +155,14 @@ class Runtime:
                 self.pool.board = None
             self.board.close()
             self.board = None
+
+    @property
+    def intercepted(self) -> frozenset[str]:
+        """The hosts the interception listener decrypts (``core/interception.py``), for the
+        config in effect."""
+        if self._intercepted is None or self._intercepted[0] != self.generation:
+            self._intercepted = (self.generation, intercepted_hosts(self.config))
+        return self._intercepted[1]
 
     @property
     def ready(self) -> bool:
