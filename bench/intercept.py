@@ -23,6 +23,8 @@ from pathlib import Path
 
 from run import ROOT, chat_request, cpu_seconds, read_response, rounds_parser, spawn
 
+from turnout.settings import free_port
+
 
 async def one_client(
     port: int, proxy_port: int | None, request: bytes, deadline: float, context: ssl.SSLContext | None
@@ -70,7 +72,7 @@ def main() -> None:
             "autodetect: {environment: false, local: false}\n"
         )
         env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_DATA_HOME": str(tmp / "data")}
-        proxy_port = _free()
+        proxy_port = free_port("127.0.0.1")
         turnout = subprocess.Popen(
             [sys.executable, "-m", "turnout", "proxy", "-p", "0", "-c", str(config), "--no-discover",
              "--workers", "1", "--intercept", "--intercept-port", str(proxy_port)],
@@ -110,14 +112,6 @@ def main() -> None:
             turnout.wait(30)
             upstream.terminate()
             upstream.wait(10)
-
-
-def _free() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -40,6 +41,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from turnout.settings import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT / "bench" / ".peers"
@@ -84,12 +88,6 @@ def _uv_from_pip() -> str:
     import uv  # the README's `python3 -m pip install uv`
 
     return uv.find_uv_bin()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_listening(port: int, process: subprocess.Popen[bytes], within: float = 90.0) -> None:
@@ -164,16 +162,8 @@ class Target:
                 self.process.wait(timeout=40)
             except subprocess.TimeoutExpired:
                 for pid in self.tree():
-                    with _quiet():
+                    with contextlib.suppress(OSError):
                         os.kill(pid, signal.SIGKILL)
-
-
-class _quiet:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 def anthropic_body(model: str, stream: bool) -> dict[str, object]:
@@ -222,7 +212,7 @@ def start_turnout(up: str, tmp: Path, workers: str) -> Target:
         "autodetect: {environment: false, local: false}\n"
         f"analytics: {{path: '{tmp / ('analytics-' + workers + '.sqlite3')}'}}\n"
     )
-    port = free_port()
+    port = free_port("127.0.0.1")
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_DATA_HOME": str(tmp / f"data-{workers}")}
     env.pop("TURNOUT_API_KEY", None)
     process = subprocess.Popen(
@@ -258,7 +248,7 @@ def start_turnout(up: str, tmp: Path, workers: str) -> Target:
 def start_ccr(up: str, tmp: Path) -> Target:
     home = tmp / "ccr-home"
     (home / ".claude-code-router").mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = free_port("127.0.0.1")
     config = {
         "PORT": port,
         "LOG": False,
@@ -300,7 +290,7 @@ def start_ccr(up: str, tmp: Path) -> Target:
 
 
 def start_portkey(up: str, tmp: Path) -> Target:
-    port = free_port()
+    port = free_port("127.0.0.1")
     server = PEERS / "portkey" / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
     process = subprocess.Popen(
         ["node", str(server), f"--port={port}", "--headless"],
@@ -353,7 +343,7 @@ def start_litellm(up: str, tmp: Path) -> Target:
             }
         )  # JSON is YAML
     )
-    port = free_port()
+    port = free_port("127.0.0.1")
     env = {
         **os.environ,
         "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",

@@ -26,8 +26,8 @@ __all__ = [
     "setup_logging",
 ]
 
-PLACEHOLDER_UPSTREAM = "http://127.0.0.1:9"  # never used: every flow is routed or answered
-PLACEHOLDER = ("127.0.0.1", 9)
+PLACEHOLDER = ("127.0.0.1", 9)  # the reverse listener's upstream: never used, every flow is routed
+PLACEHOLDER_UPSTREAM = f"http://{PLACEHOLDER[0]}:{PLACEHOLDER[1]}"  # or answered
 WEB_COLUMNS = ("tls", "icon", "path", "method", "status", "size", "time")  # mitmweb's default
 
 

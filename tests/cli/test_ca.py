@@ -27,13 +27,13 @@ def test_the_ca_is_made_once_private_and_shown_without_its_key(tmp_path: Path) -
 
 
 def test_install_uses_the_nss_database_or_says_what_to_do(tmp_path: Path) -> None:
-    env = cli_env(tmp_path, HOME=str(tmp_path / "home"), PATH="/usr/bin:/bin")
-    (tmp_path / "home").mkdir()
-    if not Path("/usr/bin/certutil").exists():
-        missing = run_cli("ca", "install", env=env)
-        assert missing.returncode == 1 and 'eval "$(turnout env --intercept)"' in missing.stderr
-    stand_in = tmp_path / "bin"
+    stand_in, nothing = tmp_path / "bin", tmp_path / "empty"
     stand_in.mkdir()
+    nothing.mkdir()
+    (tmp_path / "home").mkdir()
+    env = cli_env(tmp_path, HOME=str(tmp_path / "home"), PATH=str(nothing))  # no certutil anywhere
+    missing = run_cli("ca", "install", env=env)
+    assert missing.returncode == 1 and 'eval "$(turnout env --intercept)"' in missing.stderr
     calls = tmp_path / "calls.txt"
     (stand_in / "certutil").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
     (stand_in / "certutil").chmod(0o755)
@@ -99,13 +99,10 @@ def test_run_intercept_starts_a_proxy_for_a_tool_on_its_default_base_url(tmp_pat
 
 
 def test_the_config_can_turn_the_https_proxy_on(tmp_path: Path) -> None:
-    import socket
-
     from tests.cli.proxy_process import proxy_process
+    from turnout.settings import free_port
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port("127.0.0.1")
     config = tmp_path / "config.yaml"
     config.write_text(
         f"intercept: {{enabled: true, port: {port}}}\nautodetect: {{environment: false, local: false}}\n"

@@ -332,3 +332,28 @@ def test_a_restarted_proxy_counts_the_last_hour_once_on_every_worker(
         eventually(
             lambda: get(second.url, "/analytics").json()["all_time"]["totals"]["requests"] == 40, within=15
         )
+
+
+def test_a_conversation_continues_whichever_worker_takes_each_turn(
+    workers: ProxyProcess, upstream: FakeUpstream
+) -> None:
+    """Responses' previous_response_id on a Chat backend: turnout keeps each answer, and
+    with workers writes it at once, so the next turn (another connection, maybe another
+    worker) finds it."""
+    import json
+
+    import openai
+
+    fresh = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))  # a connection per turn
+    client = openai.OpenAI(base_url=workers.url + "/v1", api_key="x", max_retries=0, http_client=fresh)
+    said: list[str] = []
+    previous = None
+    while len(said) < 6 or len(hops(upstream)) < 2:  # until both workers took turns (at most 20)
+        assert len(said) < 20, "every turn went to one worker"
+        said.append(f"turn {len(said)} says {len(said) * 7}")
+        answer = client.responses.create(model="pool-model", input=said[-1], previous_response_id=previous)
+        assert answer.status == "completed"
+        previous = answer.id
+        sent = json.dumps(upstream.last().json())
+        assert all(earlier in sent for earlier in said)
+    fresh.close()

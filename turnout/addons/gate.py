@@ -10,6 +10,9 @@
   refused.
 - Whatever credentials the client sent (often placeholders, sometimes its cookies) are
   removed here, so they can never reach a backend.
+- Through the interception listener (``--intercept``): the proxy's key is checked on the
+  CONNECT (``interception.py``), the request's host must be one turnout decrypts, and the
+  loopback ``Host`` rule does not apply (the host is the provider's).
 """
 
 from __future__ import annotations

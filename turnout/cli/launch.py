@@ -14,7 +14,6 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,7 +26,7 @@ from turnout.core.config import load_user_config
 from turnout.core.errors import ConfigError
 from turnout.core.launchers import KNOWN_TOOLS, Launch, launch_for, shell_lines
 from turnout.core.routing import Resolver
-from turnout.core.trust import intercept_env, system_bundle, write_bundle
+from turnout.core.trust import intercept_env, system_bundle, with_proxy_key, write_bundle
 
 __all__ = ["env", "run"]
 
@@ -68,17 +67,13 @@ def _intercepting(proxy_url: str) -> bool:
     try:
         answer = httpx.get(
             "http://api.openai.com/v1/models",
-            proxy=_with_key(proxy_url, key),
+            proxy=with_proxy_key(proxy_url, key),
             timeout=2.0,
             trust_env=False,
         )
     except httpx.HTTPError:
         return False
     return answer.status_code == 200 and "data" in answer.text
-
-
-def _with_key(proxy_url: str, key: str) -> str:
-    return intercept_env(proxy_url, Path("-"), Path("-"), key)["HTTPS_PROXY"]
 
 
 def _intercept_launch(tool: str, args: list[str], proxy_url: str, key: str) -> Launch:

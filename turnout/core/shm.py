@@ -120,6 +120,9 @@ class ShmBoard:
         self._counts.add(state, errors)
 
     def revived(self, states: Iterable[KeyState]) -> None:
+        states = list(states)
+        if not states:  # the usual reload: nothing failed, no news for anyone
+            return
         with self._locked():
             for state in states:
                 offset = self._offset(state.id, KEY)

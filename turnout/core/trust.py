@@ -13,7 +13,7 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["intercept_env", "system_bundle", "write_bundle"]
+__all__ = ["intercept_env", "system_bundle", "with_proxy_key", "write_bundle"]
 
 NO_PROXY = "127.0.0.1,localhost,::1"
 
@@ -38,12 +38,17 @@ def write_bundle(ca: Path, out: Path, system: Path | None) -> Path:
     return out
 
 
+def with_proxy_key(proxy_url: str, key: str) -> str:
+    """``proxy_url`` carrying ``key`` (TURNOUT_API_KEY) as its password, when there is one."""
+    if not key:
+        return proxy_url
+    parts = urlsplit(proxy_url)
+    return urlunsplit(parts._replace(netloc=f"turnout:{key}@{parts.netloc}"))
+
+
 def intercept_env(proxy_url: str, ca: Path, bundle: Path, key: str = "") -> dict[str, str]:
-    """The variables for a tool to use turnout's interception listener at ``proxy_url``;
-    with ``key`` (TURNOUT_API_KEY), the proxy URL carries it as its password."""
-    if key:
-        parts = urlsplit(proxy_url)
-        proxy_url = urlunsplit(parts._replace(netloc=f"turnout:{key}@{parts.netloc}"))
+    """The variables for a tool to use turnout's interception listener at ``proxy_url``."""
+    proxy_url = with_proxy_key(proxy_url, key)
     return {
         "HTTPS_PROXY": proxy_url,
         "https_proxy": proxy_url,
