@@ -182,3 +182,32 @@ def test_redis_back_after_an_outage_shares_again_and_says_so(caplog: pytest.LogC
         two.close()
     finally:
         shutil.rmtree(where, ignore_errors=True)
+
+
+def test_news_said_before_an_instance_listens_still_reaches_it(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis does not replay a channel: a cooldown announced while an instance was not yet
+    subscribed (starting, or reconnecting) reaches it by reading the keys again."""
+    import threading
+
+    one = RedisBoard(redis_url, instance="one", prefix="late-listener")
+    subscribed = threading.Event()
+    listen = RedisBoard._listen
+
+    def slow_to_listen(board: RedisBoard) -> None:
+        subscribed.wait(5)
+        listen(board)
+
+    monkeypatch.setattr(RedisBoard, "_listen", slow_to_listen)
+    two = RedisBoard(redis_url, instance="two", prefix="late-listener")
+    monkeypatch.undo()
+    try:
+        first, second = Pool(config("a", "b2"), one), Pool(config("a", "b2"), two)
+        second.pick("b", NOW)  # primed: nothing known yet
+        first.observe(first.state("b", "a"), 429, {"retry-after": "30"}, NOW)  # nobody listening on two
+        subscribed.set()
+        eventually(lambda: second.pick("b", NOW).alias == "b2" and second.state("b", "a").status == "cooling")
+    finally:
+        one.close()
+        two.close()

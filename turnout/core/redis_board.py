@@ -14,6 +14,7 @@ then again when Redis is back.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -83,6 +84,7 @@ class RedisBoard:
         self._primed: set[bytes] = set()
         self._down = False
         self._stop = threading.Event()
+        self._reprime = threading.Event()  # set by the listener each time it subscribes
         self._listener = threading.Thread(target=self._listen, name="turnout-redis", daemon=True)
         self._listener.start()
 
@@ -108,6 +110,9 @@ class RedisBoard:
             self._call(self._revive, state.id)
 
     def sync(self, states: Mapping[bytes, KeyState], now: float) -> None:
+        if self._reprime.is_set():  # (re)subscribed: what was said meanwhile is in the hashes
+            self._reprime.clear()
+            self._primed.clear()
         if len(self._primed) != len(states) and not self._down:
             fresh = [kid for kid in states if kid not in self._primed]
             self._primed.update(fresh)
@@ -200,24 +205,32 @@ class RedisBoard:
                 self._inbox.put((kid, _news(raw)))
 
     def _listen(self) -> None:
-        """The listener thread: announced keys, read and queued for ``sync``."""
+        """The listener thread: announced keys, read and queued for ``sync``. News
+        published while it was not subscribed (starting, or Redis away) is not replayed by
+        Redis, so each time it is subscribed again every key is read again."""
         while not self._stop.is_set():
+            pubsub = self._redis.pubsub()  # type: ignore[no-untyped-call]
             try:
-                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
                 pubsub.subscribe(self._channel)
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.2)
                     if message is None:
                         continue
-                    kid = bytes.fromhex(message["data"].decode())
+                    if message["type"] == "subscribe":
+                        self._reprime.set()
+                        continue
+                    try:
+                        kid = bytes.fromhex(message["data"].decode())
+                    except (ValueError, AttributeError):
+                        continue  # not a key id: someone else's on our channel
                     raw = self._redis.hgetall(self._name(kid))
                     if raw:
                         self._inbox.put((kid, _news(raw)))
-                pubsub.close()
             except self._errors:
                 self._stop.wait(1.0)  # Redis is down: the loop says so; try again in a second
-            except ValueError:
-                continue  # a message that is not a key id: someone else's on our channel
+            finally:
+                with contextlib.suppress(Exception):
+                    pubsub.close()
 
 
 def _news(raw: Mapping[Any, Any]) -> KeyNews:
