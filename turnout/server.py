@@ -227,6 +227,18 @@ class ProxyHandle:
             )
         return self
 
+    def set_options(self, **values: Any) -> None:
+        """Set mitmproxy options on the running proxy, in its own thread (e.g.
+        ``ssl_verify_upstream_trusted_ca``); waits until they are in effect."""
+        m = self._master
+        if m is None:
+            raise RuntimeError("the proxy is not running")
+
+        async def update() -> None:
+            m.options.update(**values)
+
+        asyncio.run_coroutine_threadsafe(update(), m.event_loop).result(timeout=10)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Shut down and wait; the analytics store is drained first. Safe to call twice."""
         if self._master is not None and self._thread.is_alive():

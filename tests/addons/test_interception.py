@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 
+import orjson
 import pytest
 from mitmproxy import http
 from mitmproxy.proxy.mode_specs import ProxyMode
@@ -13,11 +15,15 @@ from mitmproxy.test import taddons, tflow
 
 from tests.addons.helpers import error_json, runtime
 from turnout.addons._flows import Exchanges
+from turnout.addons._mitm import WireHeaders
 from turnout.addons.chain import Chain
 from turnout.addons.gate import Gate
 from turnout.addons.intake import Intake
 from turnout.addons.interception import Interception, proxy_key
+from turnout.addons.router import Router
 from turnout.core.interception import allow_patterns, intercepted_hosts, provider_hosts
+from turnout.core.models import InterceptSettings
+from turnout.core.runtime import Runtime
 
 PROXY = ProxyMode.parse("regular@127.0.0.1:3457")
 
@@ -128,3 +134,67 @@ def test_hosts_decrypted_and_the_patterns_for_mitmproxy() -> None:
     assert any(re.search(p, "127.0.0.1:9") for p in patterns) and not any(
         re.search(p, "127.0.0.1:99") for p in patterns
     )
+
+
+def passing_chain(passthrough: bool) -> tuple[Chain, Exchanges, WireHeaders, Runtime]:
+    rt, exchanges, wire = runtime(), Exchanges(), WireHeaders()
+    rt.install(dataclasses.replace(rt.config, intercept=InterceptSettings(passthrough_unrouted=passthrough)))
+    door = Interception()
+    members = [Intake(exchanges), door, Gate(rt, exchanges, door), Router(rt, exchanges, wire)]
+    return Chain(members, exchanges), exchanges, wire, rt
+
+
+@pytest.mark.parametrize("passthrough", [False, True])
+def test_an_unrouted_request_keeps_the_clients_key_only_to_pass_it_through(passthrough: bool) -> None:
+    """With mitmweb (a wire), the key the client sent is on the wire only: the flow shows it
+    masked. Without passthrough_unrouted it is dropped, and the answer is turnout's 404."""
+    chain, exchanges, wire, _ = passing_chain(passthrough)
+    with taddons.context(chain) as tctx:
+        tctx.configure(chain, turnout_api_key="", mode=["reverse:http://127.0.0.1:9@127.0.0.1:3456"])
+        body = orjson.dumps({"model": "nobody-routes-this", "messages": []})
+        f = intercepted_request("api.openai.com", authorization="Bearer sk-client-own-9999")
+        f.request.content = body
+        chain.requestheaders(f)  # type: ignore[attr-defined]
+        chain.request(f)  # type: ignore[attr-defined]
+        exchange = exchanges.get(f)
+        assert exchange is not None and exchange.own == ()  # kept no longer than the decision
+        if not passthrough:
+            assert f.response is not None and f.response.status_code == 404
+            assert "authorization" not in f.request.headers and wire.held(f) == ()
+            return
+        assert f.response is None and exchange.passed
+        assert f.request.host == "api.openai.com" and f.request.content == body  # untouched
+        assert f.request.headers["authorization"] == "Bearer sk-…9999"  # what mitmweb shows
+        assert wire.held(f) == ((b"authorization", b"Bearer sk-client-own-9999"),)
+        assert "sk-client-own-9999" not in str(exchange.summary()) + f.comment
+        assert (
+            f.comment
+            == "intercepted api.openai.com → passed through unrouted, with the client's own credentials"
+        )
+        routed = intercepted_request("api.openai.com", authorization="Bearer sk-client-own-9999")
+        routed.request.content = orjson.dumps({"model": "gpt-4o", "messages": []})
+        chain.requestheaders(routed)  # type: ignore[attr-defined]
+        chain.request(routed)  # type: ignore[attr-defined]
+        assert routed.response is None and "sk-client-own" not in str(wire.held(routed))
+        assert exchanges.get(routed).own == () and not exchanges.get(routed).passed  # type: ignore[union-attr]
+
+
+def test_a_refused_request_keeps_no_credentials() -> None:
+    chain, exchanges, _, _ = passing_chain(True)
+    with taddons.context(chain) as tctx:
+        tctx.configure(chain, turnout_api_key="", mode=["reverse:http://127.0.0.1:9@127.0.0.1:3456"])
+        f = intercepted_request(
+            "api.openai.com", authorization="Bearer sk-client-own-9999", origin="https://evil.example"
+        )
+        chain.requestheaders(f)  # type: ignore[attr-defined]
+        assert f.response is not None and f.response.status_code == 403
+        assert exchanges.get(f).own == ()  # type: ignore[union-attr]
+        plain = tflow.tflow()  # not through the listener: never kept, never passed
+        plain.client_conn.proxy_mode = ProxyMode.parse("reverse:http://127.0.0.1:9@127.0.0.1:3456")
+        plain.request = http.Request.make(
+            "POST", "http://127.0.0.1:3456/v1/chat/completions",
+            orjson.dumps({"model": "nobody-routes-this"}), {"authorization": "Bearer sk-client-own-9999"},
+        )  # fmt: skip
+        chain.requestheaders(plain)  # type: ignore[attr-defined]
+        chain.request(plain)  # type: ignore[attr-defined]
+        assert plain.response is not None and plain.response.status_code == 404

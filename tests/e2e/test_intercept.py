@@ -95,9 +95,12 @@ def test_the_openai_sdk_with_its_default_base_url_is_routed(
 
 
 @contextmanager
-def https_server(tmp_path: Path) -> Iterator[tuple[int, Path, list[int]]]:
+def https_server(
+    tmp_path: Path, seen: list[dict[str, str]] | None = None
+) -> Iterator[tuple[int, Path, list[int]]]:
     """A local HTTPS server with a self-signed certificate for localhost, keeping
-    connections alive: (port, its certificate, how many connections it took)."""
+    connections alive: (port, its certificate, how many connections it took); each
+    request's path and headers go into ``seen``."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
@@ -125,6 +128,8 @@ def https_server(tmp_path: Path) -> Iterator[tuple[int, Path, list[int]]]:
             super().setup()
 
         def do_GET(self) -> None:
+            if seen is not None:
+                seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
             body = b"the real server"
             self.send_response(200)
             self.send_header("content-length", str(len(body)))
@@ -244,5 +249,101 @@ def test_analytics_and_the_log_say_which_entry_point(tmp_path: Path, upstream: F
         for window in ("last_hour", "all_time"):
             entries = {k: v["requests"] for k, v in report[window]["by_entry"].items()}
             assert entries == {"intercepted api.openai.com": 1, "local endpoint": 1}
+    finally:
+        handle.stop()
+
+
+PASSTHROUGH = "intercept: {hosts: [localhost], passthrough_unrouted: true}\n"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_unrouted_requests_pass_through_with_the_clients_own_key(
+    tmp_path: Path, upstream: FakeUpstream, stream: bool
+) -> None:
+    """intercept.passthrough_unrouted: a model no route serves goes on to the host the client
+    meant, with its own key; a routed one still goes to turnout's backend, with turnout's key."""
+    handle = start(tmp_path, upstream, extra=PASSTHROUGH, analytics=True)
+    try:
+        with FakeUpstream() as real, httpx.Client(proxy=handle.proxy_url, timeout=10) as client:
+            own = {"authorization": "Bearer sk-client-own-1234", "cookie": "session=abc"}
+            body = {"model": "nobody-routes-this", "messages": [], "stream": stream}
+            answer = client.post(f"{real.url}/v1/chat/completions".replace("127.0.0.1", "localhost"),
+                                 json=body, headers=own)  # fmt: skip
+            assert answer.status_code == 200
+            if stream:
+                assert answer.headers["content-type"].startswith("text/event-stream")
+                assert answer.text.count("data: ") > 5 and '"w0 "' in answer.text
+            else:
+                assert answer.json()["choices"][0]["message"]["content"] == "hello from nobody-routes-this"
+            sent = real.last()
+            assert sent.headers["authorization"] == "Bearer sk-client-own-1234"
+            assert sent.headers["cookie"] == "session=abc"
+            assert "proxy-authorization" not in sent.headers and "x-turnout-backend" not in answer.headers
+            routed = client.post(
+                f"{real.url}/v1/chat/completions".replace("127.0.0.1", "localhost"),
+                json={"model": "gpt-4o-mini", "messages": []},
+                headers=own,
+            )
+            assert routed.status_code == 200 and routed.headers["x-turnout-backend"] == "up"
+            assert len([r for r in real.requests if r.method == "POST"]) == 1  # the routed one: not here
+            assert upstream.last().headers["authorization"] == "Bearer sk-backend-7777"
+            assert "sk-client-own" not in str(upstream.last().headers)
+        report = httpx.get(handle.url + "/analytics", timeout=10).json()["last_hour"]
+        assert report["by_backend"]["(passed through)"]["requests"] == 1
+    finally:
+        handle.stop()
+
+
+def test_a_passed_through_request_whose_host_is_down_gets_json(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    handle = start(tmp_path, upstream, extra=PASSTHROUGH)
+    try:
+        with httpx.Client(proxy=handle.proxy_url, timeout=10) as client:
+            answer = client.post(
+                "http://localhost:9/v1/messages",
+                json={"model": "nobody-routes-this", "max_tokens": 5, "messages": []},
+                headers={"x-api-key": "sk-ant-client-own", "anthropic-version": "2023-06-01"},
+            )
+        assert answer.status_code == 502
+        error = answer.json()
+        assert error["type"] == "error" and "passthrough_unrouted" in error["error"]["message"]
+        assert "sk-ant-client-own" not in answer.text
+    finally:
+        handle.stop()
+
+
+def test_without_passthrough_the_clients_key_never_leaves(tmp_path: Path, upstream: FakeUpstream) -> None:
+    handle = start(tmp_path, upstream, extra="intercept: {hosts: [localhost]}\n")
+    try:
+        with FakeUpstream() as real, httpx.Client(proxy=handle.proxy_url, timeout=10) as client:
+            url = f"{real.url}/v1/chat/completions".replace("127.0.0.1", "localhost")
+            answer = client.post(url, json={"model": "nobody-routes-this", "messages": []},
+                                 headers={"authorization": "Bearer sk-client-own-1234"})  # fmt: skip
+            assert answer.status_code == 404 and "nobody-routes-this" in answer.json()["error"]["message"]
+            assert client.get(url.replace("/chat/completions", "/files")).status_code == 404
+            assert not real.requests
+    finally:
+        handle.stop()
+
+
+def test_passthrough_over_tls_reaches_the_real_server_with_the_key_in_a_header(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    """Decrypted, found unroutable (a path turnout has no endpoint for), encrypted again to
+    the host itself, verified against its certificate; a Gemini ``?key=`` is moved into the
+    ``x-goog-api-key`` header, so it is never in a URL turnout shows or logs."""
+    handle = start(tmp_path, upstream, extra=PASSTHROUGH)
+    try:
+        seen: list[dict[str, str]] = []
+        with https_server(tmp_path, seen) as (port, cert_file, _):
+            handle.set_options(ssl_verify_upstream_trusted_ca=str(cert_file))
+            with httpx.Client(
+                proxy=handle.proxy_url, verify=trusting(ca_file(tmp_path)), timeout=10
+            ) as client:
+                answer = client.get(f"https://localhost:{port}/v1beta/files?key=AIza-client-own&pageSize=2")
+            assert answer.status_code == 200 and answer.text == "the real server"
+            assert seen[-1]["x-goog-api-key"] == "AIza-client-own"
+            assert seen[-1]["path"] == "/v1beta/files?pageSize=2"
     finally:
         handle.stop()

@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 ABORTED = 499  # the client gave up (nginx's status for it)
 
 
+PASSED = "(passed through)"  # the backend column of an unrouted request sent to its own host
+
+
 class Analytics:
     LINGER = 0.05  # seconds a finished request waits for its row to be written with others
     SEED = 100_000  # rows of the last hour a restarted proxy's live window starts from, at most
@@ -204,6 +207,8 @@ class Analytics:
         usage = self._usage(flow, exchange) or Usage()
         model = placement.model if placement else decision.model if decision else exchange.asked
         backend = placement.backend.name if placement else decision.backend.name if decision else ""
+        if exchange.passed:
+            backend = PASSED  # no backend of turnout's: the host the client meant, its own key
         status, error = self._status(flow, exchange, aborted)
         prices = self.runtime.prices
         return Record(

@@ -9,7 +9,10 @@
 - Loops: a request that already passed through this turnout (its ``Via`` names it) is
   refused.
 - Whatever credentials the client sent (often placeholders, sometimes its cookies) are
-  removed here, so they can never reach a backend.
+  removed here, so they can never reach a backend. One exception, asked for in the config:
+  with ``intercept.passthrough_unrouted``, an intercepted request's own credentials are
+  kept aside (in memory, on its exchange), for the router to send them on to the host the
+  client meant if no route serves the request.
 - Through the interception listener (``--intercept``): the proxy's key is checked on the
   CONNECT (``interception.py``), the request's host must be one turnout decrypts, and the
   loopback ``Host`` rule does not apply (the host is the provider's).
@@ -44,6 +47,7 @@ CLIENT_CREDENTIAL_HEADERS = frozenset(
         b"proxy-authorization",
     }
 )
+CLIENT_OWN_HEADERS = CLIENT_CREDENTIAL_HEADERS - {b"proxy-authorization"}  # turnout's door, not the host's
 OPEN_PATHS = ("/health",)
 
 
@@ -127,6 +131,15 @@ class Gate:
         if updated & {"mode", "listen_host"} or not self.listening:
             self.listening = listen_hosts(ctx.options.mode, ctx.options.listen_host) - {""}
 
+    @staticmethod
+    def _own(flow: http.HTTPFlow, query_key: str | None) -> tuple[tuple[bytes, bytes], ...]:
+        """The client's credentials, for its own host should no route serve the request; a
+        ``?key=`` becomes the ``x-goog-api-key`` header Gemini also takes (never in a URL)."""
+        own = [(k.lower(), v) for k, v in flow.request.headers.fields if k.lower() in CLIENT_OWN_HEADERS]
+        if query_key and not any(k == b"x-goog-api-key" for k, _ in own):
+            own.append((b"x-goog-api-key", query_key.encode("latin-1", "replace")))
+        return tuple(own)
+
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or flow.is_replay == "request":
             return  # a replay is the mitmweb user's own action, not a client's request
@@ -135,6 +148,8 @@ class Gate:
         sent = (presented_key(request.headers, query_key) or "").encode() if self.api_key else b""
         via_proxy = intercepted(flow)
         proxy_ok = via_proxy and self.interception.authorized(flow)
+        passes = proxy_ok and self.runtime.config.intercept.passthrough_unrouted
+        own = self._own(flow, query_key) if passes else ()
         drop_headers(request.headers, CLIENT_CREDENTIAL_HEADERS)  # first: a refused flow keeps none either
         fields = request.headers.fields
         access = self.runtime.config.access
@@ -183,3 +198,5 @@ class Gate:
                     "This request has already passed through this turnout: a backend's base_url points "
                     "back at it (directly or through another proxy). Fix that base_url."
                 )
+        if own and exchange is not None:
+            exchange.own = own  # let through: the router sends them on only if no route serves it

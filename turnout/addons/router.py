@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, NoReturn
+from typing import Any
 
 import orjson
 from mitmproxy import http
 
 from turnout.addons._flows import SENT, Exchanges, answer, client_gone
 from turnout.addons._mitm import WireHeaders
+from turnout.addons.interception import intercepted
 from turnout.core.body import decode_body, parse_json_object, requested_model
 from turnout.core.counting import counted_here
 from turnout.core.credentials import masked_fields
@@ -83,9 +84,21 @@ class Router:
         exchange = self.exchanges.get(flow)
         if exchange is None:
             return None  # a local endpoint's read, answered in place
-        if exchange.endpoint.name == "unknown":
-            raise NotFound(f"turnout has no endpoint {flow.request.method} {exchange.endpoint.path}.")
-        if flow.request.method != "POST":
+        try:
+            waiting = self._request(flow, exchange)
+        except BaseException:
+            exchange.own = ()
+            raise
+        if waiting is None:
+            exchange.own = ()  # the client's own credentials live no longer than the decision
+        return waiting
+
+    def _request(self, flow: http.HTTPFlow, exchange: Exchange) -> Any:
+        if exchange.endpoint.name == "unknown" or flow.request.method != "POST":
+            if self._pass_through(flow, exchange):
+                return None
+            if exchange.endpoint.name == "unknown":
+                raise NotFound(f"turnout has no endpoint {flow.request.method} {exchange.endpoint.path}.")
             raise BadRequest(f"{exchange.endpoint.path} takes POST (got {flow.request.method}).")
         wire = flow.request.raw_content or b""
         encoding = header_value(flow.request.headers.fields, b"content-encoding")
@@ -100,9 +113,12 @@ class Router:
         self, flow: http.HTTPFlow, exchange: Exchange, wire: bytes, encoding: str, limit: int
     ) -> None:
         """A large compressed body is inflated in a thread: the proxy serves on meanwhile."""
-        raw = await asyncio.to_thread(decode_body, wire, encoding, limit)
-        if (waiting := self._route(flow, exchange, wire, raw)) is not None:
-            await waiting
+        try:
+            raw = await asyncio.to_thread(decode_body, wire, encoding, limit)
+            if (waiting := self._route(flow, exchange, wire, raw)) is not None:
+                await waiting
+        finally:
+            exchange.own = ()
 
     def _route(self, flow: http.HTTPFlow, exchange: Exchange, wire: bytes, raw: bytes) -> Any:
         """The body parsed once; the model resolved; the journey begun (it may wait)."""
@@ -122,7 +138,8 @@ class Router:
         except NoRouteError as e:
             if self.runtime.relist is not None:  # a server started or a model pulled since?
                 return self._route_after_relist(flow, exchange, requested, facts, e)
-            self._no_route(flow, requested, e)
+            self._no_route(flow, exchange, requested, e)
+            return None
         return self._place(flow, exchange, decision)
 
     async def _route_after_relist(
@@ -139,17 +156,38 @@ class Router:
                 if (waiting := self._place(flow, exchange, decision)) is not None:
                     await waiting
                 return
-        self._no_route(flow, requested, miss)
+        self._no_route(flow, exchange, requested, miss)
 
-    def _no_route(self, flow: http.HTTPFlow, requested: str, e: NoRouteError) -> NoReturn:
+    def _no_route(self, flow: http.HTTPFlow, exchange: Exchange, requested: str, e: NoRouteError) -> None:
+        if self._pass_through(flow, exchange):
+            return
         # Claude Code shows only "an issue with the selected model": say why here, once.
+        exchange.own = ()
         flow.comment = f"{requested[:200]} → no route: {e.message}"
         self.runtime.say_once(("no route", requested[:200]), e.message)
         raise e
 
+    def _pass_through(self, flow: http.HTTPFlow, exchange: Exchange) -> bool:
+        """``intercept.passthrough_unrouted``: an intercepted request no route serves goes on,
+        untouched, to the host it was for, with the client's own credentials (on the wire
+        only, masked in a flow mitmweb shows)."""
+        if not (intercepted(flow) and self.runtime.config.intercept.passthrough_unrouted):
+            return False
+        own, exchange.own = exchange.own, ()
+        exchange.passed = True
+        exchange.settle()
+        request = flow.request
+        if self.wire is None or not own:
+            request.headers.fields += own
+        else:
+            request.headers.fields += masked_fields(own, frozenset(name for name, _ in own))
+            self.wire.hold(flow, own)
+        flow.comment = f"{exchange.entry} → passed through unrouted, with the client's own credentials"
+        return True
+
     def _place(self, flow: http.HTTPFlow, exchange: Exchange, decision: Decision) -> Any:
         """The decision made: counted here, or the journey begun (it may wait)."""
-        exchange.decision = decision
+        exchange.decision, exchange.own = decision, ()
         endpoint, body = exchange.endpoint, exchange.body
         assert body is not None
         self.runtime.count_request()

@@ -35,6 +35,7 @@ from turnout.core.errors import (
     TurnoutError,
 )
 from turnout.core.exchange import Exchange
+from turnout.core.models import Backend
 from turnout.core.passthrough import PassThrough
 from turnout.core.runtime import Runtime
 from turnout.core.urls import display_url
@@ -84,15 +85,15 @@ class UpstreamErrors:
 
     def request(self, flow: http.HTTPFlow) -> None:
         exchange = self.exchanges.get(flow)
-        if flow.response or flow.error or exchange is None or exchange.placement is None:
+        if flow.response or flow.error or exchange is None or (limits := _timeouts(exchange)) is None:
             return
-        self._deadlines[flow.id] = (flow, time.monotonic() + exchange.placement.backend.timeout)
+        self._deadlines[flow.id] = (flow, time.monotonic() + limits[0])
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         self._deadlines.pop(flow.id, None)
         exchange = self.exchanges.get(flow)
-        if exchange is not None and exchange.placement is not None:
-            self._reading[flow.id] = (flow, exchange.placement.backend.read_timeout)
+        if exchange is not None and (limits := _timeouts(exchange)) is not None:
+            self._reading[flow.id] = (flow, limits[1])
 
     def response(self, flow: http.HTTPFlow) -> None:
         self._reading.pop(flow.id, None)
@@ -118,9 +119,9 @@ class UpstreamErrors:
             exchange.answered = exchange.error.status
             self.replies.prepare(flow, error_response(exchange.dialect, exchange.error))
             return
-        if exchange.placement is None:
+        if exchange.placement is None and not exchange.passed:
             return
-        exchange.error = self._failure(exchange, message)
+        exchange.error = self._failure(exchange, message, flow.request.host)
         response = flow.response
         if response is not None and response.stream:  # already flowing to the client
             stream = response.stream
@@ -137,19 +138,22 @@ class UpstreamErrors:
                 self.replies.prepare_tail(flow, tail)
             return
         reply = error_response(exchange.dialect, exchange.error)
-        reply.headers["x-turnout-backend"] = exchange.placement.backend.name
+        if exchange.placement is not None:
+            reply.headers["x-turnout-backend"] = exchange.placement.backend.name
         exchange.answered = reply.status_code
         self.replies.prepare(flow, reply)
 
-    def _failure(self, exchange: Exchange, message: str) -> TurnoutError:
+    def _failure(self, exchange: Exchange, message: str, host: str) -> TurnoutError:
         """The last attempt's failure, said so that the user knows what to check."""
         backend = exchange.placement.backend if exchange.placement else None
         where = f"{backend.name} ({display_url(backend.base_url)})" if backend else "the backend"
+        if exchange.passed:
+            where = f"{host[:100]} (an unrouted request, passed through: intercept.passthrough_unrouted)"
         last = exchange.attempts[-1] if exchange.attempts else None
         failure = last.failure if last is not None and last.failure else ""
         timed_out = exchange.timed_out or ("timed out" if failure == "timed out" else "")
         if timed_out == "timed out":
-            secs = backend.timeout if backend else 0
+            secs = limits[0] if (limits := _timeouts(exchange)) else 0
             return BackendTimeout(
                 f"Backend {where} sent no response within {secs:g} s; "
                 "if it is just slow, raise its timeout: in the config."
@@ -172,3 +176,16 @@ class UpstreamErrors:
             f"Cannot reach backend {where}: {reason or 'connection failed'}. "
             "Is it running, and is its base_url right?"
         )
+
+
+# A request passed through unrouted has no backend: it is held to a backend's defaults.
+_DEFAULTS = Backend.__dataclass_fields__
+PASSED_THROUGH: tuple[float, float] = (_DEFAULTS["timeout"].default, _DEFAULTS["read_timeout"].default)
+
+
+def _timeouts(exchange: Exchange) -> tuple[float, float] | None:
+    """(to the response headers, of silence once it has begun), for a request sent on."""
+    if exchange.placement is not None:
+        backend = exchange.placement.backend
+        return backend.timeout, backend.read_timeout
+    return PASSED_THROUGH if exchange.passed else None

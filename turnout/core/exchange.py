@@ -52,6 +52,8 @@ class Exchange:
     stream: bool = False  # the client asked for a stream
     asked: str = ""  # the model the client asked for, once the body is read
     entry: str = ""  # how it came: "" the local endpoint, "intercepted <host>" the listener
+    own: Fields = ()  # the client's own credentials, kept only for intercept.passthrough_unrouted
+    passed: bool = False  # unrouted, sent on to the host it was for (intercept.passthrough_unrouted)
     decision: Decision | None = None
     placement: Placement | None = None  # the attempt in flight, or the last one
     translation: Context | None = None  # set when the backend speaks another dialect
@@ -85,6 +87,7 @@ class Exchange:
         would otherwise live as long as the flow, for ever under mitmweb)."""
         self.wire = self.raw = b""
         self.body = None
+        self.own = ()
         if self.journey is not None:
             self.journey.close()
             self.journey = None

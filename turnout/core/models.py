@@ -253,12 +253,14 @@ class InterceptSettings:
 
     ``enabled``: listen on ``port`` as an HTTPS proxy; ``hosts``: more hosts to decrypt and
     handle, beside the known providers' and the backends' (every other host is tunnelled,
-    never decrypted).
+    never decrypted); ``passthrough_unrouted``: a request for a decrypted host that no route
+    serves goes on to that host with the client's own credentials, instead of a 404.
     """
 
     enabled: bool = False
     port: int = _ranged(3457, 1, 65535, "port", integer=True)
     hosts: tuple[str, ...] = ()
+    passthrough_unrouted: bool = False
 
 
 @dataclass(frozen=True)
