@@ -120,3 +120,24 @@ def test_existing_response_is_respected() -> None:
     f.response = http.Response.make(204)
     route(f)
     assert f.response.status_code == 204 and "backend" not in f.metadata["routed"]  # never routed
+
+
+def test_a_request_with_secrets_says_so_in_its_comment_never_the_values() -> None:
+    from tests.core.secret_samples import SAMPLES
+
+    key, token = SAMPLES["aws_access_key"], SAMPLES["github_token"]
+    f = route(
+        flow(
+            "/v1/chat/completions",
+            {"model": "gpt-4o", "messages": [{"role": "user", "content": f"{key} {token}"}]},
+        )
+    )
+    assert f.response is None
+    sent = f.request.content or b""
+    assert key.encode() not in sent and b"[[secret:aws_access_key:1]]" in sent
+    assert f.comment.endswith("[scrubbed 2 secrets (aws_access_key, github_token)]")
+    assert key not in str(f.metadata) and token not in f.comment
+    local = route(
+        flow("/v1/chat/completions", {"model": "llama3:8b", "messages": [{"role": "user", "content": key}]})
+    )
+    assert key.encode() in (local.request.content or b"") and "scrubbed" not in local.comment  # local: off

@@ -39,6 +39,7 @@ def window_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "ttfb_p95_ms": _percentile(ttfb, 0.95),
         "failovers": sum(1 for r in rows if r["attempts"] > 1),
         "aborted": sum(1 for r in rows if r["aborted"]),
+        "scrubbed": sum(r["scrubbed"] for r in rows),
     }
     for kind in TOKEN_KINDS:
         out[kind] = sum(r[kind] or 0 for r in rows)
@@ -98,6 +99,7 @@ row_strategy = st.fixed_dictionaries(
         "aborted": st.integers(0, 1),
         "estimated": st.integers(0, 1),
         "entry": st.sampled_from(["", "intercepted api.openai.com"]),
+        "scrubbed": st.integers(0, 3),
     }
 )
 

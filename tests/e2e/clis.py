@@ -34,8 +34,9 @@ def npm_installed(package_dir: Path, marker: Path, binary: Path, version: str) -
 
 
 @contextmanager
-def scripted(kind: str, key: str, tmp: Path) -> Iterator[tuple[ProxyHandle, FakeUpstream]]:
-    """A proxy sending every model, as ``scripted-model``, to a scripted upstream of ``kind``."""
+def scripted(kind: str, key: str, tmp: Path, scrub: str = "") -> Iterator[tuple[ProxyHandle, FakeUpstream]]:
+    """A proxy sending every model, as ``scripted-model``, to a scripted upstream of ``kind``
+    (``scrub``: the backend's secret policy, if not the default for a local one, off)."""
     bases = {"anthropic": "", "gemini": "/v1beta"}
     with (
         FakeUpstream() as up,
@@ -46,6 +47,7 @@ backends:
     kind: {kind}
     base_url: {up.url}{bases.get(kind, "/v1")}
     key: {key}
+    {f"scrub: {scrub}" if scrub else ""}
 routes:
   - match: "*"
     backend: scripted

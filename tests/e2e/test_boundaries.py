@@ -60,7 +60,7 @@ def test_a_response_headers_failure_never_sends_the_upstreams_body_under_its_sta
     def broken(*args: object) -> None:
         raise RuntimeError("synthetic")
 
-    monkeypatch.setattr(relay, "header_value", broken)  # called by Relay.responseheaders
+    monkeypatch.setattr(relay, "is_sse", broken)  # called by Relay.responseheaders
     model = f"house-boundary-{int(stream) + 2}"
     r = httpx.post(rig.url + "/v1/chat/completions", json={"model": model, "stream": stream, "messages": []})
     assert r.status_code == 500 and r.headers["content-type"] == "application/json"

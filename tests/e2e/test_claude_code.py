@@ -52,9 +52,9 @@ def claude_env(proxy: ProxyHandle, home: Path) -> dict[str, str]:
     }
 
 
-def run_claude(binary: Path, env: dict[str, str], cwd: Path, *args: str) -> dict:
+def run_claude(binary: Path, env: dict[str, str], cwd: Path, *args: str, tools: str = "Read") -> dict:
     result = subprocess.run(
-        [str(binary), *args, "--allowedTools", "Read", "--output-format", "json", "--max-turns", "5"],
+        [str(binary), *args, "--allowedTools", tools, "--output-format", "json", "--max-turns", "5"],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -206,3 +206,37 @@ def test_claude_code_without_a_base_url_is_intercepted_and_routed(
             assert len(calls) >= 2
             assert all(r.headers["authorization"] == "Bearer sk-scripted-0002" for r in upstream.requests)
             assert "sk-ant-the-users-own-key" not in str([r.headers for r in upstream.requests])
+
+
+def test_keys_claude_code_reads_never_reach_the_model_and_still_land_on_disk(
+    claude_binary: Path, tmp_path: Path
+) -> None:
+    """Claude Code reads a file holding an AWS key pair; the model (scripted) only ever sees
+    placeholders, and writes what it read into a new file with the Write tool: the
+    placeholders in its arguments come back as the real keys, so the copy holds them."""
+    from tests.core.secret_samples import SAMPLES
+
+    key_id, secret = SAMPLES["aws_access_key"], SAMPLES["aws_secret_key"]
+    with scripted("openai-compat", "sk-scripted-upstream-key-0002", tmp_path, scrub="redact") as (
+        proxy,
+        upstream,
+    ):
+        work, home = tmp_path / "work", tmp_path / "home"
+        work.mkdir()
+        home.mkdir()
+        source, copy = work / "credentials", work / "copy.txt"
+        source.write_text(f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n")
+        report = run_claude(
+            claude_binary,
+            claude_env(proxy, home),
+            work,
+            "-p",
+            f"Copy FILE:{source} COPY:{copy} using the Read and Write tools.",
+            tools="Read,Write",
+        )
+        assert report["is_error"] is False and report["result"] == "Copied.", report
+        assert copy.read_text() == source.read_text()  # the real keys, on disk
+        bodies = [r.body.decode() for r in upstream.requests if r.method == "POST"]
+        assert len(bodies) >= 3
+        assert not any(key_id in b or secret in b for b in bodies)
+        assert any("[[secret:aws_access_key:1]]" in b and "[[secret:aws_secret_key:1]]" in b for b in bodies)

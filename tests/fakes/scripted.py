@@ -11,6 +11,12 @@ built with the golden corpus's generators, so they are framed like real provider
 Offered Codex's tools (``exec_command`` and the freeform ``apply_patch``), it works as a
 coding agent would: it reads the file with a shell command, then patches it (the
 password's word upper-cased), then says it is done.
+
+For the secret scrubber's tests: ``ECHO:<text>`` is said back in pieces of three
+characters (so a placeholder in it arrives split over many deltas), and, when a tool is
+offered, also passed whole as the ``content`` argument of a call to it; after
+``FILE:<src> COPY:<dest>``, once the file is read, the model writes what it read into
+``<dest>`` with Claude Code's ``Write`` tool.
 """
 
 from __future__ import annotations
@@ -115,6 +121,8 @@ def codex_scenario(body: dict[str, Any]) -> Scenario:
 
 def _as_chat(body: dict[str, Any]) -> dict[str, Any]:
     """A Responses or Gemini request as the Chat-shaped history the script reads."""
+    if isinstance(body.get("input"), str):
+        body = {**body, "input": [{"role": "user", "content": body["input"]}]}
     if isinstance(body.get("input"), list):
         messages: list[dict[str, Any]] = []
         for item in body["input"]:
@@ -139,10 +147,48 @@ def _as_chat(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+_ECHO = re.compile(r"ECHO:(.*)", re.DOTALL)
+_COPY = re.compile(r"COPY:(\S+)")
+
+
+def _newest_mark(body: dict[str, Any], mark: re.Pattern[str]) -> re.Match[str] | None:
+    """``mark`` in the newest user text that holds it (Claude Code sends reminders as user
+    messages of their own around the prompt)."""
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user" and (found := mark.search(_texts(message.get("content")))):
+            return found
+    return None
+
+
+def echo_scenario(text: str, tools: list[str]) -> Scenario:
+    pieces = [text[i : i + 3] for i in range(0, len(text), 3)]
+    if not tools:
+        return Scenario("scripted", text=pieces)
+    arguments = json.dumps({"content": text})
+    calls = [Tool("call_echo_1", tools[0], [arguments[i : i + 5] for i in range(0, len(arguments), 5)])]
+    return Scenario("scripted", text=pieces, tools=calls, finish="tool_calls", stop_reason="tool_use")
+
+
+def copy_scenario(body: dict[str, Any], dest: str) -> Scenario | None:
+    """Read the file, then write what it said into ``dest``, then say so."""
+    results = _tool_results(body)
+    if len(results) == 1 and "Write" in _tool_names(body):
+        lines = [_LINE_NUMBER.sub("", line, count=1) for line in results[0].splitlines()]
+        content = "\n".join(lines).strip("\n") + "\n"
+        return _call("Write", {"file_path": dest, "content": content}, "Copying it.")
+    if len(results) >= 2:
+        return Scenario("scripted", text=["Copied."])
+    return None
+
+
 def scripted_scenario(body: dict[str, Any]) -> Scenario:
     body = _as_chat(body)
     if "apply_patch" in _tool_names(body):
         return codex_scenario(body)
+    if echo := _newest_mark(body, _ECHO):
+        return echo_scenario(echo.group(1), _tool_names(body))
+    if (dest := _newest_mark(body, _COPY)) and (copied := copy_scenario(body, dest.group(1))):
+        return copied
     result = _last_tool_result(body)
     if result is not None:
         lines = [_LINE_NUMBER.sub("", line).strip() for line in result.splitlines()]

@@ -234,6 +234,7 @@ class Analytics:
             aborted=int(status == ABORTED),
             estimated=int(estimated),
             entry=exchange.entry,
+            scrubbed=exchange.withheld,
         )
 
     def _usage(self, flow: http.HTTPFlow, exchange: Exchange) -> Usage | None:

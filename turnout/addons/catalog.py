@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import math
 import time
-from urllib.parse import urlsplit
 
 from mitmproxy import ctx
 from mitmproxy.addonmanager import Loader
@@ -36,14 +34,6 @@ from turnout.core.probe import ServerFacts, probe_server
 from turnout.core.runtime import Runtime
 
 logger = logging.getLogger(__name__)
-
-
-def is_local(backend: Backend) -> bool:
-    host = urlsplit(backend.base_url).hostname or ""
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Catalog:
@@ -123,12 +113,12 @@ class Catalog:
     async def refresh(self, *, reloaded: bool) -> None:
         """Local servers' facts and lists; remote lists too once they are due (or after a reload)."""
         backends = list(self.runtime.config.backends.values())
-        local = [b for b in backends if is_local(b)]
+        local = [b for b in backends if b.local]
         now, every = time.monotonic(), ctx.options.turnout_list_interval
         due = [
             b
             for b in backends
-            if is_local(b)
+            if b.local
             or b.name not in self._listed_at
             or (reloaded and b.name in self._failing)
             or (every > 0 and now - self._listed_at[b.name] >= every)
@@ -163,6 +153,6 @@ class Catalog:
 
 def _read(backend: Backend) -> tuple[str, ...] | ListingError:
     try:
-        return read_model_list(backend, timeout=2.0 if is_local(backend) else 5.0)
+        return read_model_list(backend, timeout=2.0 if backend.local else 5.0)
     except ListingError as e:
         return e

@@ -15,14 +15,10 @@ from turnout.core.codec import DecodeError, StreamDecoder
 from turnout.core.dialects.sse import MAX_EVENT
 from turnout.core.errors import BackendUnreachable
 from turnout.core.exchange import Exchange
-from turnout.core.headers import Fields, header_value, rewrite
+from turnout.core.headers import header_value, is_sse, rewrite
 
 _FRAMING = frozenset({b"content-length", b"transfer-encoding"})
 _CHUNKED = ((b"transfer-encoding", b"chunked"),)
-
-
-def _is_sse(fields: Fields) -> bool:
-    return (header_value(fields, b"content-type") or b"").startswith(b"text/event-stream")
 
 
 class Relay:
@@ -34,7 +30,7 @@ class Relay:
         if exchange is None or flow.response is None:
             return
         if exchange.passed:  # unrouted, passed through to its own host: relayed untouched
-            if _is_sse(flow.response.headers.fields):
+            if is_sse(flow.response.headers.fields):
                 flow.response.stream = True
             return
         if exchange.placement is None:
@@ -45,7 +41,7 @@ class Relay:
             (b"x-turnout-backend", exchange.placement.backend.name.encode()),
             (b"x-turnout-attempts", b"1"),
         )
-        if _is_sse(headers.fields):
+        if is_sse(headers.fields):
             flow.response.stream = True
             # Framed by chunks, not a length: turnout may end the stream with an error event.
             chunked = _CHUNKED if flow.response.data.http_version.startswith(b"HTTP/1") else ()

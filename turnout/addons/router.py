@@ -244,6 +244,8 @@ class Router:
             flow.comment += f" → fallback {backend.name} as {placement.model}"
         if upstream.translation is not None:
             flow.comment += f" [{upstream.translation.label}]"
+        if exchange.restore is not None and exchange.scrubbed is not None:
+            flow.comment += f" [{exchange.scrubbed.describe()}]"
         if upstream.adjusted:
             for what, why in upstream.adjusted.items():
                 self.runtime.say_once(

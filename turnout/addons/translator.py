@@ -19,7 +19,9 @@ from turnout.core.codec import DecodeError, decode
 from turnout.core.dialects.translate import StreamAdapter, answer_object, readable_error, translate_response
 from turnout.core.errors import BadUpstreamResponse, error_body
 from turnout.core.exchange import Exchange
-from turnout.core.headers import header_value
+from turnout.core.headers import header_value, is_sse
+from turnout.core.passthrough import PassThrough
+from turnout.core.restore import StreamRestorer, restore_body
 from turnout.core.runtime import Runtime
 from turnout.core.tokens import estimate_input_tokens
 
@@ -45,16 +47,24 @@ class Translator:
         response = flow.response
         if (
             exchange is None
-            or exchange.translation is None
+            or exchange.placement is None
             or response is None
             or response.status_code >= 400
             or response.stream is not True  # only SSE is streamed (relay.py)
         ):
             return
-        request = flow.request
-        response.stream = StreamAdapter(
-            exchange.translation, lambda: prompt_estimate(request), exchange.decoder
-        )
+        stream: StreamAdapter | PassThrough
+        if exchange.translation is not None:
+            request = flow.request
+            stream = StreamAdapter(exchange.translation, lambda: prompt_estimate(request), exchange.decoder)
+        elif exchange.restore:  # the same dialect, relayed, with the secrets put back
+            backend = exchange.placement.backend
+            stream = PassThrough(backend.dialect, exchange.decoder, exchange.endpoint.name)
+        else:
+            return  # passed through as it comes (analytics.py reads its usage)
+        if exchange.restore:
+            stream.restorer = StreamRestorer(exchange.endpoint.name, exchange.restore)
+        response.stream = stream
 
     def response(self, flow: http.HTTPFlow) -> None:
         exchange = self.exchanges.get(flow)
@@ -67,9 +77,19 @@ class Translator:
 def in_dialect(response: http.Response, exchange: Exchange, limit: int) -> http.Response:
     """A whole backend response as the client must get it: decoded (within ``limit``; a
     compressed body goes on plain, loopback costs nothing), then translated, or, in the
-    same dialect, made readable if the client's SDK could not read it."""
+    same dialect, made readable if the client's SDK could not read it; and the secrets
+    its request went out without put back (``core/restore.py``)."""
+    response = _in_dialect(response, exchange, limit)
+    if exchange.restore and 200 <= response.status_code < 300 and not is_sse(response.headers.fields):
+        body = response.raw_content or b""
+        if (restored := restore_body(body, exchange.restore)) is not body:
+            response.content = restored
+    return response
+
+
+def _in_dialect(response: http.Response, exchange: Exchange, limit: int) -> http.Response:
     fields = response.headers.fields
-    if (header_value(fields, b"content-type") or b"").startswith(b"text/event-stream"):
+    if is_sse(fields):
         return response  # events, whole only if turnout did not stream them (not its answer)
     body = response.raw_content or b""
     status = response.status_code

@@ -126,7 +126,7 @@ class UpstreamErrors:
         if response is not None and response.stream:  # already flowing to the client
             stream = response.stream
             if isinstance(stream, StreamAdapter):
-                tail = stream.translator.fail(exchange.error.message)
+                tail = stream.fail(exchange.error.message)
             elif isinstance(stream, PassThrough):
                 tail = stream.fail(exchange.error.message, exchange.error.status)  # a held half event dropped
             else:
@@ -179,8 +179,8 @@ class UpstreamErrors:
 
 
 # A request passed through unrouted has no backend: it is held to a backend's defaults.
-_DEFAULTS = Backend.__dataclass_fields__
-PASSED_THROUGH: tuple[float, float] = (_DEFAULTS["timeout"].default, _DEFAULTS["read_timeout"].default)
+_DEFAULT = Backend("", "openai", "")
+PASSED_THROUGH = (_DEFAULT.timeout, _DEFAULT.read_timeout)
 
 
 def _timeouts(exchange: Exchange) -> tuple[float, float] | None:

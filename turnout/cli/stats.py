@@ -42,20 +42,12 @@ def _num(value: float | int | None, fmt: str = "{:,.0f}") -> str:
     return "—" if value is None else fmt.format(value)
 
 
-def stats_table(title: str, groups: dict[str, dict[str, Any]]) -> Table:
+def stats_table(title: str, groups: dict[str, dict[str, Any]], *, secrets: bool = False) -> Table:
+    """``secrets``: a column of the secrets scrubbed from requests (only once there were any)."""
     table = Table(title=title)
     table.add_column("", no_wrap=True, style="bold")
-    for col in (
-        "requests",
-        "errors",
-        "tokens in",
-        "tokens out",
-        "cached",
-        "cost $",
-        "p50 ms",
-        "p95 ms",
-        "TTFB p50",
-    ):
+    columns = ["requests", "errors", "tokens in", "tokens out", "cached", "cost $", "p50 ms", "p95 ms"]
+    for col in (*columns, "TTFB p50", *(["secrets"] if secrets else [])):
         table.add_column(col, justify="right")
     for name, s in groups.items():
         table.add_row(
@@ -69,6 +61,7 @@ def stats_table(title: str, groups: dict[str, dict[str, Any]]) -> Table:
             _num(s["latency_p50_ms"]),
             _num(s["latency_p95_ms"]),
             _num(s["ttfb_p50_ms"]),
+            *([_num(s.get("scrubbed", 0))] if secrets else []),
         )
     return table
 
@@ -94,11 +87,18 @@ def stats(
     if not report["totals"]["requests"]:
         out.print(f"No requests recorded in the last {since} ({escape(str(path))}).")
         return
-    out.print(stats_table(f"By backend, last {since}", report["by_backend"]))
-    out.print(stats_table("By model", report["by_model"]))
-    out.print(stats_table("By key", report["by_key"]))
+    secrets = bool(report["totals"].get("scrubbed"))
+    out.print(stats_table(f"By backend, last {since}", report["by_backend"], secrets=secrets))
+    out.print(stats_table("By model", report["by_model"], secrets=secrets))
+    out.print(stats_table("By key", report["by_key"], secrets=secrets))
     if any(name != "local endpoint" for name in report.get("by_entry", {})):  # --intercept was used
-        out.print(stats_table("By entry point", report["by_entry"]))
+        out.print(stats_table("By entry point", report["by_entry"], secrets=secrets))
+    if secrets:
+        out.print(
+            f"Secrets scrubbed from requests: {report['totals']['scrubbed']:,} (replaced by placeholders "
+            "or refused; the values never leave this machine)",
+            highlight=False,
+        )
     burn = report["burn"]
     out.print(
         f"Burn (last {burn['window_minutes']:.0f} min): {burn['tokens_per_minute']:,.0f} tokens/min, "

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from turnout.core.config_file import read_config_file
 from turnout.core.config_reader import Reader, kind_of
 from turnout.core.config_routes import read_route
+from turnout.core.config_scrub import read_scrub, scrub_policy
 from turnout.core.credentials import CredentialStore
 from turnout.core.discovery import probe_local_servers
 from turnout.core.errors import ConfigError
@@ -70,10 +71,11 @@ _TOP = (
     "access",
     "state",
     "intercept",
+    "scrub",
 )
 _BACKEND_KEYS = (
     "kind", "base_url", "key", "keys", "headers", "models", "timeout", "read_timeout", "quirks",
-    "max_concurrent", "min_interval_ms",
+    "max_concurrent", "min_interval_ms", "scrub",
 )  # fmt: skip
 _SECONDS = Range(0, 86400, "seconds", above=True)
 
@@ -123,6 +125,7 @@ def _backend(name: str, raw: Any, read: Reader, store: CredentialStore | None) -
             raw.get("min_interval_ms", 0), f"{path}.min_interval_ms", Range(0, 3.6e6, "ms")
         )
         / 1000,
+        scrub=scrub_policy(raw.get("scrub"), read, f"{path}.scrub"),
     )
 
 
@@ -283,6 +286,7 @@ def build_config(
         access=read.settings(AccessSettings, raw.get("access"), "access"),
         state=_state(raw.get("state"), read),
         intercept=read.settings(InterceptSettings, raw.get("intercept"), "intercept"),
+        scrub=read_scrub(raw.get("scrub"), read),
     )
 
 

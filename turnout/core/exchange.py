@@ -22,6 +22,7 @@ from turnout.core.governor import Governor
 from turnout.core.headers import Fields
 from turnout.core.models import Decision, Dialect
 from turnout.core.placement import Outcome, Placement, Step
+from turnout.core.scrub import Scrubbed
 
 __all__ = ["Attempt", "Exchange"]
 
@@ -66,6 +67,10 @@ class Exchange:
     answered: int | None = None  # the status of a reply turnout prepared after a failure
     ttfb_ms: float | None = None  # time to the response headers
     timed_out: str = ""  # why a deadline closed the upstream connection ("timed out", or a stall)
+    scanned: bool = False  # its body was searched for secrets (once, whatever the attempts)
+    scrubbed: Scrubbed | None = None  # the body with its secrets replaced, when it held any
+    restore: dict[str, str] | None = None  # placeholder → secret, once an attempt went out redacted
+    withheld: int = 0  # secrets a backend did not get (replaced, or the request refused)
     observed: bool = False  # the first answer's rate-limit headers are in the pool
     recorded: bool = False  # its analytics row is written
 
@@ -88,6 +93,8 @@ class Exchange:
         self.wire = self.raw = b""
         self.body = None
         self.own = ()
+        if self.scrubbed is not None:
+            self.scrubbed.body, self.scrubbed.raw = {}, b""  # the vault stays, for the answer
         if self.journey is not None:
             self.journey.close()
             self.journey = None

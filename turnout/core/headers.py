@@ -8,7 +8,7 @@ Names given to these functions are lowercase bytes; header names match case-inse
 
 from __future__ import annotations
 
-__all__ = ["Fields", "header_value", "rewrite"]
+__all__ = ["Fields", "header_value", "is_sse", "rewrite"]
 
 Fields = tuple[tuple[bytes, bytes], ...]
 
@@ -31,3 +31,8 @@ def rewrite(fields: Fields, drop: frozenset[bytes], add: Fields = (), *, first: 
     if first:
         fields = first + fields
     return fields + add if add else fields
+
+
+def is_sse(fields: Fields) -> bool:
+    """The body is a stream of server-sent events."""
+    return (header_value(fields, b"content-type") or b"").startswith(b"text/event-stream")

@@ -42,10 +42,20 @@ def _middle(b: int) -> float:
 
 
 class _Totals:
-    __slots__ = ("aborted", "cost", "errors", "failovers", "latency", "requests", "tokens", "ttfb")
+    __slots__ = (
+        "aborted",
+        "cost",
+        "errors",
+        "failovers",
+        "latency",
+        "requests",
+        "scrubbed",
+        "tokens",
+        "ttfb",
+    )
 
     def __init__(self) -> None:
-        self.requests = self.errors = self.failovers = self.aborted = 0
+        self.requests = self.errors = self.failovers = self.aborted = self.scrubbed = 0
         self.cost = 0.0
         self.tokens = [0] * len(TOKEN_KINDS)
         self.latency: dict[int, int] = {}
@@ -56,6 +66,7 @@ class _Totals:
         self.errors += row.status >= 400 or row.status == 0
         self.failovers += row.attempts > 1
         self.aborted += bool(row.aborted)
+        self.scrubbed += row.scrubbed or 0
         self.cost += row.cost or 0.0
         tokens = self.tokens
         tokens[0] += row.tokens_in or 0
@@ -72,6 +83,7 @@ class _Totals:
         self.errors += sign * other.errors
         self.failovers += sign * other.failovers
         self.aborted += sign * other.aborted
+        self.scrubbed += sign * other.scrubbed
         self.cost += sign * other.cost
         self.tokens = [a + sign * b for a, b in zip(self.tokens, other.tokens, strict=True)]
         for mine, theirs in ((self.latency, other.latency), (self.ttfb, other.ttfb)):
@@ -92,7 +104,7 @@ class _Totals:
             values = _percentiles(hist)
             for label, _ in _QUANTILES:
                 out[f"{name}_{label}_ms"] = values.get(label)
-        out.update(failovers=self.failovers, aborted=self.aborted)
+        out.update(failovers=self.failovers, aborted=self.aborted, scrubbed=self.scrubbed)
         out.update(zip(TOKEN_KINDS, self.tokens, strict=True))
         return out
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 __all__ = [
     "BACKEND_KINDS",
@@ -40,6 +42,8 @@ BASE_URL = re.compile(r"^https?://[^/\s]+")  # what a base_url must start with
 
 Dialect = Literal["anthropic", "openai", "gemini"]
 BackendKind = Literal["anthropic", "openai", "openai-compat", "openai-responses", "gemini"]
+ScrubPolicy = Literal["redact", "block", "off"]
+SCRUB_POLICIES: tuple[ScrubPolicy, ...] = ("redact", "block", "off")
 BACKEND_KINDS: tuple[BackendKind, ...] = (
     "anthropic",
     "openai",
@@ -140,6 +144,21 @@ class Backend:
     pool: tuple[KeySpec, ...] = ()  # extra keys / deployments; see ``members``
     max_concurrent: int | None = None  # rate governor: requests in flight at once
     min_interval: float = 0.0  # rate governor: seconds between request starts
+    scrub: ScrubPolicy | None = None  # secrets in requests; None: redact if remote, off if local
+
+    @property
+    def local(self) -> bool:
+        """On this machine (a loopback address or ``localhost``)."""
+        host = urlsplit(self.base_url).hostname or ""
+        try:
+            return host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @functools.cached_property
+    def scrub_policy(self) -> ScrubPolicy:
+        """What happens to secrets in requests for it: a local model may see local secrets."""
+        return self.scrub or ("off" if self.local else "redact")
 
     @property
     def members(self) -> tuple[KeySpec, ...]:
@@ -289,6 +308,19 @@ class AccessSettings:
 
 
 @dataclass(frozen=True)
+class ScrubSettings:
+    """The secret scrubber's own kinds and exceptions (``scrub:`` in the config); which
+    backends it guards is each backend's ``scrub:`` (``redact``, ``block``, ``off``).
+
+    ``patterns``: (kind, regular expression) pairs, searched in every string of a request;
+    ``allow``: values never redacted, literal, or a regular expression between slashes.
+    """
+
+    patterns: tuple[tuple[str, str], ...] = ()
+    allow: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     backends: dict[str, Backend]
     routes: tuple[Route, ...] = ()
@@ -301,6 +333,7 @@ class Config:
     access: AccessSettings = field(default_factory=AccessSettings)
     state: StateSettings = field(default_factory=StateSettings)
     intercept: InterceptSettings = field(default_factory=InterceptSettings)
+    scrub: ScrubSettings = field(default_factory=ScrubSettings)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from turnout.core.dialects.errors import stream_error_event
 from turnout.core.dialects.sse import MAX_EVENT
 from turnout.core.models import Dialect
 from turnout.core.prices import Usage
+from turnout.core.restore import StreamRestorer
 from turnout.core.usage import USAGE, UsageSniffer
 
 __all__ = ["PassThrough"]
@@ -49,6 +50,7 @@ class PassThrough:
         self._held: list[bytes] = []  # the start of an event whose end has not come
         self._held_size = 0
         self._broken = False
+        self.restorer: StreamRestorer | None = None  # secrets put back (scrub.py), when any went out
 
     @property
     def usage(self) -> Usage | None:
@@ -75,6 +77,8 @@ class PassThrough:
             with contextlib.suppress(Exception):  # bookkeeping never breaks the stream
                 self.sniffer.feed(data)
         self._last = data
+        if self.restorer is not None and not (data := self.restorer(data)):
+            return []  # all held back: an empty chunk would end an HTTP/1 body
         return data
 
     @property
@@ -100,13 +104,18 @@ class PassThrough:
     def _fail(self, message: str, status: int = 502) -> list[bytes]:
         self._broken, self.failure = True, message
         self._held, self._held_size = [], 0
-        return [stream_error_event(self.dialect, status, message, self.api)]
+        return [self._release() + stream_error_event(self.dialect, status, message, self.api)]
+
+    def _release(self) -> bytes:
+        """What the restorer still holds (a delta that ended like the start of a placeholder)."""
+        return self.restorer.end() if self.restorer is not None else b""
 
     def _end(self) -> list[bytes]:
         """The stream is over. If it stopped inside an event, that half is dropped and the
         client is told, rather than left with half an event its SDK may take for all."""
         if self._broken or not any(piece.strip() for piece in self._held):
-            return []
+            held = self._release()
+            return [held] if held else []
         return self._fail("The backend's stream ended in the middle of an event.")
 
     def fail(self, message: str, status: int = 502) -> bytes:

@@ -40,12 +40,13 @@ _SUMS = ", ".join(
         "SUM(COALESCE(cost, 0))",
         "SUM(attempts > 1)",
         "SUM(aborted != 0)",
+        "SUM(COALESCE(scrubbed, 0))",
         *(f"SUM(COALESCE({kind}, 0))" for kind in TOKEN_KINDS),
     ]
 )
 _QUANTILES = (0.5, 0.95)
 MAX_GROUPS = 100  # per grouping; the rest are summed as "(other)" (model names come from clients)
-_SUMMED = ("requests", "errors", "cost", "failovers", "aborted", *TOKEN_KINDS)
+_SUMMED = ("requests", "errors", "cost", "failovers", "aborted", "scrubbed", *TOKEN_KINDS)
 
 
 def stats(db: sqlite3.Connection, since: float) -> dict[str, Any]:
@@ -54,7 +55,8 @@ def stats(db: sqlite3.Connection, since: float) -> dict[str, Any]:
     for name, (key, where) in _GROUPS.items():
         groups: dict[str, dict[str, Any]] = {}
         query = f"SELECT {key}, {_SUMS} FROM requests WHERE ts >= ? AND {where} GROUP BY 1"
-        for group, requests, errors, cost, failovers, aborted, *tokens in db.execute(query, (since,)):
+        rows = db.execute(query, (since,))
+        for group, requests, errors, cost, failovers, aborted, scrubbed, *tokens in rows:
             groups[group] = {
                 "requests": requests,
                 "errors": errors,
@@ -66,6 +68,7 @@ def stats(db: sqlite3.Connection, since: float) -> dict[str, Any]:
                 "ttfb_p95_ms": None,
                 "failovers": failovers,
                 "aborted": aborted,
+                "scrubbed": scrubbed,
                 **dict(zip(TOKEN_KINDS, tokens, strict=True)),
             }
         for column, label in (("latency_ms", "latency"), ("ttfb_ms", "ttfb")):
@@ -119,6 +122,7 @@ def _empty() -> dict[str, Any]:
         "ttfb_p95_ms": None,
         "failovers": 0,
         "aborted": 0,
+        "scrubbed": 0,
         **dict.fromkeys(TOKEN_KINDS, 0),
     }
 

@@ -7,6 +7,7 @@ module-global. A reload swaps ``config`` and ``resolver`` together in one assign
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,13 +19,15 @@ from turnout.core.exchange import Exchange
 from turnout.core.governor import Governor
 from turnout.core.interception import intercepted_hosts
 from turnout.core.live import Window
-from turnout.core.models import Config
+from turnout.core.models import Backend, Config
 from turnout.core.placement import Placement, Placer
 from turnout.core.pool import Pool
 from turnout.core.prices import PriceTable
 from turnout.core.probe import ServerFacts, window_of
 from turnout.core.recall import BATCH, ResponseMemory
 from turnout.core.routing import Resolver
+from turnout.core.scrub import Scrubbed, SecretsFound, Vaults, scrub
+from turnout.core.secrets import Scanner, UserPattern
 from turnout.core.shared import Board
 from turnout.core.store import Store
 from turnout.core.upstream import UpstreamRequest, build_upstream
@@ -65,6 +68,8 @@ class Runtime:
     _said: set[object] = field(default_factory=set)
     _loaded: _Loaded | None = None
     _intercepted: tuple[int, frozenset[str]] | None = None
+    _scanner: tuple[int, Scanner] | None = None
+    vaults: Vaults = field(default_factory=Vaults)  # secrets replaced, by conversation (core/scrub.py)
     _memory: ResponseMemory | None = None
 
     def __post_init__(self) -> None:
@@ -77,11 +82,51 @@ class Runtime:
         neither counted nor cooled, so a bad request cannot take a key out for everyone."""
         window = window_of(self.facts.get(placement.backend.name), placement.model)
         try:
-            return build_upstream(exchange, placement, hop=self.instance, window=window, memory=self.memory)
+            scrubbed = self._scrubbed(exchange, placement.backend)
+            upstream = build_upstream(
+                exchange, placement, hop=self.instance, window=window, memory=self.memory, scrubbed=scrubbed
+            )
         except BaseException:
             if placement.governor is not None:
                 placement.governor.finish()
             raise
+        exchange.restore = scrubbed.vault.values if scrubbed is not None else None
+        return upstream
+
+    def _scrubbed(self, exchange: Exchange, backend: Backend) -> Scrubbed | None:
+        """The request's secrets replaced, if ``backend``'s policy says so (searched once)."""
+        policy = backend.scrub_policy
+        if policy == "off" or exchange.body is None:
+            return None
+        if not exchange.scanned:
+            exchange.scanned = True
+            exchange.scrubbed = scrub(
+                exchange.endpoint.name,
+                exchange.body,
+                exchange.raw,
+                exchange.fields,
+                self.scanner,
+                self.vaults,
+            )
+        found = exchange.scrubbed
+        if found is not None:
+            exchange.withheld = found.count
+        if found is not None and policy == "block":
+            raise SecretsFound(
+                f"This request holds secrets ({', '.join(sorted(found.kinds))}) and backend {backend.name} "
+                "is set to scrub: block, so turnout did not send it. Take them out of the conversation, "
+                "or set scrub: redact on the backend (they are then replaced by placeholders)."
+            )
+        return found
+
+    @property
+    def scanner(self) -> Scanner:
+        """The secret detectors with the config's own patterns and allowlist."""
+        if self._scanner is None or self._scanner[0] != self.generation:
+            settings = self.config.scrub
+            patterns = (UserPattern(kind, re.compile(regex.encode())) for kind, regex in settings.patterns)
+            self._scanner = (self.generation, Scanner(patterns, settings.allow))
+        return self._scanner[1]
 
     @property
     def memory(self) -> ResponseMemory:

@@ -58,6 +58,7 @@ class Record(NamedTuple):
     aborted: int
     estimated: int = 0  # the tokens are turnout's estimate: the upstream reported none
     entry: str = ""  # how it came: "" the local endpoint, "intercepted <host>" the HTTPS proxy
+    scrubbed: int = 0  # secrets replaced by placeholders in what the backend got (core/scrub.py)
 
 
 COLUMNS = list(Record._fields)

@@ -27,6 +27,7 @@ from turnout.core.hub.gemini_upstream import gemini_path
 from turnout.core.placement import Placement
 from turnout.core.recall import ResponseMemory
 from turnout.core.routing import Target
+from turnout.core.scrub import Scrubbed
 
 __all__ = ["UpstreamRequest", "build_upstream", "credential_headers"]
 
@@ -101,23 +102,28 @@ def build_upstream(
     method: str = "POST",
     window: int | None = None,
     memory: ResponseMemory | None = None,
+    scrubbed: Scrubbed | None = None,
 ) -> UpstreamRequest:
     """The request ``placement``'s backend gets for ``exchange`` (see the module docstring).
 
     ``hop`` names this turnout in a ``Via`` header (another turnout down the line refuses
     a request that loops back through it); ``window`` is the context the backend is known
     to have, for capping ``max_tokens``; ``memory`` keeps Responses answers for
-    ``previous_response_id``."""
+    ``previous_response_id``; ``scrubbed``: the body with its secrets replaced
+    (``core/scrub.py``), sent instead of the client's."""
     backend, model, decision = placement.backend, placement.model, exchange.decision
     assert decision is not None and exchange.body is not None
     drop, add = credential_headers(backend.kind, placement.state.spec.key, backend.headers)
     secret = frozenset(name for name, _ in add)
     fields, path = exchange.fields, exchange.endpoint.path
+    source, raw = (scrubbed.body, scrubbed.raw) if scrubbed is not None else (exchange.body, exchange.raw)
     body, changed, translation = exchange.wire, False, None
+    if scrubbed is not None:
+        body, changed, drop = raw, True, drop | {b"content-encoding", b"content-length"}
     adjusted: dict[str, str] = {}
     if translated(exchange.endpoint.name, backend):
         body, translation = translate_request(
-            exchange.body,
+            source,
             endpoint=exchange.endpoint.name,
             backend=backend,
             model=model,
@@ -133,12 +139,12 @@ def build_upstream(
         cleaned = None
         if backend.wire == "messages" and exchange.endpoint.name == "messages":
             cleaned = clean_messages(
-                exchange.body, model=model, other_model=True, quirks=backend.quirks, adjusted=adjusted
+                source, model=model, other_model=True, quirks=backend.quirks, adjusted=adjusted
             )
         if cleaned is not None:
             body = orjson.dumps({**cleaned, "model": model})
         else:
-            body = replace_model(exchange.raw, exchange.body, model)
+            body = replace_model(raw, source, model)
         changed, drop = True, drop | {b"content-encoding", b"content-length"}  # sent as they are
     if exchange.stream and translation is None:  # turnout reads every event: ask for them plain
         drop, add = drop | {b"accept-encoding"}, (*add, (b"accept-encoding", b"identity"))

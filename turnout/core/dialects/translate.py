@@ -26,6 +26,7 @@ from turnout.core.hub.through import (
 from turnout.core.models import Backend, Dialect
 from turnout.core.prices import Usage
 from turnout.core.recall import ResponseMemory
+from turnout.core.restore import StreamRestorer
 
 __all__ = [
     "BACKEND_PATHS",
@@ -168,6 +169,7 @@ class StreamAdapter:
         self.ctx = ctx
         self.decoder = decoder  # a backend that compressed its stream although asked not to
         self.translator = stream_through_hub(ctx, prompt_tokens)
+        self.restorer: StreamRestorer | None = None  # secrets put back (scrub.py), when any went out
 
     @property
     def usage(self) -> Usage | None:
@@ -195,10 +197,12 @@ class StreamAdapter:
                 if not data:
                     return []
             out = self.translator.feed(data) if data else self.translator.finish()
+            if self.restorer is not None:
+                out = self.restorer(out) if data else self.restorer(out) + self.restorer.end()
         except EventTooLarge as e:  # the upstream's misbehaviour, not turnout's: no traceback
-            out = self.translator.fail(str(e))
+            out = self.fail(str(e))
         except DecodeError as e:
-            out = self.translator.fail(f"The backend's stream is unreadable: {e}.")
+            out = self.fail(f"The backend's stream is unreadable: {e}.")
         except Exception as e:  # the outermost boundary of a stream: report, never raise
             logger.error("stream translation failed (%s)\n%s", brief(str(e)), short_traceback(e))
             try:
@@ -206,3 +210,8 @@ class StreamAdapter:
             except Exception:
                 out = b""
         return [out] if out else []
+
+    def fail(self, message: str) -> bytes:
+        """The connection broke: the stream's end, in the client's dialect."""
+        held = self.restorer.end() if self.restorer is not None else b""
+        return held + self.translator.fail(message)

@@ -1,0 +1,250 @@
+"""Secrets in a request replaced by placeholders before it leaves for a remote backend.
+
+Coding agents paste whatever they read into prompts (``.env`` files, key files, shell
+history). For a backend whose ``scrub`` policy is ``redact`` (the default for remote
+ones), every secret ``core/secrets.py`` finds in any string of the request — system
+prompt, messages, tool calls, tool results, in every dialect — becomes a placeholder
+naming its kind and an index, ``[[secret:aws_access_key:1]]``; the same value is always
+the same placeholder within a conversation, so the model can refer to it, and
+``core/restore.py`` turns placeholders in the answer back into the real values before
+the client sees them (an agent can still write the key into a file it edits). ``block``
+refuses the request instead, naming the kinds found, never the values.
+
+The mapping lives only here, in memory: one ``Vault`` per conversation (recognised by
+the client's session header or its first message, so every turn of an agent's session
+meets the same one), bounded and expiring; never on disk, in logs, analytics or flows.
+
+Cost: the request's bytes are searched once for anchors (``Scanner.find``); a body with
+no finding is sent untouched. Only a body with one is walked string by string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from turnout.core.errors import BadRequest
+from turnout.core.headers import Fields, header_value
+from turnout.core.secrets import Scanner
+
+__all__ = ["PLACEHOLDER", "Scrubbed", "SecretsFound", "Vault", "Vaults", "conversation_key", "scrub"]
+
+PLACEHOLDER = re.compile(r"\[\[secret:([a-z0-9_]{1,40}):(\d{1,6})\]\]")
+# A client that escapes plain ASCII as \u00XX hides text from a search of the bytes.
+_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+# Opaque values, never text: images and files, signatures, encrypted reasoning.
+_OPAQUE_KEYS = frozenset({"data", "signature", "thoughtSignature", "thought_signature", "encrypted_content"})
+_SESSION_HEADERS = (b"x-claude-code-session-id", b"session_id", b"session-id", b"conversation_id")
+_FIRST = {"messages": "messages", "chat": "messages", "responses": "input", "gemini": "contents"}
+
+
+class SecretsFound(BadRequest):
+    """``scrub: block``: the request holds secrets and the backend may not see them."""
+
+
+class Vault:
+    """One conversation's secrets: each value's placeholder, and each placeholder's value."""
+
+    LIMIT = 1024  # distinct secrets in one conversation
+
+    def __init__(self) -> None:
+        self._placeholders: dict[str, str] = {}  # value → placeholder
+        self.values: dict[str, str] = {}  # placeholder → value
+        self._counts: Counter[str] = Counter()
+        self.size = 0  # bytes of values held
+        self.used = time.monotonic()
+
+    def placeholder(self, kind: str, value: str) -> str:
+        if (known := self._placeholders.get(value)) is not None:
+            return known
+        if len(self.values) >= self.LIMIT:
+            raise SecretsFound(
+                f"This conversation holds more than {self.LIMIT} distinct secrets; turnout will not send "
+                "more of them (scrub: off on the backend lets it through unredacted)."
+            )
+        self._counts[kind] += 1
+        made = f"[[secret:{kind}:{self._counts[kind]}]]"
+        self._placeholders[value], self.values[made] = made, value
+        self.size += len(value)
+        return made
+
+
+class Vaults:
+    """Every conversation's vault, the least recently used dropped first, and any unused
+    for ``ttl`` seconds; at most ``conversations`` of them and ``max_bytes`` of secrets."""
+
+    def __init__(self, conversations: int = 512, max_bytes: int = 16 << 20, ttl: float = 6 * 3600) -> None:
+        self.conversations, self.max_bytes, self.ttl = conversations, max_bytes, ttl
+        self._vaults: OrderedDict[bytes, Vault] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._vaults)
+
+    def get(self, key: bytes) -> Vault:
+        now = time.monotonic()
+        vault = self._vaults.pop(key, None)
+        if vault is None or now - vault.used > self.ttl:
+            vault = Vault()
+        vault.used = now
+        self._vaults[key] = vault
+        self._trim(now)
+        return vault
+
+    def _trim(self, now: float) -> None:
+        total = sum(v.size for v in self._vaults.values())
+        while self._vaults:
+            oldest_key, oldest = next(iter(self._vaults.items()))
+            if (
+                len(self._vaults) <= self.conversations
+                and total <= self.max_bytes
+                and now - oldest.used <= self.ttl
+            ):
+                break
+            if len(self._vaults) == 1:  # the one in use stays, whatever its size
+                break
+            del self._vaults[oldest_key]
+            total -= oldest.size
+
+
+@dataclass
+class Scrubbed:
+    """A request with its secrets replaced."""
+
+    body: dict[str, Any]
+    raw: bytes  # ``body`` serialized, to send
+    kinds: Counter[str]  # secrets replaced, by kind
+    vault: Vault = field(repr=False)  # where the placeholders' values are, for the answer
+
+    @property
+    def count(self) -> int:
+        return sum(self.kinds.values())
+
+    def describe(self) -> str:
+        """``scrubbed 2 secrets (aws_access_key, github_token)``: kinds, never values."""
+        n = self.count
+        return f"scrubbed {n} secret{'s' if n != 1 else ''} ({', '.join(sorted(self.kinds))})"
+
+
+def conversation_key(endpoint: str, body: dict[str, Any], fields: Fields) -> bytes:
+    """What recognises a conversation from one turn to the next: the client's session
+    header, else its first message (agents resend the whole history every turn)."""
+    for name in _SESSION_HEADERS:
+        if (session := header_value(fields, name)) is not None:
+            return hashlib.sha256(b"session\0" + session).digest()
+    items = body.get(_FIRST.get(endpoint, "messages"))
+    first = items[0] if isinstance(items, list) and items else items
+    return hashlib.sha256(
+        endpoint.encode() + b"\0" + orjson.dumps(first, option=orjson.OPT_SORT_KEYS)
+    ).digest()
+
+
+def scrub(
+    endpoint: str, body: dict[str, Any], raw: bytes, fields: Fields, scanner: Scanner, vaults: Vaults
+) -> Scrubbed | None:
+    """``body`` with every secret replaced, or None when it holds none (sent as it came)."""
+    if not scanner.patterns and not _ESCAPED_ASCII.search(raw) and not scanner.find(raw, patterns=False):
+        return None  # the fast path: nothing in the bytes, so nothing in any string
+    walk = _Walk(scanner)
+    found = walk.tree(body)
+    if not walk.replaced:
+        return None
+    vault = vaults.get(conversation_key(endpoint, body, fields))
+    kinds: Counter[str] = Counter()
+    for kind, value in walk.replaced:  # in order of appearance: the first secret is :1
+        vault.placeholder(kind, value)
+        kinds[kind] += 1
+    out = _substitute(found, {v: vault.placeholder(k, v) for k, v in walk.replaced})
+    return Scrubbed(out, orjson.dumps(out), kinds, vault)
+
+
+class _Walk:
+    """Find the secrets of every string of a request (in order), leaving opaque values."""
+
+    def __init__(self, scanner: Scanner) -> None:
+        self.scanner = scanner
+        self.replaced: list[tuple[str, str]] = []  # (kind, value), each value once
+        self.marked = 0  # strings that hold secrets
+        self._seen: set[str] = set()
+
+    def tree(self, node: Any) -> Any:
+        if isinstance(node, str):
+            return self._text(node)
+        if isinstance(node, list):
+            return [self.tree(item) for item in node]
+        if isinstance(node, dict):
+            if node.get("thought") is True or "signature" in node or "encrypted_content" in node:
+                return node  # signed model output: sent back exactly as the model wrote it
+            return {k: v if k in _OPAQUE_KEYS else self._member(k, v) for k, v in node.items()}
+        return node
+
+    def _member(self, name: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            return self.tree(value)
+        if kind := self.scanner.assigned(name, value.encode("utf-8", "surrogatepass")):
+            self._found(kind, value)
+            self.marked += 1
+            return _Marked(value, [value])
+        if name == "arguments" and value[:1] in ("{", "["):  # a tool call's arguments: JSON in a string
+            try:
+                parsed = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return self._text(value)
+            marked = self.marked
+            tree = self.tree(parsed)
+            return _Encoded(tree) if self.marked > marked else value
+        return self._text(value)
+
+    def _found(self, kind: str, value: str) -> None:
+        if value not in self._seen:
+            self._seen.add(value)
+            self.replaced.append((kind, value))
+
+    def _text(self, text: str) -> Any:
+        if len(text) < 8 or text.startswith("data:"):
+            return text
+        findings = self.scanner.find(text.encode("utf-8", "surrogatepass"))
+        if not findings:
+            return text
+        values = []
+        for f in findings:
+            value = f.value.decode("utf-8", "surrogatepass")
+            values.append(value)
+            self._found(f.kind, value)
+        self.marked += 1
+        return _Marked(text, values)
+
+
+@dataclass
+class _Marked:
+    """A string holding secrets, replaced once every placeholder is known."""
+
+    text: str
+    values: list[str]
+
+
+@dataclass
+class _Encoded:
+    """JSON held in a string (a tool call's arguments) whose values hold secrets."""
+
+    tree: Any
+
+
+def _substitute(node: Any, placeholders: dict[str, str]) -> Any:
+    if isinstance(node, _Encoded):
+        return orjson.dumps(_substitute(node.tree, placeholders)).decode()
+    if isinstance(node, _Marked):
+        text = node.text
+        for value in sorted(set(node.values), key=len, reverse=True):
+            text = text.replace(value, placeholders[value])
+        return text
+    if isinstance(node, list):
+        return [_substitute(item, placeholders) for item in node]
+    if isinstance(node, dict):
+        return {k: _substitute(v, placeholders) for k, v in node.items()}
+    return node
