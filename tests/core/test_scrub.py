@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.core.secret_samples import SAMPLES, in_context
-from turnout.core.scrub import PLACEHOLDER, SecretsFound, Vault, Vaults, conversation_key, scrub
+from turnout.core.scrub import PLACEHOLDER, SecretsFound, SeenBodies, Vault, Vaults, conversation_key, scrub
 from turnout.core.secrets import Scanner
 
 SCANNER = Scanner()
@@ -254,3 +254,48 @@ def test_a_vault_refuses_past_its_limit() -> None:
     assert vault.placeholder("k", "0") == "[[secret:k:1]]"
     with pytest.raises(SecretsFound, match="more than"):
         vault.placeholder("k", "new")
+
+
+def test_a_body_that_grows_is_searched_again_past_what_it_shares_and_nothing_is_missed() -> None:
+    """Every turn an agent resends the history: what was clean is not searched again, but a
+    secret anywhere in what changed is found, even one that straddles the change."""
+    seen, vaults = SeenBodies(), Vaults()
+    history = [{"role": "user", "content": "x" * 50_000}, {"role": "assistant", "content": "y" * 50_000}]
+
+    def send(messages: list[dict[str, Any]]) -> Any:
+        body = {"model": "m", "messages": messages}
+        return scrub("messages", body, orjson.dumps(body), (), SCANNER, vaults, seen)
+
+    assert send(history) is None and send(history) is None  # clean, then the same again
+    same = orjson.dumps({"model": "m", "messages": history})
+    assert seen.start(same) == (len(same), [])
+    token = SAMPLES["github_token"]
+    later = send([*history, {"role": "user", "content": f"here {token}"}])
+    assert later is not None and token not in later.raw.decode()
+    turn = [
+        *history,
+        {"role": "user", "content": f"here {token}"},
+        {"role": "assistant", "content": "z" * 40_000},
+    ]
+    again = send(
+        [*turn, {"role": "user", "content": f"and {SAMPLES['npm_token']}"}]
+    )  # the token found before
+    assert (
+        again is not None
+        and token not in again.raw.decode()
+        and SAMPLES["npm_token"] not in again.raw.decode()
+    )
+    assert (
+        again.raw.decode().count("[[secret:github_token:1]]") == 1
+        and "[[secret:npm_token:1]]" in again.raw.decode()
+    )
+    changed = [
+        {"role": "user", "content": "x" * 20_000 + " " + SAMPLES["aws_access_key"] + " " + "x" * 30_000},
+        history[1],
+    ]
+    found = send(changed)
+    assert found is not None and SAMPLES["aws_access_key"] not in found.raw.decode()
+    pem = SAMPLES["private_key"]
+    straddling = [{"role": "user", "content": "x" * 49_990 + pem}, history[1]]  # starts before the change
+    found = send(straddling)
+    assert found is not None and "PRIVATE KEY" not in found.raw.decode()

@@ -87,7 +87,18 @@ class StreamRestorer:
         self._held_event: tuple[bytes, dict[str, Any], Delta] | None = None
         self._buffer = b""
 
+    @property
+    def idle(self) -> bool:
+        """Nothing held back: whole events without ``[[`` or ``["`` can pass as they are
+        (the relays check that themselves, sparing a call per event)."""
+        return self._held_event is None and not self._buffer
+
+    def needed(self, data: bytes) -> bool:
+        return not (self.idle and b"[[" not in data and b'["' not in data and data.endswith(b"\n\n"))
+
     def __call__(self, data: bytes) -> bytes:
+        if not self.needed(data):
+            return data  # whole events, none of which can hold or start a placeholder
         out: list[bytes] = []
         for event in self._events(data):
             self._event(event, out)

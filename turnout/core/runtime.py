@@ -26,7 +26,7 @@ from turnout.core.prices import PriceTable
 from turnout.core.probe import ServerFacts, window_of
 from turnout.core.recall import BATCH, ResponseMemory
 from turnout.core.routing import Resolver
-from turnout.core.scrub import Scrubbed, SecretsFound, Vaults, scrub
+from turnout.core.scrub import Scrubbed, SecretsFound, SeenBodies, Vaults, scrub
 from turnout.core.secrets import Scanner, UserPattern
 from turnout.core.shared import Board
 from turnout.core.store import Store
@@ -70,6 +70,9 @@ class Runtime:
     _intercepted: tuple[int, frozenset[str]] | None = None
     _scanner: tuple[int, Scanner] | None = None
     vaults: Vaults = field(default_factory=Vaults)  # secrets replaced, by conversation (core/scrub.py)
+    seen: SeenBodies = field(
+        default_factory=SeenBodies
+    )  # bodies searched, and what they held: less to search again
     _memory: ResponseMemory | None = None
 
     def __post_init__(self) -> None:
@@ -107,6 +110,7 @@ class Runtime:
                 exchange.fields,
                 self.scanner,
                 self.vaults,
+                self.seen,
             )
         found = exchange.scrubbed
         if found is not None:
@@ -126,6 +130,7 @@ class Runtime:
             settings = self.config.scrub
             patterns = (UserPattern(kind, re.compile(regex.encode())) for kind, regex in settings.patterns)
             self._scanner = (self.generation, Scanner(patterns, settings.allow))
+            self.seen = SeenBodies()  # searched with the old patterns and allowlist, not these
         return self._scanner[1]
 
     @property

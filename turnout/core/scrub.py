@@ -31,16 +31,24 @@ import orjson
 
 from turnout.core.errors import BadRequest
 from turnout.core.headers import Fields, header_value
-from turnout.core.secrets import Scanner
+from turnout.core.secrets import Finding, Scanner
 
-__all__ = ["PLACEHOLDER", "Scrubbed", "SecretsFound", "Vault", "Vaults", "conversation_key", "scrub"]
+__all__ = [
+    "PLACEHOLDER",
+    "Scrubbed",
+    "SecretsFound",
+    "SeenBodies",
+    "Vault",
+    "Vaults",
+    "conversation_key",
+    "scrub",
+]
 
 PLACEHOLDER = re.compile(r"\[\[secret:([a-z0-9_]{1,40}):(\d{1,6})\]\]")
-# A client that escapes plain ASCII as \u00XX hides text from a search of the bytes.
-_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
 # Opaque values, never text: images and files, signatures, encrypted reasoning.
 _OPAQUE_KEYS = frozenset({"data", "signature", "thoughtSignature", "thought_signature", "encrypted_content"})
 _SESSION_HEADERS = (b"x-claude-code-session-id", b"session_id", b"session-id", b"conversation_id")
+_KEY_BYTES = 16 * 1024  # of the first message: enough to tell conversations apart
 _FIRST = {"messages": "messages", "chat": "messages", "responses": "input", "gemini": "contents"}
 
 
@@ -138,19 +146,71 @@ def conversation_key(endpoint: str, body: dict[str, Any], fields: Fields) -> byt
         if (session := header_value(fields, name)) is not None:
             return hashlib.sha256(b"session\0" + session).digest()
     items = body.get(_FIRST.get(endpoint, "messages"))
-    first = items[0] if isinstance(items, list) and items else items
-    return hashlib.sha256(
-        endpoint.encode() + b"\0" + orjson.dumps(first, option=orjson.OPT_SORT_KEYS)
-    ).digest()
+    first = orjson.dumps(
+        items[0] if isinstance(items, list) and items else items, option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(b"%s\0%d\0%s" % (endpoint.encode(), len(first), first[:_KEY_BYTES])).digest()
+
+
+class SeenBodies:
+    """The last request bodies searched, with what was found in them. An agent resends its
+    whole history every turn, so a new body mostly begins with an old one: what the two
+    share was searched already (its findings are the old ones), and only what follows,
+    less a margin longer than any secret and its context, is searched again."""
+
+    CHUNK = 4096
+    MARGIN = 32 * 1024  # longer than any secret a detector finds (a key block: 20,000) and its context
+    CONTEXT = 512  # what decides a finding past its end (the AWS pair's 300 characters)
+    KEEP = 8
+    MAX_BYTES = 32 << 20
+
+    def __init__(self) -> None:
+        self._bodies: list[tuple[bytes, list[Finding]]] = []
+
+    def start(self, raw: bytes) -> tuple[int, list[Finding]]:
+        """Where ``raw`` must be searched from, and the findings before that point."""
+        best, inherited = 0, []
+        for old, findings in self._bodies:
+            n, i = min(len(old), len(raw)), 0
+            while i + self.CHUNK <= n and old[i : i + self.CHUNK] == raw[i : i + self.CHUNK]:
+                i += self.CHUNK
+            if i + self.CHUNK > n and old[i:n] == raw[i:n]:
+                i = n
+            if i == len(old) == len(raw):
+                return len(raw), findings  # the same body again
+            if i > best:
+                best, inherited = i, [f for f in findings if f.end + self.CONTEXT <= i]
+        if best <= self.MARGIN:
+            return 0, []
+        return best - self.MARGIN, inherited
+
+    def remember(self, raw: bytes, findings: list[Finding]) -> None:
+        if len(raw) < self.MARGIN or len(raw) > self.MAX_BYTES // self.KEEP:
+            return  # small: searched whole in no time; huge: not worth its memory
+        self._bodies = [(raw, findings), *(e for e in self._bodies if e[0] is not raw)][: self.KEEP]
 
 
 def scrub(
-    endpoint: str, body: dict[str, Any], raw: bytes, fields: Fields, scanner: Scanner, vaults: Vaults
+    endpoint: str,
+    body: dict[str, Any],
+    raw: bytes,
+    fields: Fields,
+    scanner: Scanner,
+    vaults: Vaults,
+    seen: SeenBodies | None = None,
 ) -> Scrubbed | None:
     """``body`` with every secret replaced, or None when it holds none (sent as it came)."""
-    if not scanner.patterns and not _ESCAPED_ASCII.search(raw) and not scanner.find(raw, patterns=False):
+    start, findings = seen.start(raw) if seen is not None else (0, [])
+    more, escaped = scanner.scan(raw, start) if start < len(raw) else ([], False)
+    if more:
+        known = {(f.start, f.end) for f in findings}
+        findings = [*findings, *(f for f in more if (f.start, f.end) not in known)]
+    if seen is not None and not escaped:
+        seen.remember(raw, findings)
+    if not findings and not escaped and not scanner.patterns:
         return None  # the fast path: nothing in the bytes, so nothing in any string
-    walk = _Walk(scanner)
+    targets = None if escaped or scanner.patterns else _plain_values(findings)
+    walk = _Walk(scanner, targets)
     found = walk.tree(body)
     if not walk.replaced:
         return None
@@ -163,11 +223,27 @@ def scrub(
     return Scrubbed(out, orjson.dumps(out), kinds, vault)
 
 
-class _Walk:
-    """Find the secrets of every string of a request (in order), leaving opaque values."""
+def _plain_values(findings: list[Finding]) -> list[tuple[str, str]] | None:
+    """The findings' values as the strings hold them, when that is the same at every depth
+    of JSON (no escape in them: tokens, not key blocks); None: search the strings again."""
+    values = []
+    for f in findings:
+        if b"\\" in f.value or b'"' in f.value:
+            return None
+        try:
+            values.append((f.kind, f.value.decode()))
+        except UnicodeDecodeError:
+            return None
+    return values
 
-    def __init__(self, scanner: Scanner) -> None:
+
+class _Walk:
+    """Find the secrets of every string of a request (in order), leaving opaque values:
+    with ``targets``, the values the body's bytes showed; else by searching each string."""
+
+    def __init__(self, scanner: Scanner, targets: list[tuple[str, str]] | None = None) -> None:
         self.scanner = scanner
+        self.targets = targets
         self.replaced: list[tuple[str, str]] = []  # (kind, value), each value once
         self.marked = 0  # strings that hold secrets
         self._seen: set[str] = set()
@@ -186,6 +262,8 @@ class _Walk:
     def _member(self, name: str, value: Any) -> Any:
         if not isinstance(value, str):
             return self.tree(value)
+        if self.targets is not None:
+            return self._text(value)
         if kind := self.scanner.assigned(name, value.encode("utf-8", "surrogatepass")):
             self._found(kind, value)
             self.marked += 1
@@ -208,16 +286,19 @@ class _Walk:
     def _text(self, text: str) -> Any:
         if len(text) < 8 or text.startswith("data:"):
             return text
-        findings = self.scanner.find(text.encode("utf-8", "surrogatepass"))
-        if not findings:
+        if self.targets is not None:
+            found = [(kind, value) for kind, value in self.targets if value in text]
+        else:
+            found = [
+                (f.kind, f.value.decode("utf-8", "surrogatepass"))
+                for f in self.scanner.find(text.encode("utf-8", "surrogatepass"))
+            ]
+        if not found:
             return text
-        values = []
-        for f in findings:
-            value = f.value.decode("utf-8", "surrogatepass")
-            values.append(value)
-            self._found(f.kind, value)
+        for kind, value in found:
+            self._found(kind, value)
         self.marked += 1
-        return _Marked(text, values)
+        return _Marked(text, [value for _, value in found])
 
 
 @dataclass
