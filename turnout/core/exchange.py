@@ -94,7 +94,7 @@ class Exchange:
         self.body = None
         self.own = ()
         if self.scrubbed is not None:
-            self.scrubbed.body, self.scrubbed.raw = {}, b""  # the vault stays, for the answer
+            self.scrubbed.release()
         if self.journey is not None:
             self.journey.close()
             self.journey = None

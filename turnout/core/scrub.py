@@ -124,10 +124,21 @@ class Vaults:
 class Scrubbed:
     """A request with its secrets replaced."""
 
-    body: dict[str, Any]
-    raw: bytes  # ``body`` serialized, to send
+    raw: bytes  # to send
     kinds: Counter[str]  # secrets replaced, by kind
     vault: Vault = field(repr=False)  # where the placeholders' values are, for the answer
+    parsed: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """``raw`` parsed (only a translation needs it: then once)."""
+        if self.parsed is None:
+            self.parsed = orjson.loads(self.raw)
+        return self.parsed
+
+    def release(self) -> None:
+        """No attempt can follow: the bodies go; the vault stays, for the answer."""
+        self.raw, self.parsed = b"", None
 
     @property
     def count(self) -> int:
@@ -210,31 +221,78 @@ def scrub(
     if not findings and not escaped and not scanner.patterns:
         return None  # the fast path: nothing in the bytes, so nothing in any string
     targets = None if escaped or scanner.patterns else _plain_values(findings)
+    if targets is not None and _spliceable(raw, targets):
+        # Tokens are the same bytes in the body as in its strings: replaced in the bytes,
+        # with no walk of a tree of thousands of messages.
+        vault = vaults.get(conversation_key(endpoint, body, fields))
+        placeholders = _placeholders(vault, targets)
+        for value in sorted(placeholders, key=len, reverse=True):
+            raw = raw.replace(value.encode(), placeholders[value].encode())
+        return Scrubbed(raw, Counter(kind for kind, _ in targets), vault)
     walk = _Walk(scanner, targets)
     found = walk.tree(body)
     if not walk.replaced:
         return None
     vault = vaults.get(conversation_key(endpoint, body, fields))
-    kinds: Counter[str] = Counter()
-    for kind, value in walk.replaced:  # in order of appearance: the first secret is :1
-        vault.placeholder(kind, value)
-        kinds[kind] += 1
-    out = _substitute(found, {v: vault.placeholder(k, v) for k, v in walk.replaced})
-    return Scrubbed(out, orjson.dumps(out), kinds, vault)
+    out = _substitute(found, _placeholders(vault, walk.replaced))
+    return Scrubbed(orjson.dumps(out), Counter(kind for kind, _ in walk.replaced), vault, out)
+
+
+def _placeholders(vault: Vault, found: list[tuple[str, str]]) -> dict[str, str]:
+    """Each value's placeholder, given in order of appearance: the first secret is :1."""
+    return {value: vault.placeholder(kind, value) for kind, value in found}
+
+
+_PROTECTED = _OPAQUE_KEYS | {"thinking"}  # a signed thinking block's text: sent back as it was
+_KEY_BEFORE = re.compile(rb'"([^"\\]{1,64})"[ \t\r\n]*:[ \t\r\n]*\Z')
+
+
+def _spliceable(raw: bytes, targets: list[tuple[str, str]]) -> bool:
+    """Whether replacing the values in the bytes changes only what the walk would: no
+    occurrence in an opaque value or a signed thinking text, no reasoning that must go
+    back unchanged (encrypted reasoning, Gemini's thoughts: the walk knows them)."""
+    if b'"encrypted_content"' in raw or b'"thought":true' in raw or b'"thought": true' in raw:
+        return False
+    for _, value in targets:
+        needle = value.encode()
+        at = raw.find(needle)
+        while at >= 0:
+            if _member_name(raw, at) in _PROTECTED:
+                return False
+            at = raw.find(needle, at + len(needle))
+    return True
+
+
+def _member_name(raw: bytes, at: int) -> str:
+    """The name of the JSON member whose string holds byte ``at`` ("" in an array)."""
+    quote = raw.rfind(b'"', 0, at)
+    while quote > 0 and _escaped(raw, quote):
+        quote = raw.rfind(b'"', 0, quote)
+    m = _KEY_BEFORE.search(raw, max(0, quote - 96), max(quote, 0))
+    return m.group(1).decode("utf-8", "replace") if m else ""
+
+
+def _escaped(raw: bytes, at: int) -> bool:
+    """The character at ``at`` follows an odd number of backslashes."""
+    n = 0
+    while at - n - 1 >= 0 and raw[at - n - 1] == 0x5C:
+        n += 1
+    return n % 2 == 1
 
 
 def _plain_values(findings: list[Finding]) -> list[tuple[str, str]] | None:
-    """The findings' values as the strings hold them, when that is the same at every depth
-    of JSON (no escape in them: tokens, not key blocks); None: search the strings again."""
-    values = []
+    """The findings' values (each once, in order) as the strings hold them, when that is
+    the same at every depth of JSON (no escape in them: tokens, not key blocks); None:
+    search the strings again."""
+    values: dict[str, str] = {}
     for f in findings:
         if b"\\" in f.value or b'"' in f.value:
             return None
         try:
-            values.append((f.kind, f.value.decode()))
+            values.setdefault(f.value.decode(), f.kind)
         except UnicodeDecodeError:
             return None
-    return values
+    return [(kind, value) for value, kind in values.items()]
 
 
 class _Walk:
