@@ -299,3 +299,28 @@ def test_a_body_that_grows_is_searched_again_past_what_it_shares_and_nothing_is_
     straddling = [{"role": "user", "content": "x" * 49_990 + pem}, history[1]]  # starts before the change
     found = send(straddling)
     assert found is not None and "PRIVATE KEY" not in found.raw.decode()
+
+
+def test_tokens_are_replaced_in_the_bytes_and_opaque_values_still_stay() -> None:
+    """The quick way (no walk) only where the walk would have replaced them."""
+    token, google = SAMPLES["github_token"], SAMPLES["google_api_key"]
+    thinking = {"type": "thinking", "thinking": "plan", "signature": "c2ln+/="}
+    result = {"type": "tool_result", "tool_use_id": "t", "content": f'token = "{token}"'}
+    body = {
+        "model": "m",
+        "messages": [{"role": "assistant", "content": [thinking]}, {"role": "user", "content": [result]}],
+    }
+    out = scrubbed("messages", body)
+    assert out is not None and out.parsed is None  # spliced: the body was neither walked nor parsed
+    sent = orjson.loads(out.raw)
+    assert sent["messages"][0]["content"][0] == thinking
+    assert sent["messages"][1]["content"][0]["content"] == 'token = "[[secret:github_token:1]]"'
+    assert out.body == sent  # parsed when a translation asks
+    image = {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": f"AAAA/{google}/AAAA"},
+    }
+    body["messages"][1]["content"] = [image, result]  # a look-alike in an image's base64: walked instead
+    walked = scrubbed("messages", body)
+    assert walked is not None and walked.parsed is not None and dict(walked.kinds) == {"github_token": 1}
+    assert walked.body["messages"][1]["content"][0] == image

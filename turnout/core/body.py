@@ -29,7 +29,7 @@ def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
         raise BadRequest(f"Cannot decode the request body: {e}.") from None
 
 
-__all__ = ["decode_body", "parse_json_object", "replace_model", "requested_model"]
+__all__ = ["decode_body", "escaped_quote", "parse_json_object", "replace_model", "requested_model"]
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def replace_model(raw: bytes, body: dict[str, Any], new: str) -> bytes:
     that ambiguous (parsers disagree on duplicates), so the body is re-serialized instead,
     which leaves exactly one top-level ``model``.
     """
-    keys = [m for m in _MODEL_KEY.finditer(raw) if not _escaped_quote(raw, m.start())]
+    keys = [m for m in _MODEL_KEY.finditer(raw) if not escaped_quote(raw, m.start())]
     if len(keys) == 1:
         value = _STRING.match(raw, keys[0].end())
         if value is not None and orjson.loads(value.group()) == body["model"]:
@@ -83,7 +83,7 @@ def replace_model(raw: bytes, body: dict[str, Any], new: str) -> bytes:
     return orjson.dumps({**body, "model": new})
 
 
-def _escaped_quote(raw: bytes, at: int) -> bool:
+def escaped_quote(raw: bytes, at: int) -> bool:
     """Whether the quote at ``at`` is escaped (preceded by an odd number of backslashes)."""
     slashes = 0
     while at - slashes - 1 >= 0 and raw[at - slashes - 1] == 0x5C:

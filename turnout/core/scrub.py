@@ -27,8 +27,10 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import ahocorasick_rs
 import orjson
 
+from turnout.core.body import escaped_quote
 from turnout.core.errors import BadRequest
 from turnout.core.headers import Fields, header_value
 from turnout.core.secrets import Finding, Scanner
@@ -243,41 +245,43 @@ def _placeholders(vault: Vault, found: list[tuple[str, str]]) -> dict[str, str]:
     return {value: vault.placeholder(kind, value) for kind, value in found}
 
 
-_PROTECTED = _OPAQUE_KEYS | {"thinking"}  # a signed thinking block's text: sent back as it was
-_KEY_BEFORE = re.compile(rb'"([^"\\]{1,64})"[ \t\r\n]*:[ \t\r\n]*\Z')
+_PROTECTED = (*sorted(_OPAQUE_KEYS), "thinking")  # and a signed thinking block's text
+_WALK_ONLY = (b'"encrypted_content"', b'"thought":true', b'"thought": true')  # reasoning: the walk knows it
+_STARTS = [b'"%s":%s"' % (name.encode(), sep) for name in _PROTECTED for sep in (b"", b" ")] + [b'"data:']
+_MARKS = ahocorasick_rs.BytesAhoCorasick(
+    [*_WALK_ONLY, *_STARTS], matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST
+)
 
 
 def _spliceable(raw: bytes, targets: list[tuple[str, str]]) -> bool:
     """Whether replacing the values in the bytes changes only what the walk would: no
-    occurrence in an opaque value or a signed thinking text, no reasoning that must go
-    back unchanged (encrypted reasoning, Gemini's thoughts: the walk knows them)."""
-    if b'"encrypted_content"' in raw or b'"thought":true' in raw or b'"thought": true' in raw:
-        return False
+    occurrence in an opaque value (an image, a signature, a ``data:`` URL) or a signed
+    thinking text, next to base64, or in a body with reasoning that must go back as it
+    came (encrypted reasoning, Gemini's thoughts). One pass finds where those values are."""
+    ranges = []
+    for index, _, end in _MARKS.find_matches_as_indexes(raw):
+        if index < len(_WALK_ONLY):
+            return False
+        ranges.append((end, _string_end(raw, end)))
     for _, value in targets:
         needle = value.encode()
         at = raw.find(needle)
         while at >= 0:
-            if _member_name(raw, at) in _PROTECTED:
+            after = at + len(needle)
+            if raw[at - 1 : at] in (b"+", b"/", b"=") or raw[after : after + 1] in (b"+", b"/", b"="):
+                return False  # perhaps inside base64
+            if any(start <= at < stop for start, stop in ranges):
                 return False
-            at = raw.find(needle, at + len(needle))
+            at = raw.find(needle, after)
     return True
 
 
-def _member_name(raw: bytes, at: int) -> str:
-    """The name of the JSON member whose string holds byte ``at`` ("" in an array)."""
-    quote = raw.rfind(b'"', 0, at)
-    while quote > 0 and _escaped(raw, quote):
-        quote = raw.rfind(b'"', 0, quote)
-    m = _KEY_BEFORE.search(raw, max(0, quote - 96), max(quote, 0))
-    return m.group(1).decode("utf-8", "replace") if m else ""
-
-
-def _escaped(raw: bytes, at: int) -> bool:
-    """The character at ``at`` follows an odd number of backslashes."""
-    n = 0
-    while at - n - 1 >= 0 and raw[at - n - 1] == 0x5C:
-        n += 1
-    return n % 2 == 1
+def _string_end(raw: bytes, at: int) -> int:
+    """Where the JSON string whose text begins at ``at`` ends (its closing quote)."""
+    quote = raw.find(b'"', at)
+    while quote > 0 and escaped_quote(raw, quote):
+        quote = raw.find(b'"', quote + 1)
+    return quote if quote >= 0 else len(raw)
 
 
 def _plain_values(findings: list[Finding]) -> list[tuple[str, str]] | None:

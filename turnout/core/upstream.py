@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -116,14 +117,16 @@ def build_upstream(
     drop, add = credential_headers(backend.kind, placement.state.spec.key, backend.headers)
     secret = frozenset(name for name, _ in add)
     fields, path = exchange.fields, exchange.endpoint.path
-    source, raw = (scrubbed.body, scrubbed.raw) if scrubbed is not None else (exchange.body, exchange.raw)
     body, changed, translation = exchange.wire, False, None
+    raw = exchange.raw
     if scrubbed is not None:
-        body, changed, drop = raw, True, drop | {b"content-encoding", b"content-length"}
+        raw = body = scrubbed.raw
+        changed, drop = True, drop | {b"content-encoding", b"content-length"}
+    source = exchange.body if scrubbed is None else None  # the scrubbed one is parsed if needed
     adjusted: dict[str, str] = {}
     if translated(exchange.endpoint.name, backend):
         body, translation = translate_request(
-            source,
+            source or _parsed(scrubbed),
             endpoint=exchange.endpoint.name,
             backend=backend,
             model=model,
@@ -139,12 +142,16 @@ def build_upstream(
         cleaned = None
         if backend.wire == "messages" and exchange.endpoint.name == "messages":
             cleaned = clean_messages(
-                source, model=model, other_model=True, quirks=backend.quirks, adjusted=adjusted
+                source or _parsed(scrubbed),
+                model=model,
+                other_model=True,
+                quirks=backend.quirks,
+                adjusted=adjusted,
             )
         if cleaned is not None:
             body = orjson.dumps({**cleaned, "model": model})
         else:
-            body = replace_model(raw, source, model)
+            body = replace_model(raw, source or _parsed(scrubbed), model)
         changed, drop = True, drop | {b"content-encoding", b"content-length"}  # sent as they are
     if exchange.stream and translation is None:  # turnout reads every event: ask for them plain
         drop, add = drop | {b"accept-encoding"}, (*add, (b"accept-encoding", b"identity"))
@@ -158,3 +165,8 @@ def build_upstream(
     return UpstreamRequest(
         method, target, target.path(path), fields, body, changed, translation, adjusted, secret
     )
+
+
+def _parsed(scrubbed: Scrubbed | None) -> dict[str, Any]:
+    assert scrubbed is not None
+    return scrubbed.body
