@@ -223,14 +223,18 @@ def scrub(
     if not findings and not escaped and not scanner.patterns:
         return None  # the fast path: nothing in the bytes, so nothing in any string
     targets = None if escaped or scanner.patterns else _plain_values(findings)
-    if targets is not None and _spliceable(raw, targets):
+    if targets is not None and (places := _splice_places(raw, targets)) is not None:
         # Tokens are the same bytes in the body as in its strings: replaced in the bytes,
         # with no walk of a tree of thousands of messages.
         vault = vaults.get(conversation_key(endpoint, body, fields))
-        placeholders = _placeholders(vault, targets)
-        for value in sorted(placeholders, key=len, reverse=True):
-            raw = raw.replace(value.encode(), placeholders[value].encode())
-        return Scrubbed(raw, Counter(kind for kind, _ in targets), vault)
+        placeholders = [_placeholders(vault, targets)[value].encode() for _, value in targets]
+        pieces: list[bytes] = []
+        last = 0
+        for index, start, end in places:
+            pieces += (raw[last:start], placeholders[index])
+            last = end
+        pieces.append(raw[last:])
+        return Scrubbed(b"".join(pieces), Counter(kind for kind, _ in targets), vault)
     walk = _Walk(scanner, targets)
     found = walk.tree(body)
     if not walk.replaced:
@@ -253,27 +257,27 @@ _MARKS = ahocorasick_rs.BytesAhoCorasick(
 )
 
 
-def _spliceable(raw: bytes, targets: list[tuple[str, str]]) -> bool:
-    """Whether replacing the values in the bytes changes only what the walk would: no
-    occurrence in an opaque value (an image, a signature, a ``data:`` URL) or a signed
-    thinking text, next to base64, or in a body with reasoning that must go back as it
-    came (encrypted reasoning, Gemini's thoughts). One pass finds where those values are."""
+def _splice_places(raw: bytes, targets: list[tuple[str, str]]) -> list[tuple[int, int, int]] | None:
+    """Where each value is in the bytes, as (its index, start, end), if replacing them there
+    changes only what the walk would: none in an opaque value (an image, a signature, a
+    ``data:`` URL) or a signed thinking text, none next to base64, and no reasoning in the
+    body that must go back as it came (encrypted reasoning, Gemini's thoughts); else None.
+    Two passes of an automaton: one for those places, one for the values."""
     ranges = []
     for index, _, end in _MARKS.find_matches_as_indexes(raw):
         if index < len(_WALK_ONLY):
-            return False
+            return None
         ranges.append((end, _string_end(raw, end)))
-    for _, value in targets:
-        needle = value.encode()
-        at = raw.find(needle)
-        while at >= 0:
-            after = at + len(needle)
-            if raw[at - 1 : at] in (b"+", b"/", b"=") or raw[after : after + 1] in (b"+", b"/", b"="):
-                return False  # perhaps inside base64
-            if any(start <= at < stop for start, stop in ranges):
-                return False
-            at = raw.find(needle, after)
-    return True
+    values = ahocorasick_rs.BytesAhoCorasick(
+        [value.encode() for _, value in targets], matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST
+    )
+    places = values.find_matches_as_indexes(raw)
+    for _, at, after in places:
+        if raw[at - 1 : at] in (b"+", b"/", b"=") or raw[after : after + 1] in (b"+", b"/", b"="):
+            return None  # perhaps inside base64
+        if any(start <= at < stop for start, stop in ranges):
+            return None
+    return places
 
 
 def _string_end(raw: bytes, at: int) -> int:
