@@ -122,11 +122,10 @@ def build_upstream(
     if scrubbed is not None:
         raw = body = scrubbed.raw
         changed, drop = True, drop | {b"content-encoding", b"content-length"}
-    source = exchange.body if scrubbed is None else None  # the scrubbed one is parsed if needed
     adjusted: dict[str, str] = {}
     if translated(exchange.endpoint.name, backend):
         body, translation = translate_request(
-            source or _parsed(scrubbed),
+            _source(exchange, scrubbed),
             endpoint=exchange.endpoint.name,
             backend=backend,
             model=model,
@@ -142,7 +141,7 @@ def build_upstream(
         cleaned = None
         if backend.wire == "messages" and exchange.endpoint.name == "messages":
             cleaned = clean_messages(
-                source or _parsed(scrubbed),
+                _source(exchange, scrubbed),
                 model=model,
                 other_model=True,
                 quirks=backend.quirks,
@@ -151,7 +150,7 @@ def build_upstream(
         if cleaned is not None:
             body = orjson.dumps({**cleaned, "model": model})
         else:
-            body = replace_model(raw, source or _parsed(scrubbed), model)
+            body = replace_model(raw, _source(exchange, scrubbed), model)
         changed, drop = True, drop | {b"content-encoding", b"content-length"}  # sent as they are
     if exchange.stream and translation is None:  # turnout reads every event: ask for them plain
         drop, add = drop | {b"accept-encoding"}, (*add, (b"accept-encoding", b"identity"))
@@ -167,6 +166,9 @@ def build_upstream(
     )
 
 
-def _parsed(scrubbed: Scrubbed | None) -> dict[str, Any]:
-    assert scrubbed is not None
-    return scrubbed.body
+def _source(exchange: Exchange, scrubbed: Scrubbed | None) -> dict[str, Any]:
+    """The body to build from: the client's, or the scrubbed one (parsed only when asked)."""
+    if scrubbed is not None:
+        return scrubbed.body
+    assert exchange.body is not None
+    return exchange.body
