@@ -161,3 +161,18 @@ def test_reasoning_and_unknown_placeholders_are_left_as_written() -> None:
     assert out["content"][0] == body["content"][0]
     assert out["content"][1]["text"] == f"{SAMPLES['github_token']} [[secret:github_token:9]]"
     assert restore_body(b"not json [[secret:x:1]]", VALUES) == b"not json [[secret:x:1]]"
+
+
+def test_a_restorer_that_breaks_ends_the_stream_with_an_error_event() -> None:
+    """Never an exception into mitmproxy (it would drop the chunk and carry on)."""
+    from turnout.core.passthrough import PassThrough
+
+    class Broken(StreamRestorer):
+        def __call__(self, data: bytes) -> bytes:
+            raise RuntimeError("synthetic")
+
+    relay = PassThrough("anthropic", api="messages")
+    relay.restorer = Broken("messages", VALUES)
+    out = relay(b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"[["}}\n\n')
+    assert isinstance(out, list) and b"event: error" in out[0] and b"put the stream's secrets back" in out[0]
+    assert relay.failure is not None and relay(b"") == []

@@ -13,6 +13,7 @@ event has not abandoned anything).
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from turnout.core.codec import DecodeError, StreamDecoder
 from turnout.core.dialects.errors import stream_error_event
@@ -23,6 +24,8 @@ from turnout.core.restore import StreamRestorer
 from turnout.core.usage import USAGE, UsageSniffer
 
 __all__ = ["PassThrough"]
+
+logger = logging.getLogger(__name__)
 
 _BOUNDARIES = (b"\n\n", b"\r\n\r\n", b"\r\r")
 
@@ -79,7 +82,12 @@ class PassThrough:
         self._last = data
         restorer = self.restorer
         if restorer is not None and (not restorer.idle or b"[[" in data or b'["' in data):  # else: no call
-            data = restorer(data)
+            try:
+                data = restorer(data)
+            except Exception:  # never raise into mitmproxy: it would drop the chunk and go on
+                logger.exception("restoring a stream's secrets failed")
+                self.restorer = None  # what it held is dropped with it
+                return self._fail("turnout could not put the stream's secrets back.")
             if not data:
                 return []  # all held back: an empty chunk would end an HTTP/1 body
         return data

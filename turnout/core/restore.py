@@ -148,16 +148,14 @@ class StreamRestorer:
             self._release(out)
         for _, where, name, json_text in deltas:  # the deltas first: some hold JSON text
             where[name] = restore_text(where[name], self.values, json_text)
-        restored = _tree(obj, self.values)  # then every other string (a .done event's whole text)
-        changed = held is not None or restored != parsed[1] or b"[[" in event
-        obj = restored
+        obj = _tree(obj, self.values)  # then every other string (a .done event's whole text)
         tail: Delta | None = None
         for delta in self._deltas(obj):
             _, where, name, _ = delta
             text = where[name]
             if _PARTIAL.search(text, max(0, len(text) - 64)):
                 tail = delta
-        encoded = _encode(head, obj) if changed else event
+        encoded = _encode(head, obj)
         if tail is not None:
             self._held_event = (head, obj, tail)
             self._held = [encoded]

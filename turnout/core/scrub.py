@@ -14,8 +14,11 @@ The mapping lives only here, in memory: one ``Vault`` per conversation (recognis
 the client's session header or its first message, so every turn of an agent's session
 meets the same one), bounded and expiring; never on disk, in logs, analytics or flows.
 
-Cost: the request's bytes are searched once for anchors (``Scanner.find``); a body with
-no finding is sent untouched. Only a body with one is walked string by string.
+Cost: the request's bytes are searched once (``Scanner.scan``), and only past what they
+share with a body searched before (``SeenBodies``: an agent resends its history); a body
+with no finding is sent untouched. Tokens found are spliced into the bytes; only a body
+whose secrets need it (escaped text such as a key block, an occurrence near an opaque
+value or reasoning, the user's own patterns) is walked string by string.
 """
 
 from __future__ import annotations
@@ -230,8 +233,8 @@ def scrub(
         placeholders = [_placeholders(vault, targets)[value].encode() for _, value in targets]
         pieces: list[bytes] = []
         last = 0
-        for index, start, end in places:
-            pieces += (raw[last:start], placeholders[index])
+        for index, at, end in places:
+            pieces += (raw[last:at], placeholders[index])
             last = end
         pieces.append(raw[last:])
         return Scrubbed(b"".join(pieces), Counter(kind for kind, _ in targets), vault)
