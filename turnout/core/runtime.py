@@ -70,9 +70,7 @@ class Runtime:
     _intercepted: tuple[int, frozenset[str]] | None = None
     _scanner: tuple[int, Scanner] | None = None
     vaults: Vaults = field(default_factory=Vaults)  # secrets replaced, by conversation (core/scrub.py)
-    seen: SeenBodies = field(
-        default_factory=SeenBodies
-    )  # bodies searched, and what they held: less to search again
+    seen: SeenBodies = field(default_factory=SeenBodies)  # bodies searched, and their findings
     _memory: ResponseMemory | None = None
 
     def __post_init__(self) -> None:
@@ -93,7 +91,8 @@ class Runtime:
             if placement.governor is not None:
                 placement.governor.finish()
             raise
-        exchange.restore = scrubbed.vault.values if scrubbed is not None else None
+        if scrubbed is not None:  # kept for every later attempt: whichever answer stands is restored
+            exchange.restore = scrubbed.vault.values
         return upstream
 
     def _scrubbed(self, exchange: Exchange, backend: Backend) -> Scrubbed | None:
