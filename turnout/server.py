@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import fcntl
 import gc
 import signal
 import threading
 from pathlib import Path
 from typing import Any
 
-from mitmproxy import exceptions, master, options
+from mitmproxy import certs, exceptions, master, options
 from mitmproxy.addons import core, dns_resolver, errorcheck, next_layer, proxyserver, tlsconfig
+from mitmproxy.options import CONF_BASENAME
 
 from turnout.addons._mitm import ahead_of, log_to_stderr
 from turnout.addons.chain import build_chain
@@ -65,7 +67,9 @@ def build_master(settings: ServerSettings, runtime: Runtime) -> master.Master:
     m.addons.add(chain)
     if settings.web:  # what mitmweb's view shows has been through the gate and the router
         ahead_of(m, chain, "view")
-    private_dir(Path(settings.option_values()["confdir"]))  # the CA's key: this user's only
+    confdir = Path(settings.option_values()["confdir"])
+    private_dir(confdir)  # the CA's key: this user's only
+    made_once(confdir, opts.key_size)
     try:
         opts.update(**settings.option_values())  # also the first configure of turnout's addons
     except exceptions.OptionsError as e:  # the library and the CLI raise turnout's own error
@@ -79,6 +83,15 @@ def private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     with contextlib.suppress(OSError):  # not ours to change (a shared confdir): leave it
         path.chmod(0o700)
+
+
+def made_once(confdir: Path, key_size: int) -> None:
+    """The CA made by one process only: workers starting together on a fresh machine would
+    each write it, and one would read another's half-written key ("MalformedFraming")."""
+    with (confdir / ".ca.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # held while it is written; then every reader sees it whole
+        if not (confdir / f"{CONF_BASENAME}-ca.pem").exists():
+            certs.CertStore.create_store(confdir, CONF_BASENAME, key_size)
 
 
 async def run_proxy(

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -357,3 +358,28 @@ def test_a_conversation_continues_whichever_worker_takes_each_turn(
         sent = json.dumps(upstream.last().json())
         assert all(earlier in sent for earlier in said)
     fresh.close()
+
+
+def test_workers_starting_together_make_one_ca(tmp_path: Path) -> None:
+    """On a fresh machine every worker would write the CA at once, and one would read
+    another's half-written key: one makes it, under a lock, while the others wait."""
+    import fcntl
+
+    from turnout.server import made_once
+
+    confdir = tmp_path / "certs"
+    confdir.mkdir()
+    script = (
+        "import sys; from pathlib import Path; from turnout.server import made_once; "
+        "made_once(Path(sys.argv[1]), 2048)"
+    )
+    with (confdir / ".ca.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a worker writing the CA would hold it
+        waiting = subprocess.Popen([sys.executable, "-c", script, str(confdir)])
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(2)  # it waits for the writer (cut the lock: it writes its own CA now)
+        assert not (confdir / "mitmproxy-ca.pem").exists()
+    assert waiting.wait(60) == 0 and (confdir / "mitmproxy-ca.pem").exists()
+    key = (confdir / "mitmproxy-ca.pem").read_bytes()
+    made_once(confdir, 2048)  # there already: left as it is
+    assert (confdir / "mitmproxy-ca.pem").read_bytes() == key

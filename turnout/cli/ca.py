@@ -24,14 +24,13 @@ ConfdirOpt = Annotated[
 
 
 def ensure_ca(confdir: Path | None = None) -> Path:
-    """The CA certificate's path (PEM), the CA made first if there is none."""
-    from mitmproxy import certs  # mitmproxy's own CA machinery, as the proxy uses it
-
-    from turnout.server import private_dir
+    """The CA certificate's path (PEM), the CA made first if there is none (with mitmproxy's
+    own machinery, as the proxy makes it, and under the same lock)."""
+    from turnout.server import made_once, private_dir
 
     where = confdir or data_dir() / "certs"
     private_dir(where)
-    certs.CertStore.from_store(where, "mitmproxy", 2048)
+    made_once(where, 2048)
     return where / "mitmproxy-ca-cert.pem"
 
 
