@@ -176,3 +176,17 @@ def test_a_restorer_that_breaks_ends_the_stream_with_an_error_event() -> None:
     out = relay(b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"[["}}\n\n')
     assert isinstance(out, list) and b"event: error" in out[0] and b"put the stream's secrets back" in out[0]
     assert relay.failure is not None and relay(b"") == []
+
+
+def test_a_stream_cut_while_a_placeholders_start_is_held_gives_it_back_then_the_error() -> None:
+    """The upstream dies after a delta ending in ``[[secr``: that text is not lost, the
+    error event follows it, and nothing comes after."""
+    from turnout.core.passthrough import PassThrough
+
+    relay = PassThrough("anthropic", api="messages")
+    relay.restorer = StreamRestorer("messages", VALUES)
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "key [[secr"}}
+    assert relay(b"event: content_block_delta\ndata: " + orjson.dumps(delta) + b"\n\n") == []  # held
+    tail = relay.fail("upstream went away")
+    assert read_stream("messages", tail)[0] == "key [[secr" and tail.index(b"[[secr") < tail.index(b"error")
+    assert relay(b"") == []

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from turnout.core.config_reader import Reader
 from turnout.core.models import SCRUB_POLICIES, ScrubPolicy, ScrubSettings
+from turnout.core.secrets import allow_regex
 
 __all__ = ["read_scrub", "scrub_policy"]
 
@@ -48,9 +49,9 @@ def read_scrub(raw: Any, read: Reader) -> ScrubSettings:
         read.text(a, f"scrub.allow[{i}]", "a value, or /a regular expression/") for i, a in enumerate(allow)
     )
     for i, entry in enumerate(allowed):
-        if len(entry) > 2 and entry.startswith("/") and entry.endswith("/"):
+        if (expression := allow_regex(entry)) is not None:
             try:
-                re.compile(entry[1:-1].encode())
+                re.compile(expression.encode())
             except re.error as e:
                 raise read.error(f"scrub.allow[{i}]", f"is not a regular expression ({e})") from None
     return ScrubSettings(tuple(patterns), allowed)

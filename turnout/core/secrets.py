@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import ahocorasick_rs
 
-__all__ = ["BUILTIN", "KINDS", "Detector", "Finding", "Scanner", "UserPattern", "entropy"]
+__all__ = ["BUILTIN", "KINDS", "Detector", "Finding", "Scanner", "UserPattern", "allow_regex", "entropy"]
 
 _PLACEHOLDERS = re.compile(
     rb"(?i)^(?:\$|\{|<|%|\[\[)|x{4}|\*{3}|\.\.\.|your[_-]|example|changeme|placeholder|dummy|redacted|"
@@ -101,10 +101,15 @@ _NAMES = {
     *_KEYWORDS, *(k.upper() for k in _KEYWORDS),
     "Password", "Secret", "Token", "Credential", "apiKey", "accessKey", "privateKey",
 }  # fmt: skip
+# A name that says secret (``db_password``, ``API_KEY_ID``), and the value given to one.
+_SECRET_NAME = (
+    rb"(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)"
+    rb"(?:[_.-][A-Za-z0-9]+){0,3}"
+)
+_SECRET_VALUE = rb"[^\s\"'`\\,;<>(){}\[\]]{8,256}"
 _ASSIGNMENT = re.compile(
-    rb"(?i)(?<!\[\[)(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
-    rb"credentials?)(?:[_.-][A-Za-z0-9]+){0,3}" + _QUOTE + rb"[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}" + _QUOTE
-    + rb"(?P<v>[^\s\"'`\\,;<>(){}\[\]]{8,256})"
+    rb"(?i)(?<!\[\[)" + _SECRET_NAME + _QUOTE + rb"[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}" + _QUOTE
+    + rb"(?P<v>" + _SECRET_VALUE + rb")"
 )  # fmt: skip
 
 BUILTIN: tuple[Detector, ...] = (
@@ -159,11 +164,8 @@ BUILTIN: tuple[Detector, ...] = (
     ),
     Detector("secret_assignment", tuple(k.encode() for k in sorted(_NAMES)), _ASSIGNMENT, _random_looking),
 )
-_NAME = re.compile(
-    rb"(?i)(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
-    rb"credentials?)(?:[_.-][A-Za-z0-9]+){0,3}$"
-)
-_VALUE = re.compile(rb"[^\s\"'`\\,;<>(){}\[\]]{8,256}")
+_NAME = re.compile(rb"(?i)" + _SECRET_NAME + rb"$")
+_VALUE = re.compile(_SECRET_VALUE)
 KINDS = frozenset(d.kind for d in BUILTIN) | {"aws_secret_key"}
 
 _ESCAPE = b"\\u00"  # plain ASCII escaped (\u0041 for A) hides it from a search of the bytes
@@ -196,8 +198,8 @@ class Scanner:
     ) -> None:
         self.patterns = tuple(patterns)
         allow = tuple(allow)
-        self._allow_values = frozenset(a.encode() for a in allow if not _is_regex(a))
-        allowed = [a[1:-1] for a in allow if _is_regex(a)]
+        self._allow_values = frozenset(a.encode() for a in allow if allow_regex(a) is None)
+        allowed = [regex for a in allow if (regex := allow_regex(a)) is not None]
         self._allow = re.compile("|".join(f"(?:{a})" for a in allowed).encode()) if allowed else None
         anchors: dict[bytes, list[Detector]] = {_ESCAPE: []}
         for detector in detectors:
@@ -286,8 +288,10 @@ class Scanner:
         return more
 
 
-def _is_regex(entry: str) -> bool:
-    return len(entry) > 2 and entry.startswith("/") and entry.endswith("/")
+def allow_regex(entry: str) -> str | None:
+    """The regular expression of an allowlist entry written ``/between slashes/``; None
+    for a literal value."""
+    return entry[1:-1] if len(entry) > 2 and entry.startswith("/") and entry.endswith("/") else None
 
 
 def _without_overlaps(found: list[Finding]) -> list[Finding]:
