@@ -2,7 +2,7 @@
 then keep-alive requests inside the tunnel) against the same request sent to the local
 endpoint (plain HTTP keep-alive), on one turnout process (``--workers 1 --intercept``).
 
-    uv run python bench/intercept.py [--seconds 3] [--rounds 5] [--clients 4]
+    uv run python bench/intercept.py [--seconds 3] [--rounds 5] [--clients 4] [--pause 0.001]
 
 Prints turnout's own CPU time per request for both, measured in interleaved rounds, and
 their ratio (the issue's target: intercepted ≤ 1.3x local). The TLS work of the clients
@@ -62,10 +62,17 @@ async def measure(
 def main() -> None:
     parser = rounds_parser(__doc__)
     parser.add_argument("--clients", type=int, default=4, help="connections at once")
+    parser.add_argument(
+        "--pause", type=float, default=0.0,
+        help="seconds between the upstream's events (0: as fast as it can, so events that "
+        "arrive together go on together; 0.001: each event on its own)",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        upstream, up_port = spawn([sys.executable, "-m", "tests.fakes.upstream", "--events"])
+        upstream, up_port = spawn(
+            [sys.executable, "-m", "tests.fakes.upstream", "--events", "--pause", str(args.pause)]
+        )
         config = tmp / "c.yaml"
         config.write_text(
             f'backends: {{up: {{kind: openai, base_url: "http://127.0.0.1:{up_port}/v1", key: sk-bench}}}}\n'

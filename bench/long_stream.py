@@ -7,7 +7,7 @@ the per-request costs (routing, analytics row) are spread over 2,000 chunks and 
 remains is the per-chunk work (turnout's relay, usage sniffing, analytics). A script,
 not a test (issue: every core, item 5).
 
-    uv run python bench/long_stream.py [--parts 2000] [--seconds 3] [--rounds 3]
+    uv run python bench/long_stream.py [--parts 2000] [--seconds 3] [--rounds 3] [--pause 0.0002]
 """
 
 from __future__ import annotations
@@ -25,9 +25,16 @@ from run import Target, chat_request, interleaved, rounds_parser, start_targets
 def main() -> None:
     parser = rounds_parser(__doc__)
     parser.add_argument("--parts", type=int, default=2000, help="text deltas per stream")
+    parser.add_argument(
+        "--pause", type=float, default=0.0,
+        help="seconds between the upstream's events (0: as fast as it can; then turnout "
+        "relays the events that arrived together as one piece and the bare master does not)",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_dir:
-        procs, ports = start_targets(Path(tmp_dir), ("--events", "--parts", str(args.parts)))
+        procs, ports = start_targets(
+            Path(tmp_dir), ("--events", "--parts", str(args.parts), "--pause", str(args.pause))
+        )
         try:
             request = chat_request(1024, stream=True)
             pids = dict(zip(ports, (p.pid for p in procs), strict=True))

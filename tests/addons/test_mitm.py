@@ -1,0 +1,190 @@
+"""The two per-chunk shortcuts in ``_mitm``: upstream chunks that arrived together relayed as
+one piece, and TLS records drained without the failing read after each."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import itertools
+from typing import Any
+
+import h11
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from h11._receivebuffer import ReceiveBuffer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mitmproxy.proxy import commands
+from mitmproxy.proxy.layers import tls
+from mitmproxy.proxy.layers.http import _http1
+from OpenSSL import SSL
+
+from turnout.addons._mitm import Replies
+
+
+def chunked(chunks: list[bytes], trailers: bool) -> bytes:
+    body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks if c)
+    return body + (b"0\r\nx-checksum: abc\r\n\r\n" if trailers else b"0\r\n\r\n")
+
+
+def read(pieces: list[bytes]) -> tuple[list[bytes], int]:
+    """What mitmproxy's HTTP/1 layer gets from the installed reader, ``pieces`` arriving one
+    read at a time (its ``read_body`` calls the reader until it returns None or the end)."""
+    replies = Replies()
+    replies.install()
+    try:
+        reader = _http1.ChunkedReader()
+    finally:
+        replies.uninstall()
+    buf, data, ends = ReceiveBuffer(), [], 0
+    for piece in pieces:
+        buf += piece
+        while ends == 0:
+            event = reader(buf)
+            if event is None:
+                break
+            if isinstance(event, h11.Data):
+                data.append(bytes(event.data))
+            else:
+                assert isinstance(event, h11.EndOfMessage) and not event.headers
+                ends += 1
+    return data, ends
+
+
+@settings(max_examples=300)
+@given(
+    chunks=st.lists(st.binary(min_size=1, max_size=40), max_size=12),
+    trailers=st.booleans(),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=8),
+)
+def test_any_split_of_a_chunked_body_gives_it_back_whole_and_ends_once(
+    chunks: list[bytes], trailers: bool, cuts: list[int]
+) -> None:
+    wire = chunked(chunks, trailers)
+    points = sorted({c % (len(wire) + 1) for c in cuts} | {0, len(wire)})
+    data, ends = read([wire[a:b] for a, b in itertools.pairwise(points)])
+    assert b"".join(data) == b"".join(chunks) and ends == 1
+
+
+@given(chunks=st.lists(st.binary(min_size=1, max_size=40), min_size=1, max_size=12), trailers=st.booleans())
+def test_chunks_that_arrived_together_go_on_as_one_piece(chunks: list[bytes], trailers: bool) -> None:
+    data, ends = read([chunked(chunks, trailers)])
+    assert data == [b"".join(chunks)] and ends == 1
+
+
+def test_a_chunk_still_arriving_is_given_as_it_comes() -> None:
+    """Never a wait for more: half a chunk read is half a chunk relayed."""
+    data, ends = read([b"a\r\nhello", b"world\r\n5\r\nagain\r\n", b"0\r\n\r\n"])
+    assert data == [b"hello", b"worldagain"] and ends == 1
+
+
+def test_a_malformed_chunk_after_good_ones_fails_after_they_are_given() -> None:
+    replies = Replies()
+    replies.install()
+    try:
+        reader = _http1.ChunkedReader()
+    finally:
+        replies.uninstall()
+    buf = ReceiveBuffer()
+    buf += b"2\r\nab\r\n2\r\ncd\r\nzz\r\n"
+    event = reader(buf)
+    assert isinstance(event, h11.Data) and bytes(event.data) == b"abcd"
+    with pytest.raises(h11.ProtocolError, match="illegal chunk header"):
+        reader(buf)
+
+
+# -- TLS ------------------------------------------------------------------------------------
+
+
+def connected_pair() -> tuple[SSL.Connection, SSL.Connection]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "turnout.test")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(datetime.datetime(2020, 1, 1))
+        .not_valid_after(datetime.datetime(2040, 1, 1))
+        .sign(key, hashes.SHA256())
+    )
+    server_context = SSL.Context(SSL.TLS_METHOD)
+    server_context.use_certificate(cert)
+    server_context.use_privatekey(key)
+    server, client = SSL.Connection(server_context), SSL.Connection(SSL.Context(SSL.TLS_METHOD))
+    server.set_accept_state()
+    client.set_connect_state()
+    for _ in range(10):
+        for end in (client, server):
+            with contextlib.suppress(SSL.WantReadError):
+                end.do_handshake()
+        for a, b in ((client, server), (server, client)):
+            with contextlib.suppress(SSL.WantReadError):
+                b.bio_write(a.bio_read(65535))
+    return server, client
+
+
+class Reads:
+    """An ``SSL.Connection`` that counts the reads of its memory BIO."""
+
+    def __init__(self, connection: SSL.Connection) -> None:
+        self.connection, self.reads = connection, 0
+
+    def bio_read(self, size: int) -> bytes:
+        self.reads += 1
+        return self.connection.bio_read(size)
+
+
+def sent(server: SSL.Connection, dtls: bool = False) -> tuple[list[bytes], int]:
+    replies = Replies()
+    replies.install()
+    try:
+        layer: Any = type("Layer", (), {"is_dtls": dtls})()
+        layer.tls, layer.conn = Reads(server), object()
+        out = list(tls.TLSLayer.tls_interact(layer))
+    finally:
+        replies.uninstall()
+    assert all(isinstance(c, commands.SendData) and c.connection is layer.conn for c in out)
+    return [c.data for c in out], layer.tls.reads
+
+
+def decrypted(client: SSL.Connection, records: list[bytes]) -> bytes:
+    client.bio_write(b"".join(records))
+    out = b""
+    while True:
+        try:
+            out += client.recv(65536)
+        except SSL.WantReadError:
+            return out
+
+
+def test_a_small_record_is_read_once() -> None:
+    server, client = connected_pair()
+    server.sendall(b"data: {}\n\n")
+    records, reads = sent(server)
+    assert reads == 1 and decrypted(client, records) == b"data: {}\n\n"
+
+
+def test_more_than_one_read_of_records_is_all_sent() -> None:
+    server, client = connected_pair()
+    payload = bytes(range(256)) * 1200  # 300 KB: several full reads
+    server.sendall(payload)
+    records, reads = sent(server)
+    assert reads >= 5 and decrypted(client, records) == payload
+
+
+def test_nothing_to_send_is_nothing_sent() -> None:
+    server, _ = connected_pair()
+    assert sent(server) == ([], 1)
+
+
+def test_dtls_keeps_mitmproxys_loop() -> None:
+    """A DTLS memory BIO gives one datagram a read, so a short read says nothing there."""
+    server, client = connected_pair()
+    server.sendall(b"x")
+    records, reads = sent(server, dtls=True)
+    assert reads == 2 and decrypted(client, records) == b"x"
