@@ -1,7 +1,10 @@
 """The baseline: a lean mitmproxy master (same addons turnout uses) with one trivial addon.
 
-``python bench/bare_master.py UPSTREAM_URL`` prints its port. The addon only streams SSE
-(without it mitmproxy would buffer streams, which is not a fair baseline).
+``python bench/bare_master.py UPSTREAM_URL [--as-shipped]`` prints its port. The addon only
+streams SSE (without it mitmproxy would buffer streams, which is not a fair baseline).
+mitmproxy is changed as turnout changes it (``_mitm.Relaying``: chunks that arrived
+together relayed as one piece, no debug type checks), so that what turnout costs more is
+its own chain; ``--as-shipped`` leaves mitmproxy as it comes.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import tempfile
 
 from mitmproxy import http, options
 
+from turnout.addons._mitm import Relaying
 from turnout.server import lean_master
 
 
@@ -28,7 +32,9 @@ class PrintPort:
         print(ctx.master.addons.get("proxyserver").listen_addrs()[0][1], flush=True)
 
 
-async def main(upstream: str) -> None:
+async def main(upstream: str, as_shipped: bool) -> None:
+    if not as_shipped:
+        Relaying().install()
     opts = options.Options()
     m = lean_master(opts)  # exactly the master turnout runs, without turnout's chain
     m.addons.add(StreamSSE(), PrintPort())
@@ -42,4 +48,4 @@ async def main(upstream: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], "--as-shipped" in sys.argv))

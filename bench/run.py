@@ -204,19 +204,27 @@ def spawn_turnout(config: Path, tmp: Path) -> tuple[subprocess.Popen[str], int]:
 
 
 def start_targets(
-    tmp: Path, upstream_args: tuple[str, ...] = ("--events",)
+    tmp: Path, upstream_args: tuple[str, ...] = ("--events",), *, as_shipped: bool = False
 ) -> tuple[list[subprocess.Popen[str]], dict[str, int]]:
-    """The fake upstream (with ``upstream_args``), the bare master and turnout in front of it."""
+    """The fake upstream (with ``upstream_args``), the bare master and turnout in front of it;
+    ``as_shipped`` adds a bare master running mitmproxy unchanged ("mitmproxy as shipped")."""
     upstream, up_port = spawn([sys.executable, "-m", "tests.fakes.upstream", *upstream_args])
     up_url = f"http://127.0.0.1:{up_port}"
     bare, bare_port = spawn([sys.executable, "bench/bare_master.py", up_url])
+    extra: dict[str, tuple[subprocess.Popen[str], int]] = {}
+    if as_shipped:
+        extra["mitmproxy as shipped"] = spawn(
+            [sys.executable, "bench/bare_master.py", up_url, "--as-shipped"]
+        )
     config = tmp / "bench.yaml"
     config.write_text(
         f'backends: {{up: {{kind: openai, base_url: "{up_url}/v1", key: sk-bench}}}}\n'
         "autodetect: {environment: false, local: false}\n"
     )
     turnout, turnout_port = spawn_turnout(config, tmp)
-    return [upstream, bare, turnout], {"direct": up_port, "bare master": bare_port, "turnout": turnout_port}
+    ports = {"direct": up_port, "bare master": bare_port, "turnout": turnout_port}
+    ports.update({name: port for name, (_, port) in extra.items()})
+    return [upstream, bare, turnout, *(proc for proc, _ in extra.values())], ports
 
 
 def rounds_parser(doc: str | None) -> argparse.ArgumentParser:

@@ -1,5 +1,5 @@
-"""The two per-chunk shortcuts in ``_mitm``: upstream chunks that arrived together relayed as
-one piece, and TLS records drained without the failing read after each."""
+"""``_mitm.Relaying``: upstream chunks that arrived together relayed as one piece, TLS records
+drained without the failing read after each, messages built without the debug type check."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from mitmproxy.proxy.layers import tls
 from mitmproxy.proxy.layers.http import _http1
 from OpenSSL import SSL
 
-from turnout.addons._mitm import Replies
+from turnout.addons._mitm import Relaying
 
 
 def chunked(chunks: list[bytes], trailers: bool) -> bytes:
@@ -33,12 +33,12 @@ def chunked(chunks: list[bytes], trailers: bool) -> bytes:
 def read(pieces: list[bytes]) -> tuple[list[bytes], int]:
     """What mitmproxy's HTTP/1 layer gets from the installed reader, ``pieces`` arriving one
     read at a time (its ``read_body`` calls the reader until it returns None or the end)."""
-    replies = Replies()
-    replies.install()
+    relaying = Relaying()
+    relaying.install()
     try:
         reader = _http1.ChunkedReader()
     finally:
-        replies.uninstall()
+        relaying.uninstall()
     buf, data, ends = ReceiveBuffer(), [], 0
     for piece in pieces:
         buf += piece
@@ -82,12 +82,12 @@ def test_a_chunk_still_arriving_is_given_as_it_comes() -> None:
 
 
 def test_a_malformed_chunk_after_good_ones_fails_after_they_are_given() -> None:
-    replies = Replies()
-    replies.install()
+    relaying = Relaying()
+    relaying.install()
     try:
         reader = _http1.ChunkedReader()
     finally:
-        replies.uninstall()
+        relaying.uninstall()
     buf = ReceiveBuffer()
     buf += b"2\r\nab\r\n2\r\ncd\r\nzz\r\n"
     event = reader(buf)
@@ -140,14 +140,14 @@ class Reads:
 
 
 def sent(server: SSL.Connection, dtls: bool = False) -> tuple[list[bytes], int]:
-    replies = Replies()
-    replies.install()
+    relaying = Relaying()
+    relaying.install()
     try:
         layer: Any = type("Layer", (), {"is_dtls": dtls})()
         layer.tls, layer.conn = Reads(server), object()
         out = list(tls.TLSLayer.tls_interact(layer))
     finally:
-        replies.uninstall()
+        relaying.uninstall()
     assert all(isinstance(c, commands.SendData) and c.connection is layer.conn for c in out)
     return [c.data for c in out], layer.tls.reads
 
@@ -188,3 +188,34 @@ def test_dtls_keeps_mitmproxys_loop() -> None:
     server.sendall(b"x")
     records, reads = sent(server, dtls=True)
     assert reads == 2 and decrypted(client, records) == b"x"
+
+
+def test_messages_are_built_unchecked_while_installed_and_checked_again_after() -> None:
+    from mitmproxy import http
+
+    relaying = Relaying()
+    relaying.install()
+    try:
+        http.Response.make(200, b"{}")
+        assert http.MessageData.__post_init__.__name__ == "_unchecked"  # type: ignore[attr-defined]
+    finally:
+        relaying.uninstall()
+    if __debug__:
+        with pytest.raises(TypeError, match="status_code"):
+            http.Response(b"HTTP/1.1", "200", b"OK", http.Headers(), b"", None, 0.0, None)  # type: ignore[arg-type]
+
+
+def test_the_swap_stays_while_any_master_that_made_it_runs() -> None:
+    """Masters that overlap (tests, a reload) share the process's classes: the first to
+    start swaps them, the last to stop swaps them back."""
+    original = _http1.ChunkedReader
+    first, second = Relaying(), Relaying()
+    first.install()
+    swapped = _http1.ChunkedReader
+    second.install()
+    assert _http1.ChunkedReader is swapped is not original
+    first.uninstall()
+    first.uninstall()  # twice is once
+    assert _http1.ChunkedReader is swapped
+    second.uninstall()
+    assert _http1.ChunkedReader is original

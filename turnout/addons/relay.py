@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+from turnout.addons import _mitm
 from turnout.addons._flows import Exchanges, error_response, replace_whole
 from turnout.core.codec import DecodeError, StreamDecoder
 from turnout.core.dialects.sse import MAX_EVENT
@@ -24,6 +25,13 @@ _CHUNKED = ((b"transfer-encoding", b"chunked"),)
 class Relay:
     def __init__(self, exchanges: Exchanges) -> None:
         self.exchanges = exchanges
+        self.relaying = _mitm.Relaying()  # chunks that arrived together relayed as one piece
+
+    def running(self) -> None:
+        self.relaying.install()
+
+    def done(self) -> None:
+        self.relaying.uninstall()
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         exchange = self.exchanges.get(flow)
