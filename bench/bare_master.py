@@ -3,8 +3,9 @@
 ``python bench/bare_master.py UPSTREAM_URL [--as-shipped]`` prints its port. The addon only
 streams SSE (without it mitmproxy would buffer streams, which is not a fair baseline).
 mitmproxy is changed as turnout changes it (``_mitm.Relaying``: chunks that arrived
-together relayed as one piece, no debug type checks), so that what turnout costs more is
-its own chain; ``--as-shipped`` leaves mitmproxy as it comes.
+together relayed as one piece, no debug type checks; ``_mitm.Dispatch``: hooks called
+without walking the chain), so that what turnout costs more is its own chain;
+``--as-shipped`` leaves mitmproxy as it comes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import tempfile
 
 from mitmproxy import http, options
 
-from turnout.addons._mitm import Relaying
+from turnout.addons._mitm import Dispatch, Relaying
 from turnout.server import lean_master
 
 
@@ -37,6 +38,8 @@ async def main(upstream: str, as_shipped: bool) -> None:
         Relaying().install()
     opts = options.Options()
     m = lean_master(opts)  # exactly the master turnout runs, without turnout's chain
+    if not as_shipped:
+        Dispatch.install(m)
     m.addons.add(StreamSSE(), PrintPort())
     opts.update(
         mode=[f"reverse:{upstream}@127.0.0.1:0"],

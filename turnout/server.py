@@ -21,7 +21,7 @@ from mitmproxy import certs, exceptions, master, options
 from mitmproxy.addons import core, dns_resolver, errorcheck, next_layer, proxyserver, tlsconfig
 from mitmproxy.options import CONF_BASENAME
 
-from turnout.addons._mitm import ahead_of, log_to_stderr
+from turnout.addons._mitm import Dispatch, ahead_of, log_to_stderr
 from turnout.addons.chain import build_chain
 from turnout.addons.drain import drain_then_stop
 from turnout.core.errors import ConfigError
@@ -63,6 +63,7 @@ def build_master(settings: ServerSettings, runtime: Runtime) -> master.Master:
         log_to_stderr(m)
     else:
         m = lean_master(opts)
+        Dispatch.install(m)  # mitmweb's master has script sub-addons: it keeps mitmproxy's way
     chain = build_chain(runtime, web=settings.web)
     m.addons.add(chain)
     if settings.web:  # what mitmweb's view shows has been through the gate and the router

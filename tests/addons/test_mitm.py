@@ -3,6 +3,7 @@ drained without the failing read after each, messages built without the debug ty
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import itertools
@@ -22,7 +23,7 @@ from mitmproxy.proxy.layers import tls
 from mitmproxy.proxy.layers.http import _http1
 from OpenSSL import SSL
 
-from turnout.addons._mitm import Relaying
+from turnout.addons._mitm import Dispatch, Relaying
 
 
 def chunked(chunks: list[bytes], trailers: bool) -> bytes:
@@ -219,3 +220,125 @@ def test_the_swap_stays_while_any_master_that_made_it_runs() -> None:
     assert _http1.ChunkedReader is swapped
     second.uninstall()
     assert _http1.ChunkedReader is original
+
+
+# -- Dispatch ---------------------------------------------------------------------------------
+
+
+class Recorder:
+    """An addon that records its hooks into a shared list."""
+
+    def __init__(
+        self, name: str, calls: list[tuple[str, str]], hooks: tuple[str, ...], *, halt: str = ""
+    ) -> None:
+        self.name = name
+        for hook in hooks:
+            setattr(self, hook, self._handler(hook, calls, halt == hook))
+
+    def _handler(self, hook: str, calls: list[tuple[str, str]], halt: bool) -> Any:
+        from mitmproxy import exceptions
+
+        def handler(*args: Any) -> None:
+            calls.append((self.name, hook))
+            if halt:
+                raise exceptions.AddonHalt
+            if hook == "error":
+                raise ValueError(f"{self.name} broke")
+
+        async def waiting(*args: Any) -> None:
+            await asyncio.sleep(0)
+            handler(*args)
+
+        return waiting if hook == "response" else handler
+
+
+def master_with(addons: list[Any], dispatch: bool) -> Any:
+    from mitmproxy import master, options
+
+    m = master.Master(options.Options())
+    m.addons.add(*addons)
+    if dispatch:
+        Dispatch.install(m)
+    return m
+
+
+HOOKS = ("requestheaders", "request", "response", "error", "update")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    plan=st.lists(st.tuples(st.sets(st.sampled_from(HOOKS)), st.sampled_from(["", *HOOKS])), max_size=6),
+    order=st.lists(st.sampled_from(HOOKS), min_size=1, max_size=8),
+)
+async def test_hooks_run_as_mitmproxy_runs_them(plan: list[tuple[set[str], str]], order: list[str]) -> None:
+    """The same handlers in the same order, an error reported and the rest run, AddonHalt
+    ending the hook: whatever the chain and the hooks triggered."""
+    from mitmproxy import hooks
+    from mitmproxy.test import tflow
+
+    flow = tflow.tflow(resp=True)
+    seen: list[list[tuple[str, str]]] = []
+    for dispatch in (False, True):
+        calls: list[tuple[str, str]] = []
+        addons = [Recorder(f"a{i}", calls, tuple(sorted(h)), halt=halt) for i, (h, halt) in enumerate(plan)]
+        m = master_with(addons, dispatch)
+        for name in order:
+            event = hooks.UpdateHook([flow]) if name == "update" else hooks.all_hooks[name](flow)
+            await m.addons.trigger_event(event)
+        seen.append(calls)
+    assert seen[0] == seen[1]
+
+
+async def test_a_changed_chain_is_looked_at_again(caplog: pytest.LogCaptureFixture) -> None:
+    from mitmproxy import hooks
+    from mitmproxy.test import tflow
+
+    calls: list[tuple[str, str]] = []
+    first, second = Recorder("first", calls, ("request",)), Recorder("second", calls, ("request", "error"))
+    m = master_with([first], dispatch=True)
+    flow = tflow.tflow()
+    await m.addons.trigger_event(hooks.all_hooks["request"](flow))
+    m.addons.add(second)
+    await m.addons.trigger_event(hooks.all_hooks["request"](flow))
+    m.addons.chain.reverse()  # reordered in place, as ahead_of does
+    await m.addons.trigger_event(hooks.all_hooks["request"](flow))
+    one, both, reversed_ = (
+        [("first", "request")],
+        [("first", "request"), ("second", "request")],
+        [
+            ("second", "request"),
+            ("first", "request"),
+        ],
+    )
+    assert calls == [*one, *both, *reversed_]
+    await m.addons.trigger_event(hooks.all_hooks["error"](flow))
+    assert "Addon error: second broke" in caplog.text  # reported as mitmproxy reports it
+
+
+async def test_options_errors_still_stop_a_start() -> None:
+    from mitmproxy import exceptions, hooks
+
+    class Bad:
+        def running(self) -> None:
+            raise exceptions.OptionsError("bad option")
+
+    m = master_with([Bad()], dispatch=True)
+    with pytest.raises(exceptions.OptionsError, match="bad option"):
+        await m.addons.trigger_event(hooks.RunningHook())
+
+
+async def test_a_chain_with_sub_addons_is_left_to_mitmproxy() -> None:
+    from mitmproxy import hooks
+    from mitmproxy.test import tflow
+
+    calls: list[tuple[str, str]] = []
+
+    class Parent:
+        def __init__(self) -> None:
+            self.addons = [Recorder("child", calls, ("request",))]
+
+    m = master_with([Parent()], dispatch=True)
+    await m.addons.trigger_event(hooks.all_hooks["request"](tflow.tflow()))
+    m.addons.chain[0].addons.append(Recorder("late child", calls, ("request",)))  # a script reloaded
+    await m.addons.trigger_event(hooks.all_hooks["request"](tflow.tflow()))
+    assert calls == [("child", "request"), ("child", "request"), ("late child", "request")]

@@ -21,6 +21,9 @@ What mitmproxy (12.2.x) offers no public way to do:
   builds has each field type-checked (a check that is off under ``python -O``: 12 % of a
   request's CPU). ``Relaying``'s chunked reader gives the chunks that came in one read as
   one piece, its TLS layers stop reading at a short read, and the check is left out.
+- **Call hooks without walking the chain.** mitmproxy looks every hook up on every addon,
+  for every flow, twice (the hook, then ``update``); ``Dispatch`` replaces the lean
+  master's ``trigger_event`` with one that finds a hook's handlers once per chain.
 - **Time connections.** mitmproxy has no per-request upstream timeout and no client
   header timeout: ``close_upstream`` closes a flow's server connection (mitmproxy then
   handles the server hanging up), ``close_client`` drops a client connection,
@@ -50,9 +53,11 @@ mitmproxy upgrade break them.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import socket
 import sys
+import types
 import weakref
 from collections.abc import Callable, Generator
 from typing import Any, ClassVar
@@ -65,6 +70,7 @@ from turnout.core.errors import ConfigError, error_body
 from turnout.core.headers import Fields
 
 __all__ = [
+    "Dispatch",
     "Listening",
     "Relaying",
     "Replies",
@@ -407,6 +413,71 @@ class Replies:
 
         intercepted.__wrapped__ = original
         return intercepted
+
+
+class Dispatch:
+    """Hooks called as mitmproxy calls them, without walking the whole chain each time.
+
+    mitmproxy's ``AddonManager.trigger_event`` looks up the hook on every addon of the
+    chain (and its sub-addons), in a context manager and a coroutine per addon, for every
+    hook of every flow, and then does it again for the ``update`` hook: 19 % of a JSON
+    request's CPU. ``Dispatch`` finds a hook's handlers once per chain (found again when
+    the chain changes: added, removed or reordered) and calls them in the same order, an
+    error reported as mitmproxy reports it. A chain with sub-addons (scripts, which can
+    change their own) is left to mitmproxy."""
+
+    def __init__(self, addons: Any) -> None:
+        self.addons = addons
+        self.original = addons.trigger_event
+        self.handlers: dict[str, list[Callable[..., Any]]] = {}
+        self.chain: tuple[int, ...] = ()
+
+    @classmethod
+    def install(cls, m: master.Master) -> Dispatch:
+        dispatch = cls(m.addons)
+        m.addons.trigger_event = dispatch.trigger_event
+        return dispatch
+
+    async def trigger_event(self, event: Any) -> None:
+        from mitmproxy import exceptions
+        from mitmproxy.addonmanager import safecall
+
+        chain = tuple(map(id, self.addons.chain))
+        if chain != self.chain:
+            self.chain, self.handlers = chain, {}
+        handlers = self.handlers.get(event.name)
+        if handlers is None:
+            found = self._find(event.name)
+            if found is None:
+                return await self.original(event)
+            handlers = self.handlers[event.name] = found
+        if not handlers:
+            return None
+        args = event.args()
+        for handler in handlers:
+            try:
+                result = handler(*args)
+                if result is not None and inspect.isawaitable(result):
+                    await result
+            except exceptions.AddonHalt:
+                return None
+            except Exception:
+                with safecall():  # mitmproxy's own report (and OptionsError raised on)
+                    raise
+        return None
+
+    def _find(self, name: str) -> list[Callable[..., Any]] | None:
+        handlers = []
+        for addon in self.addons.chain:
+            if hasattr(addon, "addons"):
+                return None
+            handler = getattr(addon, name, None)
+            if handler is None or isinstance(handler, types.ModuleType):
+                continue
+            if not callable(handler):
+                return None  # mitmproxy's error to report
+            handlers.append(handler)
+        return handlers
 
 
 def ahead_of(m: master.Master, addon: Any, name: str) -> None:
