@@ -17,27 +17,15 @@ import logging
 
 from turnout.core.codec import DecodeError, StreamDecoder
 from turnout.core.dialects.errors import stream_error_event
-from turnout.core.dialects.sse import MAX_EVENT
+from turnout.core.dialects.sse import MAX_EVENT, last_event_end
 from turnout.core.models import Dialect
 from turnout.core.prices import Usage
 from turnout.core.restore import StreamRestorer
-from turnout.core.usage import USAGE, UsageSniffer
+from turnout.core.usage import UsageSniffer
 
 __all__ = ["PassThrough"]
 
 logger = logging.getLogger(__name__)
-
-_BOUNDARIES = (b"\n\n", b"\r\n\r\n", b"\r\r")
-
-
-def _after_last_boundary(window: bytes) -> int:
-    """Where the last whole event in ``window`` ends, or -1."""
-    best = -1
-    for boundary in _BOUNDARIES:
-        at = window.rfind(boundary)
-        if at >= 0:
-            best = max(best, at + len(boundary))
-    return best
 
 
 class PassThrough:
@@ -76,7 +64,7 @@ class PassThrough:
             if not whole:
                 return []  # an empty chunk would end an HTTP/1 body
             data = whole
-        if USAGE.search(data) is not None:  # most reads carry none: nothing more to do
+        if b'"usage' in data:  # most reads carry none: nothing more to do
             with contextlib.suppress(Exception):  # bookkeeping never breaks the stream
                 self.sniffer.feed(data)
         self._last = data
@@ -101,7 +89,7 @@ class PassThrough:
     def _whole(self, data: bytes) -> bytes | None:
         """The whole events ``data`` completes; the rest is held (None: held past the cap)."""
         joint = b"".join(self._held[-3:])[-3:]  # a boundary may span reads (of a byte each, even)
-        end = _after_last_boundary(joint + data)
+        end = last_event_end(joint + data)
         if end < 0:
             self._held.append(data)
             self._held_size += len(data)

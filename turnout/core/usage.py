@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from turnout.core.dialects.mapping import as_mapping, count
-from turnout.core.dialects.sse import SSEParser
+from turnout.core.dialects.sse import SSEParser, event_around
 from turnout.core.models import Dialect
 from turnout.core.prices import Usage
 
@@ -83,12 +83,17 @@ class UsageSniffer:
         return usage_of(self.dialect, self.raw) if self.raw else None
 
     def feed(self, events: bytes) -> None:
-        found = USAGE.search(events)
-        if found is None:
-            return
-        start = events.rfind(b"\n\n", 0, found.start())
-        for _, payload in SSEParser().feed_raw(events[start + 2 if start >= 0 else 0 :]):
-            self._take(payload)
+        """Only the events that mention a usage object are parsed: a read may hold a whole
+        stream (chunks that arrived together), and most of its events carry none."""
+        at = events.find(b'"usage')  # a byte search first: the pattern only where it may match
+        while at >= 0:
+            found = USAGE.match(events, at)
+            if found is not None:
+                start, end = event_around(events, at, found.end())
+                for _, payload in SSEParser().feed_raw(events[start:end]):
+                    self._take(payload)
+                at = end
+            at = events.find(b'"usage', at + 1)
 
     def _take(self, payload: bytes) -> None:
         try:

@@ -12,7 +12,15 @@ to be re-copied on every read), and an event larger than ``MAX_EVENT`` raises
 
 from __future__ import annotations
 
-__all__ = ["MAX_EVENT", "EventBuffer", "EventTooLarge", "SSEParser", "format_event"]
+__all__ = [
+    "MAX_EVENT",
+    "EventBuffer",
+    "EventTooLarge",
+    "SSEParser",
+    "event_around",
+    "format_event",
+    "last_event_end",
+]
 
 Event = tuple[bytes | None, bytes]  # (event name, data), as the parser hands them out
 MAX_EVENT = 16 * 1024 * 1024  # bytes in one event; far above any provider's, well below harm
@@ -180,6 +188,29 @@ def _whole_events(chunk: bytes) -> list[Event] | None:
         else:
             return None
     return events
+
+
+_BOUNDARIES = (b"\n\n", b"\r\n\r\n", b"\r\r")  # what ends an event (the spec's line ends, twice)
+_LF = (b"\n\n",)  # all a stream without a CR can use: one search instead of three
+
+
+def last_event_end(window: bytes, before: int | None = None) -> int:
+    """Where the last whole event in ``window[:before]`` ends, or -1."""
+    best = -1
+    for boundary in _BOUNDARIES if b"\r" in window else _LF:
+        at = window.rfind(boundary, 0, before)
+        if at >= 0:
+            best = max(best, at + len(boundary))
+    return best
+
+
+def event_around(events: bytes, start: int, end: int) -> tuple[int, int]:
+    """The bounds of the event(s) holding ``events[start:end]``: from the end of the one
+    before to the end of the last one it reaches into (or the end of ``events``)."""
+    first = max(last_event_end(events, start), 0)
+    boundaries = _BOUNDARIES if b"\r" in events else _LF
+    after = [at + len(b) for b in boundaries if (at := events.find(b, end)) >= 0]
+    return first, min(after, default=len(events))
 
 
 def format_event(event: str | None, data: bytes) -> bytes:
