@@ -31,15 +31,20 @@ def chunked(chunks: list[bytes], trailers: bool) -> bytes:
     return body + (b"0\r\nx-checksum: abc\r\n\r\n" if trailers else b"0\r\n\r\n")
 
 
-def read(pieces: list[bytes]) -> tuple[list[bytes], int]:
-    """What mitmproxy's HTTP/1 layer gets from the installed reader, ``pieces`` arriving one
-    read at a time (its ``read_body`` calls the reader until it returns None or the end)."""
+def installed_reader() -> Any:
+    """The chunked reader mitmproxy's HTTP/1 layer makes while ``Relaying`` is installed."""
     relaying = Relaying()
     relaying.install()
     try:
-        reader = _http1.ChunkedReader()
+        return _http1.ChunkedReader()
     finally:
         relaying.uninstall()
+
+
+def read(pieces: list[bytes]) -> tuple[list[bytes], int]:
+    """What mitmproxy's HTTP/1 layer gets from the installed reader, ``pieces`` arriving one
+    read at a time (its ``read_body`` calls the reader until it returns None or the end)."""
+    reader = installed_reader()
     buf, data, ends = ReceiveBuffer(), [], 0
     for piece in pieces:
         buf += piece
@@ -83,12 +88,7 @@ def test_a_chunk_still_arriving_is_given_as_it_comes() -> None:
 
 
 def test_a_malformed_chunk_after_good_ones_fails_after_they_are_given() -> None:
-    relaying = Relaying()
-    relaying.install()
-    try:
-        reader = _http1.ChunkedReader()
-    finally:
-        relaying.uninstall()
+    reader = installed_reader()
     buf = ReceiveBuffer()
     buf += b"2\r\nab\r\n2\r\ncd\r\nzz\r\n"
     event = reader(buf)
