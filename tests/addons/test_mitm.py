@@ -1,5 +1,6 @@
 """``_mitm.Relaying``: upstream chunks that arrived together relayed as one piece, TLS records
-drained without the failing read after each, messages built without the debug type check."""
+drained without the failing read after each, messages built without the debug type check;
+``_mitm.Dispatch``: hooks called as mitmproxy calls them, without walking the chain."""
 
 from __future__ import annotations
 
