@@ -94,6 +94,20 @@ def test_a_locked_database_keeps_rows_until_it_frees(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_store_opened_while_another_worker_creates_it_waits_for_it(tmp_path: Path) -> None:
+    """Workers starting together open one new store: the one that finds it being created
+    waits (its writes later never do), rather than running without analytics."""
+    path = tmp_path / "a.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN EXCLUSIVE")  # the schema being written, as the other worker would
+    threading.Timer(0.3, other.execute, ("COMMIT",)).start()
+    store = Store(path, busy_timeout=0.01)
+    store.record(record(1))
+    assert store.flush() == 1
+    assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] == 10  # the event loop's waits stay short
+    store.close()
+
+
 def test_checkpoints_run_on_their_own_connection_from_any_thread(tmp_path: Path) -> None:
     path = tmp_path / "a.sqlite3"
     store = Store(path)

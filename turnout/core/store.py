@@ -124,7 +124,10 @@ class Store:
         self._pending: list[Record] = []
         self._unsaved: list[Record] = []  # handed to on_rows, not yet on disk
         self._since_checkpoint = 0
-        self._db = connect(path, timeout=busy_timeout)
+        # Workers starting together open one new store: this one may wait while another
+        # writes its schema; the event loop's writes after that never wait long.
+        self._db = connect(path)
+        self._db.execute(f"PRAGMA busy_timeout={max(1, round(busy_timeout * 1000))}")
         self._last_prune = time.monotonic()
         self.prune()
         # Shared by several workers: every worker's rows reach ``on_rows`` by reading the
