@@ -26,7 +26,8 @@ def start_proxy(
     """Start turnout in a background thread and return once it listens.
 
     ``port=0`` picks a free port (read it from ``handle.port`` / ``handle.url``). Stop it
-    with ``handle.stop()`` or use the handle as a context manager. One proxy per process.
+    with ``handle.stop()`` or use the handle as a context manager. Several may run in one
+    process, each with its own config, key and options.
     """
     settings = ServerSettings(
         host=host,

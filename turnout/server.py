@@ -21,7 +21,7 @@ from mitmproxy import certs, exceptions, master, options
 from mitmproxy.addons import core, dns_resolver, errorcheck, next_layer, proxyserver, tlsconfig
 from mitmproxy.options import CONF_BASENAME
 
-from turnout.addons._mitm import Dispatch, ahead_of, log_to_stderr
+from turnout.addons._mitm import Contexts, Dispatch, ahead_of, log_to_stderr
 from turnout.addons.chain import build_chain
 from turnout.addons.drain import drain_then_stop
 from turnout.core.errors import ConfigError
@@ -55,6 +55,7 @@ def lean_master(opts: options.Options) -> master.Master:
 
 
 def build_master(settings: ServerSettings, runtime: Runtime) -> master.Master:
+    Contexts.install()  # several proxies in one process each read their own options
     opts = options.Options()
     if settings.web:
         from mitmproxy.tools.web.master import WebMaster
@@ -248,7 +249,8 @@ class ProxyHandle:
         if m is None:
             raise RuntimeError("the proxy is not running")
 
-        async def update() -> None:
+        async def update() -> None:  # a task started from this thread: it runs as one of m's
+            Contexts.enter(m)
             m.options.update(**values)
 
         asyncio.run_coroutine_threadsafe(update(), m.event_loop).result(timeout=10)

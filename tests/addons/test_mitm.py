@@ -1,6 +1,8 @@
 """``_mitm.Relaying``: upstream chunks that arrived together relayed as one piece, TLS records
 drained without the failing read after each, messages built without the debug type check;
-``_mitm.Dispatch``: hooks called as mitmproxy calls them, without walking the chain."""
+``_mitm.Dispatch``: hooks called as mitmproxy calls them, without walking the chain;
+``_mitm.Contexts``: each master reads its own ``ctx``; ``_mitm._Swaps``: masters that stop in
+any order leave each other's replacements in place."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from mitmproxy.proxy.layers import tls
 from mitmproxy.proxy.layers.http import _http1
 from OpenSSL import SSL
 
-from turnout.addons._mitm import Dispatch, Relaying
+from turnout.addons._mitm import Contexts, Dispatch, Relaying
 
 
 def chunked(chunks: list[bytes], trailers: bool) -> bytes:
@@ -342,3 +344,104 @@ async def test_a_chain_with_sub_addons_is_left_to_mitmproxy() -> None:
     m.addons.chain[0].addons.append(Recorder("late child", calls, ("request",)))  # a script reloaded
     await m.addons.trigger_event(hooks.all_hooks["request"](tflow.tflow()))
     assert calls == [("child", "request"), ("child", "request"), ("late child", "request")]
+
+
+def test_each_master_reads_its_own_context_in_its_tasks_and_threads() -> None:
+    """Two masters, each in a thread of its own as the library runs them: in a hook, a task
+    and an ``asyncio.to_thread`` call, ``ctx`` is the reading master's; elsewhere it is the
+    master made last, as mitmproxy has it."""
+    import threading
+
+    from mitmproxy import ctx, master, options
+
+    Contexts.install()
+    made: dict[str, Any] = {}
+    seen: dict[str, list[Any]] = {}
+    both_made, done = threading.Barrier(2), threading.Event()
+
+    def run(name: str) -> None:
+        async def main() -> None:
+            made[name] = m = master.Master(options.Options(listen_port=len(name)))
+            both_made.wait(5)  # the other master is made too: mitmproxy's ctx is the last one
+
+            async def in_task() -> Any:
+                return ctx.options
+
+            seen[name] = [
+                ctx.master,
+                await asyncio.create_task(in_task()),
+                await asyncio.to_thread(lambda: ctx.options),
+            ]
+            assert seen[name] == [m, m.options, m.options]
+            await asyncio.to_thread(done.wait, 5)
+
+        asyncio.run(main())
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("one", "three")]
+    for t in threads:
+        t.start()
+    try:
+        while len(seen) < 2 and any(t.is_alive() for t in threads):
+            threading.Event().wait(0.01)
+        assert seen["one"][0] is made["one"] and seen["three"][0] is made["three"]
+        assert ctx.master in (made["one"], made["three"])  # no master's context here: the last made
+    finally:
+        done.set()
+        for t in threads:
+            t.join(5)
+
+
+async def test_a_task_started_from_another_thread_enters_its_master() -> None:
+    from mitmproxy import ctx, master, options
+
+    Contexts.install()
+    first = master.Master(options.Options())
+
+    async def elsewhere() -> Any:
+        second = master.Master(options.Options())  # made in this task: ctx is the second here
+        assert ctx.master is second
+        Contexts.enter(first)
+        return ctx.options
+
+    assert await asyncio.create_task(elsewhere()) is first.options
+    assert ctx.master is first  # the task's context was its own
+
+
+class Owner:
+    """Stands for a mitmproxy class whose method masters replace."""
+
+    call: Any = None
+
+
+def tagging(tag: str, mine: set[str]) -> Any:
+    def make(original: Any) -> Any:
+        return lambda flow: tag if flow in mine else original(flow)
+
+    return make
+
+
+@settings(max_examples=100, deadline=None)
+@given(steps=st.permutations([0, 0, 1, 1, 2, 2, 3, 3]))
+def test_replacements_of_masters_that_stop_in_any_order_stay_for_the_others(steps: list[int]) -> None:
+    """Four masters start and stop interleaved (a master's first step starts it, its second
+    stops it): each running one's replacement handles its own flows; when all have stopped,
+    mitmproxy's own is back."""
+    from turnout.addons._mitm import _Swaps
+
+    original = Owner.call = lambda flow: "mitmproxy"  # type: ignore[method-assign,assignment]
+    _Swaps._left.clear()
+    swaps = [_Swaps() for _ in range(4)]
+    flows: list[set[str]] = [set() for _ in range(4)]
+    running: set[int] = set()
+    for step in steps:
+        if step in running:
+            swaps[step].undo()
+            flows[step].clear()  # a master's flows end with it
+            running.remove(step)
+        else:
+            flows[step].add(f"flow{step}")
+            swaps[step].swap(Owner, "call", tagging(f"m{step}", flows[step]))
+            running.add(step)
+        for i in range(4):
+            assert Owner.call(f"flow{i}") == (f"m{i}" if i in running else "mitmproxy")
+    assert Owner.call is original and not _Swaps._left

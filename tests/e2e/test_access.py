@@ -79,9 +79,8 @@ def test_keys_never_appear_in_logs_errors_or_metadata(
     logging.getLogger("turnout.requests").setLevel(logging.DEBUG)
     flows: list[object] = []
     recorder = _FlowRecorder(flows)
-    from mitmproxy import ctx
-
-    ctx.master.addons.add(recorder)
+    addons = rig.proxy._master.addons  # type: ignore[union-attr]
+    addons.add(recorder)
     try:
         bodies = []
         for model, path in (
@@ -97,7 +96,7 @@ def test_keys_never_appear_in_logs_errors_or_metadata(
         bodies.append(httpx.get(rig.url + "/status").text)
         bodies.append(httpx.get(rig.url + "/v1/models").text)
     finally:
-        ctx.master.addons.remove(recorder)
+        addons.remove(recorder)
     out, err = capfd.readouterr()
     seen = "\n".join(
         [caplog.text, out, err, *bodies, *(repr(f.get_state()["metadata"]) + str(f.comment) for f in flows)]

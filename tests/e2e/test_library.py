@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 from pathlib import Path
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 import turnout
 from tests.e2e.conftest import OPENAI_KEY, write_config
 from tests.fakes.upstream import FakeUpstream
+from turnout.server import ServerSettings, start_proxy_thread
 
 
 def test_start_proxy_get_status_and_list_backends(tmp_path: Path, upstream: FakeUpstream) -> None:
@@ -57,3 +59,33 @@ def test_start_proxy_raises_turnouts_own_errors(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(turnout.ConfigError, match=f"port {port} on 127.0.0.1 is in use"):
             turnout.start_proxy(port=port, discover=False)
+
+
+def test_two_proxies_in_one_process_each_keep_their_own_options(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    """mitmproxy's ``ctx`` names the master made last: an addon that read its options there
+    would, in the first of two proxies, check the second's key and reload the second's
+    config (its live reload runs in the background). Each keeps its own."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    config = write_config(first / "config.yaml", upstream.url)
+    empty = second / "config.yaml"
+    empty.write_text("backends: {}\nautodetect: {environment: false, local: false}\n")
+    fast = {"turnout_reload_interval": 0.05}
+    with (
+        start_proxy_thread(ServerSettings(port=0, config=str(config), discover=False, api_key="first-key",
+                                          confdir=str(first / "certs"), extra=fast)) as one,
+        start_proxy_thread(ServerSettings(port=0, config=str(empty), discover=False, api_key="",
+                                          confdir=str(second / "certs"), extra=fast)) as two,
+    ):  # fmt: skip
+        body = {"model": "gpt-4o", "messages": []}
+        assert httpx.post(two.url + "/v1/chat/completions", json=body).status_code == 404  # no backends
+        empty.write_text(empty.read_text() + "# touched\n")  # the second's file changes: it reloads
+        for _ in range(10):  # a few reload ticks of both
+            r = httpx.post(one.url + "/v1/chat/completions", json=body, headers={"x-api-key": "first-key"})
+            assert r.status_code == 200, r.text
+            assert httpx.post(one.url + "/v1/chat/completions", json=body).status_code == 401
+            time.sleep(0.05)
+        assert turnout.get_status(one.url, api_key="first-key")["requests"] >= 10

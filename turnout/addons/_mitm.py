@@ -43,6 +43,8 @@ What mitmproxy (12.2.x) offers no public way to do:
 - **Several workers on one port.** For ``--workers``, ``Listening`` opens the TCP
   listener itself, as mitmproxy would (``asyncio.start_server`` with the instance's
   ``handle_stream``), adding ``reuse_port``.
+- **Several proxies in one process.** ``mitmproxy.ctx`` names the master made last;
+  ``Contexts`` makes it name the master whose task reads it.
 - **Log to stderr.** The master's terminal log goes to stdout unless its private
   ``_termlog_addon`` is set up by hand.
 
@@ -53,6 +55,7 @@ mitmproxy upgrade break them.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import os
 import socket
@@ -70,6 +73,7 @@ from turnout.core.errors import ConfigError, error_body
 from turnout.core.headers import Fields
 
 __all__ = [
+    "Contexts",
     "Dispatch",
     "Listening",
     "Relaying",
@@ -323,13 +327,104 @@ class Relaying:
         http.MessageData.__post_init__ = originals["__post_init__"]
 
 
+_UNSET: Any = object()
+_Master = master.Master  # in ``Contexts``, ``master`` is ctx's
+
+
+def _per_context(name: str, var: contextvars.ContextVar[Any], last: dict[str, Any]) -> property:
+    def get(module: types.ModuleType) -> Any:
+        value = var.get(_UNSET)
+        if value is _UNSET:
+            value = last.get(name, _UNSET)
+            if value is _UNSET:
+                raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
+        return value
+
+    def set_(module: types.ModuleType, value: Any) -> None:
+        var.set(value)
+        last[name] = value
+
+    return property(get, set_)
+
+
+class Contexts(types.ModuleType):
+    """``mitmproxy.ctx`` with each proxy's own master, options and log, when a process runs
+    several (the library, the tests).
+
+    mitmproxy keeps them in module globals that name the master made last, and its addons
+    and turnout's read them in every hook: of two proxies in one process, the first would
+    read the second's options (check the second's key, decrypt the second's hosts, reload
+    the second's config). Here they are context variables, set where a master is made and
+    inherited by every task and ``asyncio.to_thread`` call it starts; code that runs in no
+    master's context (another thread) sees the master made last, as with mitmproxy."""
+
+    _last: ClassVar[dict[str, Any]] = {}
+    _vars: ClassVar[dict[str, contextvars.ContextVar[Any]]] = {
+        name: contextvars.ContextVar(f"mitmproxy.ctx.{name}") for name in ("master", "options", "log")
+    }
+    master = _per_context("master", _vars["master"], _last)
+    options = _per_context("options", _vars["options"], _last)
+    log = _per_context("log", _vars["log"], _last)
+
+    @classmethod
+    def install(cls) -> None:
+        """For good: with one master it reads as mitmproxy's globals do."""
+        from mitmproxy import ctx
+
+        if type(ctx) is cls:
+            return
+        for name in cls._vars:
+            if name in ctx.__dict__:
+                cls._last[name] = ctx.__dict__.pop(name)
+        ctx.__class__ = cls
+
+    @classmethod
+    def enter(cls, m: _Master) -> None:
+        """``m``'s in the running task from here on (a task started from another thread)."""
+        cls._vars["master"].set(m)
+        cls._vars["options"].set(m.options)
+        cls._vars["log"].set(m.log)
+
+
+class _Swaps:
+    """Attributes of mitmproxy's classes replaced while a master runs, for several masters in
+    one process that start and stop in any order. One that stops puts back what it replaced
+    unless another's replacement has since wrapped its own: then its own stays in the chain
+    (passing on what is not its flows') and is taken out when the one above it goes."""
+
+    _left: ClassVar[dict[int, Any]] = {}  # id of a replacement left in place → what it replaced
+
+    def __init__(self) -> None:
+        self._made: list[tuple[Any, str, Any, Any]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._made)
+
+    def swap(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+        """``owner.name`` becomes ``make(what it was)``."""
+        original = getattr(owner, name)
+        replacement = make(original)
+        setattr(owner, name, replacement)
+        self._made.append((owner, name, original, replacement))
+
+    def undo(self) -> None:
+        for owner, name, original, replacement in reversed(self._made):
+            if getattr(owner, name) is not replacement:  # wrapped since by another master's
+                _Swaps._left[id(replacement)] = (replacement, original)
+                continue
+            while id(original) in _Swaps._left:  # a stopped master's, still in the chain
+                original = _Swaps._left.pop(id(original))[1]
+            setattr(owner, name, original)
+        self._made.clear()
+
+
 class Replies:
     """Replies prepared in the ``error`` hook, sent in place of mitmproxy's error page."""
 
     def __init__(self) -> None:
         self._prepared: weakref.WeakKeyDictionary[http.HTTPFlow, http.Response] = weakref.WeakKeyDictionary()
         self._tails: weakref.WeakKeyDictionary[http.HTTPFlow, bytes] = weakref.WeakKeyDictionary()
-        self._originals: dict[str, Any] = {}
+        self._swaps = _Swaps()
 
     def prepare(self, flow: http.HTTPFlow, response: http.Response) -> None:
         """``response`` goes to the client instead of mitmproxy's page for this flow's failure."""
@@ -348,28 +443,14 @@ class Replies:
         from mitmproxy.proxy.layers import http as http_layers
         from mitmproxy.proxy.layers.http import _http1
 
-        if self._originals:
+        if self._swaps:
             return
-        self._originals = {
-            "handle_protocol_error": http_layers.HttpStream.handle_protocol_error,
-            "check_body_size": http_layers.HttpStream.check_body_size,
-            "make_error_response": _http1.make_error_response,
-        }
-        stream = http_layers.HttpStream
-        stream.handle_protocol_error = self._wrap(self._originals["handle_protocol_error"])
-        stream.check_body_size = self._wrap(self._originals["check_body_size"])  # sends its own 413
-        _http1.make_error_response = _json_error_page
+        self._swaps.swap(http_layers.HttpStream, "handle_protocol_error", self._wrap)
+        self._swaps.swap(http_layers.HttpStream, "check_body_size", self._wrap)  # sends its own 413
+        self._swaps.swap(_http1, "make_error_response", lambda _: _json_error_page)
 
     def uninstall(self) -> None:
-        from mitmproxy.proxy.layers import http as http_layers
-        from mitmproxy.proxy.layers.http import _http1
-
-        if not self._originals:
-            return
-        http_layers.HttpStream.handle_protocol_error = self._originals["handle_protocol_error"]
-        http_layers.HttpStream.check_body_size = self._originals["check_body_size"]
-        _http1.make_error_response = self._originals["make_error_response"]
-        self._originals = {}
+        self._swaps.undo()
 
     def _wrap(self, original: Callable[..., Generator[Any, Any, None]]) -> Callable[..., Any]:
         from mitmproxy.proxy.layers.http import SendHttp
@@ -497,7 +578,7 @@ class WireHeaders:
 
     def __init__(self) -> None:
         self._held: weakref.WeakKeyDictionary[http.HTTPFlow, Fields] = weakref.WeakKeyDictionary()
-        self._original: Callable[..., Any] | None = None
+        self._swaps = _Swaps()
 
     def hold(self, flow: http.HTTPFlow, fields: Fields) -> None:
         """``fields`` (lowercase names) replace the same-named headers on the wire, once."""
@@ -510,18 +591,11 @@ class WireHeaders:
     def install(self) -> None:
         from mitmproxy.proxy.layers import http as http_layers
 
-        if self._original is not None:
-            return
-        self._original = http_layers.HttpStream.state_consume_request_body
-        http_layers.HttpStream.state_consume_request_body = self._wrap(self._original)
+        if not self._swaps:
+            self._swaps.swap(http_layers.HttpStream, "state_consume_request_body", self._wrap)
 
     def uninstall(self) -> None:
-        from mitmproxy.proxy.layers import http as http_layers
-
-        if self._original is None:
-            return
-        http_layers.HttpStream.state_consume_request_body = self._original
-        self._original = None
+        self._swaps.undo()
 
     def _wrap(self, original: Callable[..., Generator[Any, Any, None]]) -> Callable[..., Any]:
         from mitmproxy.proxy.layers.http import SendHttp
@@ -590,14 +664,18 @@ class Listening:
 
     def __init__(self, backlog: Callable[[], int], reuse_port: Callable[[], bool] = lambda: False) -> None:
         self.backlog, self.reuse_port = backlog, reuse_port
-        self._original: Callable[..., Any] | None = None
+        self._swaps = _Swaps()
 
     def install(self) -> None:
         from mitmproxy.proxy.mode_servers import AsyncioServerInstance
 
-        if self._original is not None:
-            return
-        original = self._original = AsyncioServerInstance.listen
+        if not self._swaps:
+            self._swaps.swap(AsyncioServerInstance, "listen", self._wrap)
+
+    def uninstall(self) -> None:
+        self._swaps.undo()
+
+    def _wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
         backlog, reuse_port = self.backlog, self.reuse_port
 
         async def listen(instance: Any, host: str, port: int) -> Any:
@@ -614,14 +692,7 @@ class Listening:
             return servers
 
         listen.__wrapped__ = original
-        AsyncioServerInstance.listen = listen
-
-    def uninstall(self) -> None:
-        from mitmproxy.proxy.mode_servers import AsyncioServerInstance
-
-        if self._original is not None:
-            AsyncioServerInstance.listen = self._original
-            self._original = None
+        return listen
 
 
 def _listen_again(fd: int, backlog: int) -> None:
