@@ -90,6 +90,50 @@ def test_a_chunk_still_arriving_is_given_as_it_comes() -> None:
     assert data == [b"hello", b"worldagain"] and ends == 1
 
 
+def outcome(reader: Any, pieces: list[bytes]) -> tuple[bytes, str]:
+    """The data a reader gives for ``pieces`` arriving one read at a time, and how it ended:
+    "end", "error: <h11's message>" or "waiting"."""
+    buf, data = ReceiveBuffer(), []
+    for piece in pieces:
+        buf += piece
+        while True:
+            try:
+                event = reader(buf)
+            except h11.ProtocolError as e:
+                return b"".join(data), f"error: {e}"
+            if event is None:
+                break
+            if isinstance(event, h11.EndOfMessage):
+                return b"".join(data), "end"
+            data.append(bytes(event.data))
+    return b"".join(data), "waiting"
+
+
+CHUNK_PARTS = st.one_of(
+    st.binary(min_size=1, max_size=30).map(lambda b: b"%x\r\n%s\r\n" % (len(b), b)),
+    st.binary(min_size=1, max_size=30).map(lambda b: b"%X;name=value\r\n%s\r\n" % (len(b), b)),
+    st.binary(min_size=1, max_size=30).map(lambda b: b"%x \t\r\n%s\r\n" % (len(b), b)),  # OWS
+    st.binary(min_size=1, max_size=30).map(lambda b: b"%x\r\n%s\n" % (len(b), b)),  # a bad footer
+    st.binary(min_size=1, max_size=30).map(lambda b: b"%x\r\n%s" % (len(b) + 3, b)),  # runs on
+    st.binary(min_size=1, max_size=30).map(lambda b: b"%x\n%s\r\n" % (len(b), b)),  # LF only
+    st.sampled_from([b"0\r\n\r\n", b"0\r\nx-a: 1\r\n\r\n", b"00000000000000000000001\r\na\r\n"]),
+    st.sampled_from([b"-1\r\n", b"+5\r\nhello\r\n", b"0x5\r\nhello\r\n", b"\r\n", b"g\r\n"]),
+    st.binary(max_size=8),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(parts=st.lists(CHUNK_PARTS, max_size=8), cuts=st.lists(st.integers(0, 400), max_size=6))
+def test_whatever_the_bytes_the_data_and_the_ending_are_h11s(parts: list[bytes], cuts: list[int]) -> None:
+    """Differential: malformed headers, footers, sizes, extensions and garbage, split
+    anywhere, give the same data and the same end or error as h11's own reader (which
+    would keep trailers: there are none that differ here)."""
+    wire = b"".join(parts)
+    points = sorted({c % (len(wire) + 1) for c in cuts} | {0, len(wire)})
+    pieces = [wire[a:b] for a, b in itertools.pairwise(points)]
+    assert outcome(installed_reader(), pieces) == outcome(h11._readers.ChunkedReader(), pieces)
+
+
 def test_a_malformed_chunk_after_good_ones_fails_after_they_are_given() -> None:
     reader = installed_reader()
     buf = ReceiveBuffer()

@@ -71,3 +71,46 @@ def test_a_streams_usage_is_the_same_however_its_events_are_grouped(
     grouped.feed(b"".join(events[at:]))
     assert grouped.usage == one_by_one.usage and grouped.usage is not None
     assert len(parsed) == sum(1 for e in events if USAGE.search(e))
+
+
+@st.composite
+def sse_event(draw: st.DrawFn) -> bytes:
+    """An event holding a usage or not, its JSON on one data line or split over several, with
+    or without an event name, an id and a comment around it."""
+    usage = {"input_tokens": draw(st.integers(0, 99)), "output_tokens": draw(st.integers(0, 99))}
+    payload = json.dumps(draw(st.sampled_from([{"usage": usage}, {"message": {"usage": usage}}, {"x": 1}])))
+    cuts = sorted(draw(st.sets(st.sampled_from([i for i, c in enumerate(payload) if c == " "]), max_size=2)))
+    pieces = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]
+    lines = [f"data: {piece}" for piece in pieces]
+    if draw(st.booleans()):
+        lines.insert(draw(st.integers(0, len(lines))), "id: 7")
+    if draw(st.booleans()):
+        lines.insert(0, "event: message_delta")
+    if draw(st.booleans()):
+        lines.insert(draw(st.integers(0, len(lines))), ": a comment")
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+@given(
+    events=st.lists(sse_event(), min_size=1, max_size=8),
+    crlf=st.booleans(),
+    groups=st.lists(st.integers(1, 4), min_size=1, max_size=8),
+)
+def test_the_usage_sniffed_is_the_usage_every_event_parsed_gives(
+    events: list[bytes], crlf: bool, groups: list[int]
+) -> None:
+    """Differential: whatever the events' shapes (a data line or several, names, ids,
+    comments, CRLF), grouped in any way, the sniffer finds what parsing every event finds."""
+    from turnout.core.dialects.sse import SSEParser
+
+    if crlf:
+        events = [e.replace(b"\n", b"\r\n") for e in events]
+    reference = UsageSniffer("anthropic")
+    for _, payload in SSEParser().feed_raw(b"".join(events)):
+        reference._take(payload)
+    sniffer, at = UsageSniffer("anthropic"), 0
+    for n in groups * 8:
+        sniffer.feed(b"".join(events[at : at + n]))
+        at += n
+    sniffer.feed(b"".join(events[at:]))
+    assert sniffer.raw == reference.raw

@@ -58,6 +58,7 @@ import asyncio
 import contextvars
 import inspect
 import os
+import re
 import socket
 import sys
 import types
@@ -93,6 +94,8 @@ _MITMPROXY = "mitmproxy>=12.2,<13"
 
 def _internals() -> dict[str, Any]:
     """The private objects turnout uses; raises ImportError/AttributeError/KeyError if one moved."""
+    from h11 import _readers as h11_readers
+    from h11._receivebuffer import ReceiveBuffer
     from mitmproxy.proxy import mode_servers
     from mitmproxy.proxy import server as _server
     from mitmproxy.proxy.layers import http as http_layers
@@ -113,6 +116,11 @@ def _internals() -> dict[str, Any]:
         "ResponseEndOfMessage": _events.ResponseEndOfMessage,
         "_http1.make_error_response": _http1.make_error_response,
         "_http1.ChunkedReader": _http1.ChunkedReader,
+        "ChunkedReader._bytes_in_chunk": _http1.ChunkedReader().__dict__["_bytes_in_chunk"],
+        "ChunkedReader._bytes_to_discard": _http1.ChunkedReader().__dict__["_bytes_to_discard"],
+        "h11 chunk_header_re": h11_readers.chunk_header_re,
+        "ReceiveBuffer._extract": ReceiveBuffer._extract,
+        "ReceiveBuffer._data": ReceiveBuffer().__dict__["_data"],
         "TLSLayer.tls_interact": tls.TLSLayer.tls_interact,
         "Master._termlog_addon": master.Master._termlog_addon,
         "ConnectionHandler.timeout_watchdog": _server.ConnectionHandler.__init__,
@@ -193,6 +201,33 @@ def _json_error_page(status_code: int, message: str = "") -> bytes:
     return bytes(http1.assemble_response(response))
 
 
+_PLAIN_CHUNK_HEAD = re.compile(rb"([0-9A-Fa-f]{1,20})\r\n")  # what h11's pattern takes, less the rest
+
+
+def _whole_chunks(buf: Any) -> bytes:
+    """The data of the complete chunks at the head of h11's receive buffer ``buf``, taken out
+    of it (b"" when there are none): 0.6 µs a chunk, where h11's reader takes 2.7. A chunk
+    counts only when h11's own pattern takes its header (a plain size is tried first) and
+    its data and CRLF are all there; the last chunk, and anything odd, is left for h11's
+    reader to read, or to refuse with its own error."""
+    from h11._readers import chunk_header_re
+
+    data = buf._data
+    end, at, parts = len(data), 0, []
+    plain, full = _PLAIN_CHUNK_HEAD.match, chunk_header_re.match
+    while head := plain(data, at) or full(data, at):
+        start = head.end()
+        stop = start + int(head[1], 16)
+        if stop == start or stop + 2 > end or data[stop : stop + 2] != b"\r\n":
+            break
+        parts.append(data[start:stop])
+        at = stop + 2
+    if not parts:
+        return b""
+    buf._extract(at)
+    return b"".join(parts)
+
+
 def _trailerless(reader: type) -> type:
     """h11's chunked reader, minus trailers (which mitmproxy's HTTP/1 layer cannot take), and
     giving all the chunks already received as one piece of data.
@@ -202,7 +237,9 @@ def _trailerless(reader: type) -> type:
     the reader into one that ends the message without the trailer lines. mitmproxy makes
     each piece of data an event that goes through every layer to the client (and through
     TLS, one record each, on an intercepted connection), so chunks that came in one read
-    go on as one: fewer events, never a wait for more."""
+    go on as one: fewer events, never a wait for more. Whole chunks are cut out of the
+    buffer in one pass (``_whole_chunks``) rather than read by h11 a header, a piece of
+    data and a CRLF at a time; h11 reads the rest (a chunk still arriving, the end)."""
     import h11
 
     call = reader.__call__
@@ -230,23 +267,26 @@ def _trailerless(reader: type) -> type:
         _reading_trailer = property(lambda self: False, start_trailer)
 
         def __call__(self, buf: Any) -> Any:
-            event = call(self, buf)
-            if len(buf) < 5 or event.__class__ is not h11.Data:  # no next chunk's head and data
-                return event
-            parts = [event.data]
-            while True:
+            whole = b"" if self._bytes_in_chunk or self._bytes_to_discard else _whole_chunks(buf)
+            if whole:
+                parts = [whole]
+            else:
+                event = call(self, buf)
+                if len(buf) < 5 or event.__class__ is not h11.Data:  # no next chunk's head and data
+                    return event
+                parts = [event.data]
+            while len(buf) >= 5:  # what is left: a chunk still arriving, the end, an error
                 try:
                     more = call(self, buf)
                 except h11.ProtocolError as e:
                     more = e
                 if more.__class__ is h11.Data:
                     parts.append(more.data)
-                    if len(buf) >= 5:
-                        continue
-                elif more is not None:  # the end or an error: on the next call, after this data
+                    continue
+                if more is not None:  # the end or an error: on the next call, after this data
                     self.__class__, self.then = Then, more
                 break
-            return h11.Data(data=b"".join(parts)) if len(parts) > 1 else event
+            return h11.Data(data=b"".join(parts) if len(parts) > 1 else parts[0])
 
     return TrailerlessChunkedReader
 

@@ -18,7 +18,8 @@ from turnout.core.prices import Usage
 
 __all__ = ["USAGE", "UsageSniffer", "usage_from_body", "usage_in", "usage_of"]
 
-USAGE = re.compile(rb'"usage(?:Metadata)?"\s*:\s*\{')  # an object, not OpenAI's `"usage": null` per chunk
+# An object, not OpenAI's `"usage": null` per chunk (or a line end: the object on the next data line).
+USAGE = re.compile(rb'"usage(?:Metadata)?"\s*:(?:\s*\{|[ \t]*\r?\n)')
 
 
 def usage_of(dialect: Dialect, usage: Any) -> Usage:
@@ -70,6 +71,27 @@ def usage_in(data: dict[str, Any]) -> Any:
     return data.get("usage") or data.get("usageMetadata")
 
 
+def _data_line(events: bytes, at: int) -> tuple[int, int] | None:
+    """The bounds of the JSON on the ``data: `` line holding ``events[at]``, when that line is
+    its event's only data line and the event has no CR; else None (``SSEParser`` reads it).
+    ``events`` starts at an event's start (``passthrough.py`` aligns them)."""
+    boundary = events.rfind(b"\n\n", 0, at)
+    event = boundary + 2 if boundary >= 0 else 0
+    start = events.rfind(b"\n", 0, at) + 1
+    end = events.find(b"\n", at)
+    if (
+        end < 0
+        or not events.startswith(b"data: ", start)
+        or not events.startswith(b"\n", end + 1)  # a blank line: the event ends with this line
+        or b"\r" in events[event : end + 2]
+    ):
+        return None
+    before = events[event:start]  # the event's lines before it: no other data line
+    if before.startswith(b"data:") or b"\ndata:" in before:
+        return None
+    return start + 6, end
+
+
 class UsageSniffer:
     """The usage in a stream of whole events (``passthrough.py`` aligns them), read on the
     side: only a read that mentions a usage object is parsed, from the event holding it."""
@@ -89,10 +111,15 @@ class UsageSniffer:
         while at >= 0:
             found = USAGE.match(events, at)
             if found is not None:
-                start, end = event_around(events, at, found.end())
-                for _, payload in SSEParser().feed_raw(events[start:end]):
-                    self._take(payload)
-                at = end
+                line = _data_line(events, at)
+                if line is not None:  # the usual event: its one data line holds the usage
+                    self._take(events[line[0] : line[1]])
+                    at = line[1]
+                else:
+                    start, end = event_around(events, at, found.end())
+                    for _, payload in SSEParser().feed_raw(events[start:end]):
+                        self._take(payload)
+                    at = end
             at = events.find(b'"usage', at + 1)
 
     def _take(self, payload: bytes) -> None:
