@@ -252,6 +252,32 @@ def test_messages_are_built_unchecked_while_installed_and_checked_again_after() 
         http.Response(b"HTTP/1.1", "200", b"OK", http.Headers(), b"", None, 0.0, None)  # type: ignore[arg-type]
 
 
+async def test_tasks_are_noted_without_looking_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mitmproxy's note on a task it starts (when, for whom) is kept; its look-up of the
+    pytest test in the environment is not made."""
+    import os
+
+    from mitmproxy.utils import asyncio_utils
+
+    original = asyncio_utils.set_task_debug_info
+    relaying = Relaying()
+    relaying.install()
+    try:
+        looked: list[str] = []
+        environ = type(os.environ)
+        monkeypatch.setattr(environ, "get", lambda self, key, default=None: looked.append(key) or default)
+        task = asyncio_utils.create_task(
+            asyncio.sleep(0), name="handle_hook(request)", keep_ref=True, client=("::1", 5)
+        )
+        await task
+        monkeypatch.undo()
+        assert task.get_name() == "handle_hook(request)" and task.client == ("::1", 5)  # type: ignore[attr-defined]
+        assert task.created > 0 and looked == []  # type: ignore[attr-defined]
+    finally:
+        relaying.uninstall()
+    assert asyncio_utils.set_task_debug_info is original
+
+
 def test_the_swap_stays_while_any_master_that_made_it_runs() -> None:
     """Masters that overlap (tests, a reload) share the process's classes: the first to
     start swaps them, the last to stop swaps them back."""

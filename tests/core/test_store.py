@@ -4,6 +4,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,3 +143,48 @@ def test_a_store_written_by_an_older_turnout_gains_the_new_columns(tmp_path: Pat
     store.close()
     rows = read_rows(path)
     assert [(r["model_asked"], r["estimated"]) for r in rows] == [("m0", None), ("m1", 1)]
+
+
+@pytest.mark.parametrize("batch", [20_000, 3])
+def test_workers_sharing_a_store_each_count_every_row_once(tmp_path: Path, batch: int) -> None:
+    """Every worker's window gets every worker's rows, once each, whatever the interleaving
+    and the database's locks; a worker's own rows are not read back (unless it has a
+    backlog of the others' to catch up on first: ``batch``)."""
+    path = tmp_path / "a.sqlite3"
+    seen: list[list[str]] = [[], [], []]
+    read_back: list[int] = [0, 0, 0]
+
+    class Counted(Store):
+        def _rows_after(self, last: int) -> list[Any]:
+            rows = super()._rows_after(last)
+            read_back[stores.index(self)] += len(rows)
+            return rows
+
+    stores: list[Store] = []
+    for i in range(3):
+        stores.append(
+            Counted(path, shared=True, on_rows=lambda rows, i=i: seen[i].extend(r.model_asked for r in rows))
+        )
+        stores[-1].TAIL_BATCH = batch
+    n = 0
+    other = sqlite3.connect(path, isolation_level=None)
+    for step in range(40):
+        store = stores[step % 3]
+        for _ in range(step % 4):
+            n += 1
+            store.record(record(n))
+        if step % 7 == 3:
+            other.execute("BEGIN IMMEDIATE")  # a lock: this flush keeps its rows for the next
+            assert store.flush() == 0
+            other.execute("COMMIT")
+        else:
+            store.flush()
+    for _ in range(n // batch + 2):  # a backlog is read a batch per flush
+        for store in stores:
+            store.flush()
+    every = sorted(f"m{i}" for i in range(1, n + 1))
+    assert [sorted(s) for s in seen] == [every] * 3
+    if batch > n:
+        assert sum(read_back) == 2 * n  # each row read by the two other workers only
+    for store in stores:
+        store.close()

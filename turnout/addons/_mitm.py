@@ -19,8 +19,10 @@ What mitmproxy (12.2.x) offers no public way to do:
   that travels its layers to the client (and, intercepted, a TLS record of its own), its
   TLS layers end each send with a read that fails, and every request and response it
   builds has each field type-checked (a check that is off under ``python -O``: 12 % of a
-  request's CPU). ``Relaying``'s chunked reader gives the chunks that came in one read as
-  one piece, its TLS layers stop reading at a short read, and the check is left out.
+  request's CPU); it notes on each task it starts (one per hook) which pytest test made
+  it, looked up in the environment each time. ``Relaying``'s chunked reader gives the
+  chunks that came in one read as one piece (cut out of the buffer in one pass), its TLS
+  layers stop reading at a short read, the check is left out, and so is the look-up.
 - **Call hooks without walking the chain.** mitmproxy looks every hook up on every addon,
   for every flow, twice (the hook, then ``update``); ``Dispatch`` replaces the lean
   master's ``trigger_event`` with one that finds a hook's handlers once per chain.
@@ -61,6 +63,7 @@ import os
 import re
 import socket
 import sys
+import time
 import types
 import weakref
 from collections.abc import Callable, Generator
@@ -101,6 +104,7 @@ def _internals() -> dict[str, Any]:
     from mitmproxy.proxy.layers import http as http_layers
     from mitmproxy.proxy.layers import tls
     from mitmproxy.proxy.layers.http import _events, _http1
+    from mitmproxy.utils import asyncio_utils
 
     return {
         "HttpStream.handle_protocol_error": http_layers.HttpStream.handle_protocol_error,
@@ -122,6 +126,7 @@ def _internals() -> dict[str, Any]:
         "ReceiveBuffer._extract": ReceiveBuffer._extract,
         "ReceiveBuffer._data": ReceiveBuffer().__dict__["_data"],
         "TLSLayer.tls_interact": tls.TLSLayer.tls_interact,
+        "asyncio_utils.set_task_debug_info": asyncio_utils.set_task_debug_info,
         "Master._termlog_addon": master.Master._termlog_addon,
         "ConnectionHandler.timeout_watchdog": _server.ConnectionHandler.__init__,
         "ConnectionHandler.transports": _server.ConnectionHandler.__annotations__["transports"],
@@ -321,6 +326,15 @@ def _unchecked(self: Any) -> None:
     """Requests and responses built without mitmproxy's debug-only type check of every field."""
 
 
+def _noted(task: asyncio.Task[Any], *, name: str, client: tuple[Any, ...] | None = None) -> None:
+    """mitmproxy's note on each task it starts (a task per hook of every request): when and
+    for whom, less its look-up of ``PYTEST_CURRENT_TEST`` in the environment for each."""
+    task.created = time.time()
+    task.set_name(name)
+    if client:
+        task.client = client
+
+
 class Relaying:
     """mitmproxy's HTTP/1 chunked reader, its TLS layers' sending, and its messages' type check,
     swapped for ones that do less per chunk and per request (and take trailers). The swap
@@ -335,6 +349,7 @@ class Relaying:
     def install(self) -> None:
         from mitmproxy.proxy.layers import tls
         from mitmproxy.proxy.layers.http import _http1
+        from mitmproxy.utils import asyncio_utils
 
         if self.installed:
             return
@@ -346,7 +361,9 @@ class Relaying:
             "ChunkedReader": _http1.ChunkedReader,
             "tls_interact": tls.TLSLayer.tls_interact,
             "__post_init__": getattr(http.MessageData, "__post_init__", _unchecked),
+            "set_task_debug_info": asyncio_utils.set_task_debug_info,
         }
+        asyncio_utils.set_task_debug_info = _noted
         _http1.ChunkedReader = _trailerless(originals["ChunkedReader"])
         tls.TLSLayer.tls_interact = _drain_once(originals["tls_interact"])
         http.MessageData.__post_init__ = _unchecked
@@ -354,6 +371,7 @@ class Relaying:
     def uninstall(self) -> None:
         from mitmproxy.proxy.layers import tls
         from mitmproxy.proxy.layers.http import _http1
+        from mitmproxy.utils import asyncio_utils
 
         if not self.installed:
             return
@@ -362,6 +380,7 @@ class Relaying:
         if Relaying._users:
             return
         originals = Relaying._originals
+        asyncio_utils.set_task_debug_info = originals["set_task_debug_info"]
         _http1.ChunkedReader = originals["ChunkedReader"]
         tls.TLSLayer.tls_interact = originals["tls_interact"]
         http.MessageData.__post_init__ = originals["__post_init__"]

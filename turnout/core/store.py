@@ -163,12 +163,17 @@ class Store:
             return 0
         try:
             with self._db:
-                self._db.executemany(_INSERT, rows)
+                others = self._write_shared(rows) if self.shared and self.on_rows is not None else None
+                if others is None:
+                    self._db.executemany(_INSERT, rows)
         except sqlite3.Error as e:
             self._keep(rows, e)
             self._tail()
             return 0
-        self._tail()
+        if others is not None and self.on_rows is not None:  # read past this worker's own rows
+            self.on_rows(others + rows)
+        else:
+            self._tail()
         self._unsaved = []
         self.written += len(rows)
         self._since_checkpoint += len(rows)
@@ -178,15 +183,31 @@ class Store:
 
     TAIL_BATCH = 20_000  # rows read per flush at most (a backlog is caught up over several)
 
+    def _write_shared(self, rows: list[Record]) -> list[Record] | None:
+        """Shared, under the write lock: the other workers' rows since the last look, then
+        this worker's own, which then need not be read back (they take the ids after the
+        last, one after the other, while the lock is held). None, having written nothing,
+        when there are more of the others' than one look reads: ``_tail`` reads on."""
+        self._db.execute("BEGIN IMMEDIATE")
+        others = self._rows_after(self.opened_at)
+        if len(others) >= self.TAIL_BATCH:
+            return None
+        self._db.executemany(_INSERT, rows)
+        self.opened_at = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
+        return [Record(*row[1:]) for row in others]
+
+    def _rows_after(self, last: int) -> list[Any]:
+        return self._db.execute(
+            f"SELECT id, {', '.join(COLUMNS)} FROM requests WHERE id > ? ORDER BY id LIMIT ?",
+            (last, self.TAIL_BATCH),
+        ).fetchall()
+
     def _tail(self) -> None:
         """Shared: the rows written since the last look (by any worker) to ``on_rows``."""
         if not self.shared or self.on_rows is None:
             return
         try:
-            found = self._db.execute(
-                f"SELECT id, {', '.join(COLUMNS)} FROM requests WHERE id > ? ORDER BY id LIMIT ?",
-                (self.opened_at, self.TAIL_BATCH),
-            ).fetchall()
+            found = self._rows_after(self.opened_at)
         except sqlite3.Error as e:
             logger.debug("analytics rows of other workers not read this time: %s", e)
             return
