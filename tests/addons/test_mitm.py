@@ -278,6 +278,34 @@ async def test_tasks_are_noted_without_looking_in_the_environment(monkeypatch: p
     assert asyncio_utils.set_task_debug_info is original
 
 
+def test_options_read_as_mitmproxy_reads_them_without_copying_what_cannot_change() -> None:
+    from mitmproxy import options, optmanager
+
+    opts = options.Options()
+    opts.update(mode=["regular"], listen_port=5)
+    names = sorted(opts.keys())
+    before = {name: getattr(opts, name) for name in names}
+    deepcopies: list[object] = []
+    relaying = Relaying()
+    relaying.install()
+    try:
+        import copy
+
+        real = copy.deepcopy
+        copy.deepcopy = lambda value, memo=None: deepcopies.append(value) or real(value, memo)  # type: ignore[assignment]
+        try:
+            assert {name: getattr(opts, name) for name in names} == before
+            assert opts.listen_port == 5 and opts.ssl_insecure is False and opts.mode == ["regular"]
+            opts.mode.append("changed")  # a list is still a copy
+        finally:
+            copy.deepcopy = real
+        assert opts.mode == ["regular"]
+        assert all(isinstance(value, list | dict | tuple | set) for value in deepcopies)
+    finally:
+        relaying.uninstall()
+    assert optmanager._Option.current.__name__ == "current"
+
+
 def test_the_swap_stays_while_any_master_that_made_it_runs() -> None:
     """Masters that overlap (tests, a reload) share the process's classes: the first to
     start swaps them, the last to stop swaps them back."""

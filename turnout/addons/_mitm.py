@@ -20,9 +20,11 @@ What mitmproxy (12.2.x) offers no public way to do:
   TLS layers end each send with a read that fails, and every request and response it
   builds has each field type-checked (a check that is off under ``python -O``: 12 % of a
   request's CPU); it notes on each task it starts (one per hook) which pytest test made
-  it, looked up in the environment each time. ``Relaying``'s chunked reader gives the
-  chunks that came in one read as one piece (cut out of the buffer in one pass), its TLS
-  layers stop reading at a short read, the check is left out, and so is the look-up.
+  it, looked up in the environment each time; and each read of an option deep-copies its
+  value (one per chunk, forty per request). ``Relaying``'s chunked reader gives the chunks
+  that came in one read as one piece (cut out of the buffer in one pass), its TLS layers
+  stop reading at a short read, the check and the look-up are left out, and a value that
+  cannot change is not copied.
 - **Call hooks without walking the chain.** mitmproxy looks every hook up on every addon,
   for every flow, twice (the hook, then ``update``); ``Dispatch`` replaces the lean
   master's ``trigger_event`` with one that finds a hook's handlers once per chain.
@@ -58,6 +60,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import inspect
 import os
 import re
@@ -99,6 +102,7 @@ def _internals() -> dict[str, Any]:
     """The private objects turnout uses; raises ImportError/AttributeError/KeyError if one moved."""
     from h11 import _readers as h11_readers
     from h11._receivebuffer import ReceiveBuffer
+    from mitmproxy import optmanager
     from mitmproxy.proxy import mode_servers
     from mitmproxy.proxy import server as _server
     from mitmproxy.proxy.layers import http as http_layers
@@ -127,6 +131,9 @@ def _internals() -> dict[str, Any]:
         "ReceiveBuffer._data": ReceiveBuffer().__dict__["_data"],
         "TLSLayer.tls_interact": tls.TLSLayer.tls_interact,
         "asyncio_utils.set_task_debug_info": asyncio_utils.set_task_debug_info,
+        "_Option.current": optmanager._Option.current,
+        "optmanager.unset": optmanager.unset,
+        "_Option._default": dict.fromkeys(optmanager._Option.__slots__)["_default"],
         "Master._termlog_addon": master.Master._termlog_addon,
         "ConnectionHandler.timeout_watchdog": _server.ConnectionHandler.__init__,
         "ConnectionHandler.transports": _server.ConnectionHandler.__annotations__["transports"],
@@ -326,6 +333,19 @@ def _unchecked(self: Any) -> None:
     """Requests and responses built without mitmproxy's debug-only type check of every field."""
 
 
+_ATOMIC = frozenset({bool, int, float, str, bytes, type(None)})
+
+
+def _current(option: Any) -> Any:
+    """An option's value as mitmproxy gives it, without deep-copying a value that cannot
+    change (deepcopy gives those back as they are): mitmproxy reads an option for every
+    chunk of a stream (``store_streamed_bodies``), and more for every request."""
+    from mitmproxy.optmanager import unset
+
+    value = option._default if option.value is unset else option.value
+    return value if value.__class__ in _ATOMIC else copy.deepcopy(value)
+
+
 def _noted(task: asyncio.Task[Any], *, name: str, client: tuple[Any, ...] | None = None) -> None:
     """mitmproxy's note on each task it starts (a task per hook of every request): when and
     for whom, less its look-up of ``PYTEST_CURRENT_TEST`` in the environment for each."""
@@ -347,6 +367,7 @@ class Relaying:
         self.installed = False
 
     def install(self) -> None:
+        from mitmproxy import optmanager
         from mitmproxy.proxy.layers import tls
         from mitmproxy.proxy.layers.http import _http1
         from mitmproxy.utils import asyncio_utils
@@ -362,13 +383,16 @@ class Relaying:
             "tls_interact": tls.TLSLayer.tls_interact,
             "__post_init__": getattr(http.MessageData, "__post_init__", _unchecked),
             "set_task_debug_info": asyncio_utils.set_task_debug_info,
+            "current": optmanager._Option.current,
         }
         asyncio_utils.set_task_debug_info = _noted
+        optmanager._Option.current = _current
         _http1.ChunkedReader = _trailerless(originals["ChunkedReader"])
         tls.TLSLayer.tls_interact = _drain_once(originals["tls_interact"])
         http.MessageData.__post_init__ = _unchecked
 
     def uninstall(self) -> None:
+        from mitmproxy import optmanager
         from mitmproxy.proxy.layers import tls
         from mitmproxy.proxy.layers.http import _http1
         from mitmproxy.utils import asyncio_utils
@@ -381,6 +405,7 @@ class Relaying:
             return
         originals = Relaying._originals
         asyncio_utils.set_task_debug_info = originals["set_task_debug_info"]
+        optmanager._Option.current = originals["current"]
         _http1.ChunkedReader = originals["ChunkedReader"]
         tls.TLSLayer.tls_interact = originals["tls_interact"]
         http.MessageData.__post_init__ = originals["__post_init__"]
