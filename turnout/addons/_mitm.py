@@ -356,9 +356,10 @@ def _noted(task: asyncio.Task[Any], *, name: str, client: tuple[Any, ...] | None
 
 
 class Relaying:
-    """mitmproxy's HTTP/1 chunked reader, its TLS layers' sending, and its messages' type check,
-    swapped for ones that do less per chunk and per request (and take trailers). The swap
-    is the process's: it stays while any master that installed it runs."""
+    """mitmproxy's HTTP/1 chunked reader, its TLS layers' sending, its messages' type check,
+    its notes on tasks and its option reads, swapped for ones that do less per chunk and
+    per request (and take trailers). The swap is the process's: it stays while any master
+    that installed it runs."""
 
     _originals: ClassVar[dict[str, Any]] = {}
     _users: ClassVar[int] = 0
