@@ -543,3 +543,18 @@ def test_replacements_of_masters_that_stop_in_any_order_stay_for_the_others(step
         for i in range(4):
             assert Owner.call(f"flow{i}") == (f"m{i}" if i in running else "mitmproxy")
     assert Owner.call is original and not _Swaps._left
+
+
+def test_json_error_pages_stay_while_any_master_runs_whichever_stops_first() -> None:
+    from mitmproxy.proxy.layers import http as http_layers
+
+    from turnout.addons._mitm import Replies
+
+    originals = (_http1.make_error_response, http_layers.HttpStream.handle_protocol_error)
+    first, second = Replies(), Replies()
+    first.install()
+    second.install()
+    first.uninstall()  # out of order: the second still runs
+    assert _http1.make_error_response(502, "boom").endswith(b'"message":"boom"}}')  # JSON, not HTML
+    second.uninstall()
+    assert (_http1.make_error_response, http_layers.HttpStream.handle_protocol_error) == originals

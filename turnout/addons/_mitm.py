@@ -61,6 +61,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import copy
+import functools
 import inspect
 import os
 import re
@@ -486,7 +487,8 @@ class _Swaps:
         return bool(self._made)
 
     def swap(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
-        """``owner.name`` becomes ``make(what it was)``."""
+        """``owner.name`` becomes ``make(what it was)``, which must be a new object each time
+        (masters' replacements are told apart by identity)."""
         original = getattr(owner, name)
         replacement = make(original)
         setattr(owner, name, replacement)
@@ -532,7 +534,8 @@ class Replies:
             return
         self._swaps.swap(http_layers.HttpStream, "handle_protocol_error", self._wrap)
         self._swaps.swap(http_layers.HttpStream, "check_body_size", self._wrap)  # sends its own 413
-        self._swaps.swap(_http1, "make_error_response", lambda _: _json_error_page)
+        # A replacement of its own (a master that stops knows its own by identity).
+        self._swaps.swap(_http1, "make_error_response", lambda _: functools.partial(_json_error_page))
 
     def uninstall(self) -> None:
         self._swaps.undo()
