@@ -73,7 +73,7 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import Any, ClassVar
 
-from mitmproxy import http, master
+from mitmproxy import http, master, optmanager
 from mitmproxy.addons import termlog
 from mitmproxy.net.http import http1
 
@@ -103,7 +103,6 @@ def _internals() -> dict[str, Any]:
     """The private objects turnout uses; raises ImportError/AttributeError/KeyError if one moved."""
     from h11 import _readers as h11_readers
     from h11._receivebuffer import ReceiveBuffer
-    from mitmproxy import optmanager
     from mitmproxy.proxy import mode_servers
     from mitmproxy.proxy import server as _server
     from mitmproxy.proxy.layers import http as http_layers
@@ -217,17 +216,15 @@ def _json_error_page(status_code: int, message: str = "") -> bytes:
 _PLAIN_CHUNK_HEAD = re.compile(rb"([0-9A-Fa-f]{1,20})\r\n")  # what h11's pattern takes, less the rest
 
 
-def _whole_chunks(buf: Any) -> bytes:
+def _whole_chunks(buf: Any, full: Callable[..., Any]) -> bytes:
     """The data of the complete chunks at the head of h11's receive buffer ``buf``, taken out
     of it (b"" when there are none): 0.6 µs a chunk, where h11's reader takes 2.7. A chunk
     counts only when h11's own pattern takes its header (a plain size is tried first) and
     its data and CRLF are all there; the last chunk, and anything odd, is left for h11's
-    reader to read, or to refuse with its own error."""
-    from h11._readers import chunk_header_re
-
+    reader to read, or to refuse with its own error. ``full``: h11's pattern's ``match``."""
     data = buf._data
     end, at, parts = len(data), 0, []
-    plain, full = _PLAIN_CHUNK_HEAD.match, chunk_header_re.match
+    plain = _PLAIN_CHUNK_HEAD.match
     while head := plain(data, at) or full(data, at):
         start = head.end()
         stop = start + int(head[1], 16)
@@ -254,8 +251,9 @@ def _trailerless(reader: type) -> type:
     buffer in one pass (``_whole_chunks``) rather than read by h11 a header, a piece of
     data and a CRLF at a time; h11 reads the rest (a chunk still arriving, the end)."""
     import h11
+    from h11._readers import chunk_header_re
 
-    call = reader.__call__
+    call, full = reader.__call__, chunk_header_re.match
 
     class Then(reader):  # type: ignore[misc]
         """What came after the pieces given last: the end, or the error to raise."""
@@ -280,7 +278,7 @@ def _trailerless(reader: type) -> type:
         _reading_trailer = property(lambda self: False, start_trailer)
 
         def __call__(self, buf: Any) -> Any:
-            whole = b"" if self._bytes_in_chunk or self._bytes_to_discard else _whole_chunks(buf)
+            whole = b"" if self._bytes_in_chunk or self._bytes_to_discard else _whole_chunks(buf, full)
             if whole:
                 parts = [whole]
             else:
@@ -341,9 +339,7 @@ def _current(option: Any) -> Any:
     """An option's value as mitmproxy gives it, without deep-copying a value that cannot
     change (deepcopy gives those back as they are): mitmproxy reads an option for every
     chunk of a stream (``store_streamed_bodies``), and more for every request."""
-    from mitmproxy.optmanager import unset
-
-    value = option._default if option.value is unset else option.value
+    value = option._default if option.value is optmanager.unset else option.value
     return value if value.__class__ in _ATOMIC else copy.deepcopy(value)
 
 
@@ -369,7 +365,6 @@ class Relaying:
         self.installed = False
 
     def install(self) -> None:
-        from mitmproxy import optmanager
         from mitmproxy.proxy.layers import tls
         from mitmproxy.proxy.layers.http import _http1
         from mitmproxy.utils import asyncio_utils
@@ -394,7 +389,6 @@ class Relaying:
         http.MessageData.__post_init__ = _unchecked
 
     def uninstall(self) -> None:
-        from mitmproxy import optmanager
         from mitmproxy.proxy.layers import tls
         from mitmproxy.proxy.layers.http import _http1
         from mitmproxy.utils import asyncio_utils

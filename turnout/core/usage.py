@@ -75,7 +75,7 @@ def _data_line(events: bytes, at: int) -> tuple[int, int] | None:
     """The bounds of the JSON on the ``data: `` line holding ``events[at]``, when that line is
     its event's only data line and the event has no CR; else None (``SSEParser`` reads it).
     ``events`` starts at an event's start (``passthrough.py`` aligns them)."""
-    boundary = events.rfind(b"\n\n", 0, at)
+    boundary = events.rfind(b"\n\n", 0, at)  # LF only: an event with a CR is refused below
     event = boundary + 2 if boundary >= 0 else 0
     start = events.rfind(b"\n", 0, at) + 1
     end = events.find(b"\n", at)
